@@ -1,0 +1,149 @@
+"""AWS access: one session per run, clients built once and shared, every call counted.
+
+Throttling is retried by botocore's adaptive mode; the eventual-consistency errors AWS is
+known for right after a create are retried by `eventually`, with a deadline.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
+
+from ngp.errors import NgpError
+
+T = TypeVar("T")
+
+# Errors AWS returns for a short while after a create, though nothing is wrong.
+NOT_YET_VISIBLE = frozenset({
+    "InvalidVpcID.NotFound",
+    "InvalidSubnetID.NotFound",
+    "InvalidGroup.NotFound",
+    "InvalidRouteTableID.NotFound",
+    "InvalidInternetGatewayID.NotFound",
+    "InvalidNatGatewayID.NotFound",
+    "InvalidAllocationID.NotFound",
+})
+# Errors a delete meets while AWS still releases what used the object (ENIs, mappings).
+STILL_IN_USE = frozenset({"DependencyViolation", "InvalidIPAddress.InUse"})
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def error_message(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', '?')}: {err.get('Message', '')}".rstrip(": ")
+    return str(exc)
+
+
+def eventually(
+    call: Callable[[], T], *, codes: Iterable[str] = NOT_YET_VISIBLE, deadline: float = 120.0
+) -> T:
+    """Run call, retrying (with jittered backoff) while it fails with one of codes."""
+    retry_codes = frozenset(codes)
+    retrying = Retrying(
+        retry=retry_if_exception(lambda exc: error_code(exc) in retry_codes),
+        stop=stop_after_delay(deadline),
+        wait=wait_random_exponential(multiplier=0.2, max=5),
+        reraise=True,
+    )
+    return retrying(call)
+
+
+class Aws:
+    """The run's boto3 session and its clients, with call counts per service and operation."""
+
+    def __init__(
+        self,
+        region: str,
+        *,
+        endpoint_url: str | None = None,
+        credentials: dict[str, str] | None = None,
+        max_attempts: int = 10,
+        pool_size: int = 10,
+    ) -> None:
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self._session = boto3.session.Session(region_name=region, **(credentials or {}))
+        self._config = Config(
+            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            max_pool_connections=max(10, pool_size * 2),
+            connect_timeout=10,
+            read_timeout=60,
+            s3={"addressing_style": "path"} if endpoint_url else None,
+        )
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                client = self._session.client(
+                    service, endpoint_url=self.endpoint_url, config=self._config
+                )
+                client.meta.events.register("before-call.*.*", self._count)
+                self._clients[service] = client
+            return self._clients[service]
+
+    def _count(self, model: Any, **_: Any) -> None:
+        # Counter += is not atomic across threads; the lock keeps the figures exact.
+        with self._lock:
+            self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    def account_id(self) -> str:
+        try:
+            return str(self.client("sts").get_caller_identity()["Account"])
+        except NoCredentialsError:
+            raise NgpError(
+                "no AWS credentials found",
+                hint="Set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                "or use --env sandbox.",
+            ) from None
+        except (ClientError, BotoCoreError) as exc:
+            raise NgpError(
+                f"cannot ask AWS who we are (sts:GetCallerIdentity): {error_message(exc)}",
+                hint="Check the credentials and the endpoint.",
+            ) from None
+
+
+def wait_until(
+    check: Callable[[], T | None],
+    *,
+    what: str,
+    timeout: float,
+    first_delay: float = 0.2,
+    max_delay: float = 15.0,
+) -> T:
+    """Poll check with a growing delay until it returns something, or fail after timeout."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    delay = first_delay
+    while True:
+        result = check()
+        if result is not None:
+            return result
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise NgpError(
+                f"timed out after {timeout:.0f}s waiting for {what}",
+                hint="AWS may be slow or the object stuck: look at it in the console, "
+                "then run the command again.",
+            )
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 1.6, max_delay)

@@ -1,0 +1,269 @@
+"""The ngp command. Thin: each command calls the engine and renders what it returns.
+This is the only place that prints errors and picks exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ngp import engine, render
+from ngp.config import Project
+from ngp.errors import NgpError
+from ngp.plan import Plan
+from ngp.sandbox import control
+from ngp.state import LocalStore, describe_holder
+
+app = typer.Typer(
+    name="ngp",
+    help="Provision the Next Generation Platform on AWS: plan, up, status, down.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # a traceback with locals could show secrets
+    add_completion=True,
+)
+state_app = typer.Typer(help="Inspect the env's state file and its lock.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The local AWS (moto's server) on loopback.",
+                          no_args_is_help=True)
+app.add_typer(state_app, name="state")
+app.add_typer(sandbox_app, name="sandbox")
+
+# Piped output is not cut at 80 columns: addresses and ids are read by scripts too.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+
+Env = Annotated[str, typer.Option("--env", "-e", envvar="NGP_ENV",
+                                  help="The env: envs/<env>.toml (or $NGP_ENV).")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")]
+Target = Annotated[list[str] | None, typer.Option(
+    "--target", "-t", help="Only this address (or module, or prefix) and what it needs; "
+    "repeatable.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+Stats = Annotated[bool, typer.Option("--stats", help="Print wall time and API calls.")]
+
+
+def _project() -> Project:
+    return Project()
+
+
+def _confirm(plan: Plan, yes: bool, question: str) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise NgpError("no terminal to confirm the plan on",
+                       hint="Pass --yes to apply without asking.")
+    return typer.confirm(question, default=False)
+
+
+def _apply(env: str, command: str, *, yes: bool, targets: list[str] | None, destroy: bool,
+           stats: bool) -> None:
+    t0 = time.monotonic()
+    reporter = render.LineReporter(err)
+    with engine.open_run(_project(), env, command, reporter) as run:
+        plan = engine.plan(run, targets=targets, destroy=destroy)
+        render.print_plan(out, plan)
+        if plan.actionable:
+            verb = "Destroy" if destroy else "Apply"
+            if not _confirm(plan, yes, f"{verb} these changes to env {env!r}?"):
+                raise NgpError("cancelled; nothing was changed")
+            summary = engine.apply(run, plan)
+            render.print_summary(out, summary, verb)
+            if not destroy and run.state.outputs:
+                out.print("\n[bold]Outputs:[/]")
+                render.print_outputs(out, run.state.outputs)
+        else:
+            summary = None
+        if stats:
+            render.print_stats(out, dict(run.aws.calls), time.monotonic() - t0)
+        if summary is not None:
+            engine.check(summary)
+
+
+@app.command()
+def up(env: Env, yes: Yes = False, target: Target = None, stats: Stats = False) -> None:
+    """Create or change everything the env's modules want; shows the plan first."""
+    _apply(env, "up", yes=yes, targets=target, destroy=False, stats=stats)
+
+
+@app.command()
+def down(env: Env, yes: Yes = False, target: Target = None, stats: Stats = False) -> None:
+    """Delete everything ngp made for the env, dependents first."""
+    _apply(env, "down", yes=yes, targets=target, destroy=True, stats=stats)
+
+
+@app.command()
+def plan(
+    env: Env,
+    target: Target = None,
+    as_json: Json = False,
+    destroy: Annotated[bool, typer.Option("--destroy", help="Plan `ngp down`.")] = False,
+    detailed_exitcode: Annotated[bool, typer.Option(
+        "--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error.")] = False,
+    stats: Stats = False,
+) -> None:
+    """Show what `ngp up` (or `ngp down`, with --destroy) would do; changes nothing in AWS."""
+    t0 = time.monotonic()
+    with engine.open_run(_project(), env, "plan", render.LineReporter(err)) as run:
+        result = engine.plan(run, targets=target, destroy=destroy)
+        if as_json:
+            print(json.dumps(result.to_dict(), indent=2))
+        else:
+            render.print_plan(out, result)
+        if stats:
+            render.print_stats(err if as_json else out, dict(run.aws.calls),
+                               time.monotonic() - t0)
+    if detailed_exitcode and result.has_changes:
+        raise typer.Exit(2)
+
+
+@app.command()
+def status(env: Env, as_json: Json = False, stats: Stats = False) -> None:
+    """Every resource of the env with its id and live status."""
+    t0 = time.monotonic()
+    with engine.open_run(_project(), env, "status", render.LineReporter(err), lock=False) as run:
+        rows = engine.status(run)
+        if as_json:
+            print(json.dumps({"env": env, "resources": rows, "outputs": run.state.outputs},
+                             indent=2))
+        else:
+            render.print_status(out, rows, env)
+        if stats:
+            render.print_stats(err if as_json else out, dict(run.aws.calls),
+                               time.monotonic() - t0)
+
+
+@app.command()
+def outputs(
+    env: Env,
+    name: Annotated[str | None, typer.Argument(help="Print only this output.")] = None,
+    as_json: Json = False,
+) -> None:
+    """The env's outputs (VPC id, subnet ids, URLs), from its state; no AWS call."""
+    project = _project()
+    project.load(env)
+    state = LocalStore(project.state_dir, env).load()
+    values = state.outputs
+    if name is not None:
+        if name not in values:
+            raise NgpError(f"no output named {name!r}",
+                           hint=f"Known: {', '.join(sorted(values)) or 'none yet (run ngp up)'}.")
+        values = {name: values[name]}
+    if as_json:
+        print(json.dumps(values, indent=2))
+    elif name is not None:
+        print(values[name] if isinstance(values[name], str) else json.dumps(values[name]))
+    else:
+        render.print_outputs(out, values)
+
+
+@app.command()
+def graph(
+    env: Env,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="dot or mermaid.")] = "dot",
+) -> None:
+    """The env's dependency graph, as Graphviz DOT or Mermaid; no AWS call."""
+    settings = _project().load(env)
+    desired = engine.build_desired(settings)
+    if fmt not in ("dot", "mermaid"):
+        raise NgpError(f"unknown format {fmt!r}", hint="Use --format dot or --format mermaid.")
+    sys.stdout.write(render.dot(desired.graph) if fmt == "dot" else render.mermaid(desired.graph))
+
+
+@state_app.command("list")
+def state_list(env: Env) -> None:
+    """The addresses in the env's state, with kind and id."""
+    project = _project()
+    state = LocalStore(project.state_dir, env).load()
+    for address, rec in sorted(state.resources.items()):
+        print(f"{address}\t{rec.kind}\t{rec.id}")
+    for address, pending in sorted(state.pending.items()):
+        print(f"{address}\t{pending.kind}\tpending {pending.op}")
+
+
+@state_app.command("show")
+def state_show(env: Env, address: Annotated[str, typer.Argument()]) -> None:
+    """One recorded resource: kind, id, the spec last applied, outputs, dependencies."""
+    project = _project()
+    state = LocalStore(project.state_dir, env).load()
+    rec = state.resources.get(address)
+    if rec is None:
+        raise NgpError(f"{address!r} is not in the state of env {env!r}",
+                       hint="See `ngp state list`.")
+    print(json.dumps({"address": address, **vars(rec)}, indent=2))
+
+
+@state_app.command("unlock")
+def state_unlock(
+    env: Env,
+    force: Annotated[bool, typer.Option("--force", help="Break a lock a live run holds.")] = False,
+) -> None:
+    """Break the env's lock and say whose it was."""
+    store = LocalStore(_project().state_dir, env)
+    note, alive = store.holder()
+    if note is None and not alive:
+        out.print(f"Env {env!r} is not locked.")
+        return
+    if alive and not force:
+        raise NgpError(f"env {env!r} is locked by {describe_holder(note)}, which is running",
+                       hint="Let it finish or stop it; --force breaks the lock anyway.")
+    store.unlock()
+    out.print(f"Unlocked env {env!r}; the lock was held by {describe_holder(note)}.")
+
+
+@sandbox_app.command("start")
+def sandbox_start(
+    latency_ms: Annotated[float, typer.Option(
+        "--latency-ms", help="Delay every AWS request by this much, on the server side.")] = 0.0,
+    as_json: Json = False,
+) -> None:
+    """Start the local AWS on 127.0.0.1 (it keeps running until `ngp sandbox stop`)."""
+    info, started = control.start(_project(), latency_ms)
+    if as_json:
+        print(json.dumps({**info, "started_now": started}))
+        return
+    if not started and info.get("latency_ms", 0.0) != latency_ms:
+        err.print(f"[yellow]warning:[/] the sandbox already runs with "
+                  f"--latency-ms {info.get('latency_ms', 0)}; stop it to change that")
+    out.print(f"Sandbox {'started' if started else 'already running'}: AWS at "
+              f"{info['endpoint']} (pid {info['pid']}).")
+
+
+@sandbox_app.command("stop")
+def sandbox_stop() -> None:
+    """Stop the local AWS; everything in it is gone."""
+    info = control.stop(_project())
+    out.print(f"Sandbox stopped (pid {info['pid']})." if info else "The sandbox was not running.")
+
+
+@sandbox_app.command("status")
+def sandbox_status(as_json: Json = False) -> None:
+    """Whether the local AWS runs, and where."""
+    info = control.status(_project())
+    if as_json:
+        print(json.dumps({"running": info is not None, **(info or {})}))
+    elif info is None:
+        out.print("The sandbox is not running (`ngp sandbox start`).")
+    else:
+        out.print(f"Sandbox running: AWS at {info['endpoint']}, pid {info['pid']}, "
+                  f"latency {info.get('latency_ms', 0)} ms, since {info.get('started', '?')}.")
+        if info.get("marathon_url"):
+            out.print(f"Marathon at {info['marathon_url']}.")
+
+
+def main() -> Any:
+    """Console entry: ngp's own errors are one red line and exit 1; bugs keep tracebacks."""
+    try:
+        return app()
+    except NgpError as exc:
+        err.print(f"[red bold]error:[/] {escape(exc.line())}", soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted:[/] what finished is saved; intents of running steps "
+                  "are resolved by the next run.")
+        sys.stderr.flush()
+        os._exit(130)  # do not wait for running AWS calls: their intents are saved

@@ -1,0 +1,217 @@
+"""Load envs/<env>.toml into typed, validated settings, before any AWS call.
+
+Every problem becomes one ConfigError naming the file and the key, and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ngp.errors import ConfigError
+from ngp.modules import MODULES
+from ngp.modules.base import ModuleSettings
+
+SANDBOX_ACCOUNT_ID = "123456789012"  # the account moto serves
+NAME_PART = re.compile(r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$")
+ENV_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StateSettings(_Strict):
+    backend: Literal["local"] = "local"
+
+
+class CoreSettings(_Strict):
+    """The keys every env file has at its top level."""
+
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    allowed_account_ids: list[str] = Field(min_length=1)
+    name_prefix: str = "ngp"
+    name_suffix: str = ""
+    modules: list[str] = Field(min_length=1)
+    sandbox: bool = False
+    endpoint_url: str | None = None
+    parallelism: int = Field(10, ge=1, le=64)
+    service_parallelism: dict[str, int] = Field(default_factory=dict)
+    state: StateSettings = StateSettings()
+
+    @field_validator("allowed_account_ids")
+    @classmethod
+    def _account_ids(cls, ids: list[str]) -> list[str]:
+        for account in ids:
+            if not re.fullmatch(r"\d{12}", account):
+                raise ValueError(f"{account!r} is not a 12-digit AWS account id")
+        return ids
+
+    @field_validator("name_prefix", "name_suffix")
+    @classmethod
+    def _name_part(cls, part: str) -> str:
+        if part and not NAME_PART.match(part):
+            raise ValueError(
+                f"{part!r} must be 1-20 lower-case letters, digits or inner hyphens"
+            )
+        return part
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, url: str | None) -> str | None:
+        if url is not None and not re.match(r"^https?://[^\s/]+", url):
+            raise ValueError(f"{url!r} is not an http(s) URL")
+        return url
+
+    @field_validator("service_parallelism")
+    @classmethod
+    def _limits(cls, limits: dict[str, int]) -> dict[str, int]:
+        for service, limit in limits.items():
+            if not 1 <= limit <= 64:
+                raise ValueError(f"{service} = {limit}: a limit is between 1 and 64")
+        return limits
+
+    @model_validator(mode="after")
+    def _one_endpoint(self) -> CoreSettings:
+        if self.sandbox and self.endpoint_url:
+            raise ValueError("set either sandbox = true or endpoint_url, not both")
+        return self
+
+
+@dataclass(frozen=True)
+class Settings:
+    """An env's validated settings: the core keys and one settings object per module on."""
+
+    env: str
+    path: Path
+    core: CoreSettings
+    module_settings: dict[str, ModuleSettings]
+
+    @property
+    def modules(self) -> list[str]:
+        return self.core.modules
+
+    def module(self, name: str) -> Any:
+        return self.module_settings[name]
+
+    def name(self, *parts: str) -> str:
+        """The AWS name of a thing: prefix, parts, suffix (the old pre-tag and post-tag)."""
+        return "-".join(p for p in (self.core.name_prefix, *parts, self.core.name_suffix) if p)
+
+
+class Project:
+    """Where envs/ and state/ live: $NGP_HOME, or the current directory."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = (root or Path(os.environ.get("NGP_HOME", "."))).resolve()
+        self.envs_dir = self.root / "envs"
+        self.state_dir = self.root / "state"
+
+    def env_names(self) -> list[str]:
+        return sorted(p.stem for p in self.envs_dir.glob("*.toml"))
+
+    def env_file(self, env: str) -> Path:
+        return self.envs_dir / f"{env}.toml"
+
+    def load(self, env: str, environ: dict[str, str] | None = None) -> Settings:
+        return load_settings(self, env, os.environ if environ is None else environ)
+
+
+def _where(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _key(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _first_error(exc: ValidationError, prefix: tuple[str, ...]) -> tuple[str, str]:
+    err = exc.errors()[0]
+    key = _key(prefix + tuple(err["loc"]))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return key, "unknown key; remove it or check its spelling (README, Settings)"
+    if kind == "missing":
+        return key, "required key is missing; add it (README, Settings)"
+    msg = err["msg"].removeprefix("Value error, ")
+    given = err.get("input")
+    shown = f" (got {given!r})" if isinstance(given, str | int | float | bool) else ""
+    return key, f"{msg}{shown}; fix the value (README, Settings)"
+
+
+def load_settings(project: Project, env: str, environ: Any) -> Settings:
+    if not ENV_NAME.match(env):
+        raise ConfigError(
+            f"{env!r} is not an env name",
+            hint="Use lower-case letters, digits and hyphens, as in envs/<env>.toml.",
+        )
+    path = project.env_file(env)
+    where = _where(path, project.root)
+    if not path.is_file():
+        known = ", ".join(project.env_names()) or "none"
+        raise ConfigError(
+            f"{where} not found",
+            hint=f"Known envs: {known}. Create it (see envs/dev.toml) or pass another --env.",
+        )
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", where=where, hint="Fix the syntax.") from None
+
+    core_raw = {k: v for k, v in raw.items() if k not in MODULES}
+    try:
+        core = CoreSettings.model_validate(core_raw)
+    except ValidationError as exc:
+        key, what = _first_error(exc, ())
+        if key.split(".")[0] not in CoreSettings.model_fields and key != "(top level)":
+            what = (
+                "unknown key: not a setting nor a module "
+                f"(modules: {', '.join(sorted(MODULES))}); remove it or check its spelling"
+            )
+        raise ConfigError(what, where=f"{where}: {key}") from None
+
+    for index, name in enumerate(core.modules):
+        if name not in MODULES:
+            raise ConfigError(
+                f"unknown module {name!r}; known modules: {', '.join(sorted(MODULES))}",
+                where=f"{where}: modules[{index}]",
+            )
+    for name in core.modules:
+        for needed in MODULES[name].needs:
+            if needed not in core.modules:
+                raise ConfigError(
+                    f"module {name!r} needs module {needed!r}; add it to modules",
+                    where=f"{where}: modules",
+                )
+
+    module_settings: dict[str, ModuleSettings] = {}
+    for name, mod in MODULES.items():
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"[{name}] must be a table", where=f"{where}: {name}")
+        if name not in core.modules and name not in raw:
+            continue
+        try:
+            module_settings[name] = mod.settings_model.model_validate(table)
+        except ValidationError as exc:
+            key, what = _first_error(exc, (name,))
+            raise ConfigError(what, where=f"{where}: {key}") from None
+
+    for name in core.modules:
+        for var in MODULES[name].required_env:
+            if not environ.get(var):
+                raise ConfigError(
+                    f"module {name!r} needs the environment variable {var}, which is not set",
+                    where=f"{where}: modules",
+                    hint=f"export {var}=... (README, Secrets) or take {name!r} out of modules.",
+                )
+    return Settings(env=env, path=path, core=core, module_settings=module_settings)

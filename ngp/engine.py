@@ -1,0 +1,492 @@
+"""Refresh, plan, apply and destroy: walks the graph, calls the kinds, saves the state.
+
+Every mutating call is preceded by a saved intent (pending) and followed by a save, so a
+run killed at any instant leaves a state the next run understands.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ngp.aws import Aws, error_message
+from ngp.config import SANDBOX_ACCOUNT_ID, Project, Settings
+from ngp.errors import ApplyError, NgpError, ResourceError
+from ngp.graph import Graph, Ref, dependents, resolve
+from ngp.modules import MODULES
+from ngp.plan import Action, Change, Plan, make_plan
+from ngp.resources import Context, get_kind
+from ngp.state import LocalStore, Pending, Recorded, State, now
+
+PROGRESS_EVERY = 10.0  # seconds between "still creating" lines
+SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+class Reporter(Protocol):
+    """What the engine tells the screen; render.py implements it."""
+
+    def started(self, op: Op) -> None: ...
+    def finished(self, op: Op, seconds: float) -> None: ...
+    def failed(self, op: Op, error: NgpError) -> None: ...
+    def still_running(self, ops: list[tuple[Op, float]]) -> None: ...
+    def note(self, message: str) -> None: ...
+    def warn(self, message: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What the env's modules want: the graph and the env's outputs (values or Refs)."""
+
+    graph: Graph
+    outputs: dict[str, Any]
+
+
+def build_desired(settings: Settings) -> Desired:
+    resources = []
+    outputs: dict[str, Any] = {}
+    for name in settings.modules:
+        built = MODULES[name].build(settings)
+        resources.extend(replace(res, module=name) for res in built.resources)
+        outputs.update(built.outputs)
+    return Desired(Graph.of(resources), outputs)
+
+
+@dataclass
+class Run:
+    """One command on one env: its settings, AWS access, state and where it reports."""
+
+    settings: Settings
+    desired: Desired
+    aws: Aws
+    store: LocalStore
+    state: State
+    reporter: Reporter
+    ctx: Context = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self.ctx = Context(aws=self.aws, env=self.settings.env, lineage=self.state.lineage)
+
+    def save(self) -> None:
+        self.store.save(self.state)
+
+    @contextmanager
+    def saving(self) -> Iterator[State]:
+        """Change the state under the run's lock and save it, all or nothing."""
+        with self._lock:
+            yield self.state
+            self.save()
+
+
+def connect(project: Project, settings: Settings, *, start_sandbox: bool = True) -> Aws:
+    """The run's AWS access, checked against the env's allowed accounts."""
+    if settings.core.sandbox:
+        from ngp.sandbox import control
+
+        info = control.ensure_started(project) if start_sandbox else control.status(project)
+        if info is None:
+            raise NgpError("the sandbox is not running", hint="Run `ngp sandbox start`.")
+        aws = Aws(settings.core.region, endpoint_url=info["endpoint"],
+                  credentials=SANDBOX_CREDENTIALS, pool_size=settings.core.parallelism)
+    else:
+        aws = Aws(settings.core.region, endpoint_url=settings.core.endpoint_url,
+                  pool_size=settings.core.parallelism)
+    account = aws.account_id()
+    if account not in settings.core.allowed_account_ids:
+        allowed = ", ".join(settings.core.allowed_account_ids)
+        raise NgpError(
+            f"the AWS credentials are for account {account}, which the env does not allow "
+            f"({allowed})", where=f"{settings.path.name}: allowed_account_ids",
+            hint="Use the right credentials (AWS_PROFILE), or add the account if it is right.")
+    if settings.core.sandbox and account != SANDBOX_ACCOUNT_ID:
+        raise NgpError("the sandbox endpoint answered for a real account", hint="Stop it.")
+    return aws
+
+
+@contextmanager
+def open_run(
+    project: Project, env: str, command: str, reporter: Reporter, *, lock: bool = True
+) -> Iterator[Run]:
+    """Load settings and graph (no AWS call before both are valid), connect, lock, load
+    the state and settle what an interrupted run left pending."""
+    settings = project.load(env)
+    desired = build_desired(settings)
+    aws = connect(project, settings)
+    store = LocalStore(project.state_dir, env)
+    if not lock:
+        yield Run(settings, desired, aws, store, store.load(), reporter)
+        return
+    with store.lock(command, reporter.warn):
+        run = Run(settings, desired, aws, store, store.load(), reporter)
+        settle_pending(run)
+        yield run
+
+
+def settle_pending(run: Run) -> None:
+    """Resolve the intents a killed run left: adopt what it created, forget what it deleted."""
+    for address, pending in sorted(run.state.pending.items()):
+        kind = get_kind(pending.kind)
+        try:
+            if pending.op == "create":
+                found = kind.find(run.ctx, address, pending.spec)
+                with run.saving() as state:
+                    if found:
+                        id, live = found
+                        # Nothing is known to be applied: the next plan re-applies every field.
+                        state.resources[address] = Recorded(
+                            pending.kind, id, {}, kind.outputs_of(live), pending.deps,
+                            pending.module)
+                        run.reporter.note(f"{address}: adopted {id}, created by an "
+                                          "interrupted run")
+                    del state.pending[address]
+            else:
+                gone = pending.id is None or kind.read(run.ctx, pending.id) is None
+                with run.saving() as state:
+                    if gone:
+                        state.resources.pop(address, None)
+                    del state.pending[address]
+        except ClientError as exc:
+            raise ResourceError(f"cannot settle an interrupted {pending.op}: "
+                                f"{error_message(exc)}", where=address) from None
+
+
+def refresh(run: Run) -> dict[str, dict[str, Any] | None]:
+    """What AWS has for every recorded (and every read-only desired) address: one batched
+    read per kind, the kinds read in parallel."""
+    wanted: dict[str, dict[str, str]] = {}  # kind -> address -> id
+    for address, rec in run.state.resources.items():
+        wanted.setdefault(rec.kind, {})[address] = rec.id
+    for address, res in run.desired.graph.resources.items():
+        if get_kind(res.kind).read_only:
+            wanted.setdefault(res.kind, {})[address] = res.spec["id"]
+
+    def read(kind_name: str) -> dict[str, dict[str, Any]]:
+        try:
+            return get_kind(kind_name).read_many(run.ctx, sorted(set(wanted[kind_name].values())))
+        except ClientError as exc:
+            raise ResourceError(f"cannot read: {error_message(exc)}", where=kind_name,
+                                hint="Check the credentials' permissions.") from None
+
+    observed: dict[str, dict[str, Any] | None] = {}
+    workers = max(1, min(run.settings.core.parallelism, len(wanted)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        found = dict(zip(wanted, pool.map(read, wanted), strict=True))
+    for kind_name, addresses in wanted.items():
+        for address, id in addresses.items():
+            observed[address] = found[kind_name].get(id)
+    return observed
+
+
+def plan(run: Run, *, targets: list[str] | None = None, destroy: bool = False) -> Plan:
+    return make_plan(run.desired.graph, run.state, refresh(run), targets=targets, destroy=destroy)
+
+
+@dataclass(frozen=True)
+class Op:
+    """One step of an apply: 'apply' (create, update, read) or 'delete' of an address."""
+
+    phase: str
+    change: Change
+    service: str
+
+    @property
+    def address(self) -> str:
+        return self.change.address
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.phase, self.change.address)
+
+    @property
+    def verb(self) -> str:
+        if self.phase == "delete":
+            return "forgetting" if self.change.action == Action.FORGET else "deleting"
+        return {Action.UPDATE: "updating", Action.READ: "reading"}.get(
+            self.change.action, "creating")
+
+
+@dataclass
+class Summary:
+    done: Counter[str] = field(default_factory=Counter)
+    failures: dict[str, NgpError] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+
+def schedule(run: Run, plan: Plan) -> tuple[dict[tuple[str, str], Op], dict[tuple, set[tuple]]]:
+    """The plan as a graph of steps. Creates and updates follow the config's references;
+    deletes follow the recorded ones, reversed; a replaced object is deleted, then created."""
+    ops: dict[tuple[str, str], Op] = {}
+    for change in plan.actionable:
+        service = get_kind(change.kind).service
+        if change.action in (Action.REPLACE, Action.DELETE, Action.FORGET):
+            ops[("delete", change.address)] = Op("delete", change, service)
+        if change.action in (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.READ):
+            ops[("apply", change.address)] = Op("apply", change, service)
+    deps: dict[tuple, set[tuple]] = {key: set() for key in ops}
+    graph = run.desired.graph.resources
+    for phase, address in ops:
+        if phase == "apply":
+            deps[(phase, address)] |= {("apply", d) for d in graph[address].deps()
+                                       if ("apply", d) in ops}
+            if ("delete", address) in ops:
+                deps[(phase, address)].add(("delete", address))
+            continue
+        pure_delete = address not in graph
+        for other, rec in run.state.resources.items():
+            if address not in rec.deps:
+                continue
+            if ("delete", other) in ops:
+                deps[(phase, address)].add(("delete", other))
+            elif pure_delete and ("apply", other) in ops:
+                deps[(phase, address)].add(("apply", other))  # it stops using us first
+    return ops, deps
+
+
+def stable_order_keys(deps: dict[tuple, set[tuple]]) -> list[tuple]:
+    import graphlib
+
+    return list(graphlib.TopologicalSorter(deps).static_order())
+
+
+def _heights(deps: dict[tuple, set[tuple]]) -> dict[tuple, int]:
+    """Longest chain of steps from each step to the end: started first, they finish first."""
+    after = dependents(deps)
+    heights: dict[tuple, int] = {}
+
+    def height(key: tuple) -> int:
+        if key not in heights:
+            heights[key] = 1 + max((height(d) for d in after.get(key, ())), default=0)
+        return heights[key]
+
+    for key in stable_order_keys(deps)[::-1]:  # sinks first, so recursion stays shallow
+        height(key)
+    return heights
+
+
+def apply(run: Run, plan: Plan) -> Summary:
+    """Carry out the plan: every ready step at once, bounded overall and per AWS service,
+    longest chains first; a failure stops only what depends on it."""
+    ops, deps = schedule(run, plan)
+    heights = _heights(deps)
+    after = dependents(deps)
+    waiting = {key: set(d) for key, d in deps.items()}
+    ready = [(-heights[k], k) for k, d in waiting.items() if not d]
+    heapq.heapify(ready)
+    limit = run.settings.core.parallelism
+    per_service = run.settings.core.service_parallelism
+    busy: Counter[str] = Counter()
+    running: dict[Future, tuple[Op, float]] = {}
+    summary = Summary()
+    started = time.monotonic()
+    last_progress = started
+    bug: BaseException | None = None
+    completed: set[tuple[str, str]] = set()
+
+    with ThreadPoolExecutor(max_workers=limit) as pool:
+        while ready or running:
+            held = []
+            while ready and len(running) < limit and not summary.interrupted and bug is None:
+                item = heapq.heappop(ready)
+                op = ops[item[1]]
+                if busy[op.service] >= per_service.get(op.service, 10):
+                    held.append(item)
+                    continue
+                busy[op.service] += 1
+                run.reporter.started(op)
+                running[pool.submit(_step, run, op)] = (op, time.monotonic())
+            for item in held:
+                heapq.heappush(ready, item)
+            if not running:
+                break
+            try:
+                done, _ = wait(running, timeout=PROGRESS_EVERY, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                summary.interrupted = True
+                run.reporter.warn(f"interrupted: waiting for {len(running)} running step(s) "
+                                  "to finish and be saved (Ctrl-C again to quit at once)")
+                continue
+            if time.monotonic() - last_progress >= PROGRESS_EVERY:
+                last_progress = time.monotonic()
+                run.reporter.still_running(
+                    [(op, time.monotonic() - t0) for op, t0 in running.values()])
+            for future in done:
+                op, t0 = running.pop(future)
+                busy[op.service] -= 1
+                error = future.exception()
+                if error is None:
+                    run.reporter.finished(op, time.monotonic() - t0)
+                    summary.done[_done_label(op)] += 1
+                    completed.add(op.key)
+                    for nxt in after.get(op.key, ()):
+                        waiting[nxt].discard(op.key)
+                        if not waiting[nxt]:
+                            heapq.heappush(ready, (-heights[nxt], nxt))
+                elif isinstance(error, NgpError):
+                    summary.failures[op.address] = error
+                    run.reporter.failed(op, error)
+                else:
+                    bug = bug or error
+    if bug is not None:
+        raise bug
+    summary.skipped = sorted({op.address for key, op in ops.items()
+                              if key not in completed and op.address not in summary.failures})
+    if not plan.destroy:
+        _record_outputs(run)
+    elif not run.state.resources and run.state.outputs:
+        with run.saving() as state:
+            state.outputs = {}
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _done_label(op: Op) -> str:
+    action = op.change.action
+    if action == Action.REPLACE:
+        return "replaced" if op.phase == "apply" else "replaced-delete"
+    return {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted",
+            Action.READ: "read", Action.FORGET: "forgotten"}[action]
+
+
+def _resolved_spec(run: Run, address: str) -> dict[str, Any]:
+    res = run.desired.graph.resources[address]
+
+    def lookup(ref: Ref) -> Any:
+        rec = run.state.resources.get(ref.address)
+        if rec is None or ref.output not in rec.outputs:
+            raise RuntimeError(f"{address}: {ref} is not known yet (a scheduling bug)")
+        return rec.outputs[ref.output]
+
+    with run._lock:
+        return get_kind(res.kind).canonical(resolve(res.spec, lookup))
+
+
+def _step(run: Run, op: Op) -> None:
+    """One step, saved before (intent) and after (result). AWS errors become ResourceErrors
+    naming the address; anything else is a bug and keeps its traceback."""
+    try:
+        if op.phase == "delete":
+            _delete(run, op)
+        else:
+            _apply(run, op)
+    except ClientError as exc:
+        raise ResourceError(f"{op.verb} {op.change.kind} failed: {error_message(exc)}",
+                            where=op.address,
+                            hint="Fix the cause and run the command again; everything else "
+                            "done so far is saved.") from None
+    except BotoCoreError as exc:
+        raise ResourceError(f"{op.verb} failed: {exc}", where=op.address,
+                            hint="Check the network and the endpoint, then run the command "
+                            "again.") from None
+    except NgpError as exc:
+        if not exc.where:
+            exc.where = op.address
+        raise
+
+
+def _apply(run: Run, op: Op) -> None:
+    address, change = op.address, op.change
+    kind = get_kind(change.kind)
+    res = run.desired.graph.resources[address]
+    spec = _resolved_spec(run, address)
+    deps = sorted(res.deps())
+    if change.action == Action.READ:
+        live = kind.read(run.ctx, spec["id"])
+        if live is None:
+            raise ResourceError(f"{change.kind} {spec['id']} does not exist", where=address)
+        with run.saving() as state:
+            state.resources[address] = Recorded(change.kind, live["id"], spec,
+                                                kind.outputs_of(live), deps, res.module)
+        return
+    if change.action == Action.UPDATE:
+        rec = run.state.resources[address]
+        outputs = kind.update(run.ctx, rec.id, change.before, spec)
+        with run.saving() as state:
+            state.resources[address] = Recorded(change.kind, rec.id, spec,
+                                                {**rec.outputs, **outputs}, deps, res.module)
+        return
+    with run.saving() as state:
+        state.pending[address] = Pending("create", change.kind, now(), spec, None, deps,
+                                         res.module)
+    id, outputs = kind.create(run.ctx, address, spec)
+    with run.saving() as state:
+        state.resources[address] = Recorded(change.kind, id, spec, outputs, deps, res.module)
+        del state.pending[address]
+
+
+def _delete(run: Run, op: Op) -> None:
+    address = op.address
+    rec = run.state.resources.get(address)
+    if rec is None:
+        return
+    kind = get_kind(rec.kind)
+    if kind.read_only:
+        with run.saving() as state:
+            del state.resources[address]
+        return
+    with run.saving() as state:
+        state.pending[address] = Pending("delete", rec.kind, now(), id=rec.id, deps=rec.deps,
+                                         module=rec.module)
+    kind.delete(run.ctx, rec.id)
+    with run.saving() as state:
+        del state.resources[address]
+        del state.pending[address]
+
+
+def _record_outputs(run: Run) -> None:
+    outputs: dict[str, Any] = {}
+    missing = object()
+    for name, value in run.desired.outputs.items():
+        def lookup(ref: Ref) -> Any:
+            rec = run.state.resources.get(ref.address)
+            return rec.outputs.get(ref.output, missing) if rec else missing
+
+        resolved = resolve(value, lookup)
+        if not _contains(resolved, missing):
+            outputs[name] = resolved
+    if outputs != run.state.outputs:
+        with run.saving() as state:
+            state.outputs = outputs
+
+
+def _contains(value: Any, marker: object) -> bool:
+    if value is marker:
+        return True
+    if isinstance(value, dict):
+        return any(_contains(v, marker) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains(v, marker) for v in value)
+    return False
+
+
+def check(summary: Summary) -> None:
+    """Raise what a finished apply left failed; the CLI shows it as one line."""
+    if summary.failures:
+        raise ApplyError(summary.failures, summary.skipped)
+    if summary.interrupted:
+        raise NgpError("interrupted", hint="What finished is saved; run the command again "
+                       "to continue.")
+
+
+def status(run: Run) -> list[dict[str, Any]]:
+    """Every recorded resource with its live status (one batched read per kind)."""
+    observed = refresh(run)
+    rows = []
+    for address, rec in sorted(run.state.resources.items()):
+        live = observed.get(address)
+        rows.append({"address": address, "kind": rec.kind, "id": rec.id, "module": rec.module,
+                     "status": str(live.get("status", "present")) if live else "missing"})
+    for address, pending in sorted(run.state.pending.items()):
+        rows.append({"address": address, "kind": pending.kind, "id": pending.id,
+                     "module": pending.module, "status": f"pending {pending.op}"})
+    return rows

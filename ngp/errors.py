@@ -1,0 +1,58 @@
+"""One error family. The CLI turns an NgpError into one line and exit code 1;
+anything else is a bug and keeps its traceback."""
+
+from __future__ import annotations
+
+
+class NgpError(Exception):
+    """A failure the user can act on.
+
+    summary: what is wrong; hint: what to do; where: the file and key, or the resource
+    address, it concerns.
+    """
+
+    def __init__(self, summary: str, *, hint: str = "", where: str = "") -> None:
+        super().__init__(summary)
+        self.summary = summary
+        self.hint = hint
+        self.where = where
+
+    def line(self) -> str:
+        head = f"{self.where}: {self.summary}" if self.where else self.summary
+        return f"{head}. {self.hint}" if self.hint else head
+
+
+class ConfigError(NgpError):
+    """envs/<env>.toml is missing, malformed or invalid, or a secret variable is not set."""
+
+
+class StateError(NgpError):
+    """The state file is corrupt, foreign, from a newer ngp, or changed under us."""
+
+
+class LockError(NgpError):
+    """Another run holds the env's lock."""
+
+
+class GraphError(NgpError):
+    """The desired resources reference unknown addresses or form a cycle."""
+
+
+class ResourceError(NgpError):
+    """An AWS (or Marathon) call for one resource failed."""
+
+
+class ApplyError(NgpError):
+    """Some resources failed during apply; the rest were applied and saved."""
+
+    def __init__(self, failures: dict[str, NgpError], skipped: list[str]) -> None:
+        first = next(iter(failures.values()))
+        more = f" (and {len(failures) - 1} more failed)" if len(failures) > 1 else ""
+        skip = f"; {len(skipped)} dependent resource(s) not attempted" if skipped else ""
+        super().__init__(
+            f"{first.line()}{more}{skip}",
+            hint="" if first.hint else "Fix the cause and run the command again: "
+            "what was done is saved.",
+        )
+        self.failures = failures
+        self.skipped = skipped

@@ -1,0 +1,1 @@
+"""Marathon: client, the marathon.app kind and snapshot logic (to come)."""

@@ -1,0 +1,177 @@
+"""Every human-facing picture: plan, progress, summary, status, outputs, graph, stats."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ngp.engine import Op, Summary
+from ngp.errors import NgpError
+from ngp.graph import UNKNOWN, Graph, Ref
+from ngp.plan import Action, Change, FieldChange, Plan
+
+SYMBOLS = {
+    Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"),
+    Action.REPLACE: ("-/+", "magenta"), Action.DELETE: ("-", "red"),
+    Action.READ: ("<=", "cyan"), Action.FORGET: (".", "dim"),
+}
+
+
+def show(value: Any) -> str:
+    if value is UNKNOWN:
+        return "(known after apply)"
+    if isinstance(value, Ref):
+        return f"<{value}>"
+    return json.dumps(value, default=repr)
+
+
+def _field_lines(change: Change, f: FieldChange) -> list[str]:
+    note = "  [magenta]# forces replacement[/]" if f.forces_replacement else ""
+    if change.action == Action.CREATE:
+        if isinstance(f.new, list) and f.new and isinstance(f.new[0], dict):
+            return [f"      {f.name} = [{len(f.new)} items]"]
+        return [f"      {f.name} = {escape(show(f.new))}"]
+    if isinstance(f.old, list) and isinstance(f.new, list):
+        old_keys = {show(x) for x in f.old}
+        new_keys = {show(x) for x in f.new}
+        lines = [f"      ~ {f.name}:{note}"]
+        lines += [f"          [red]- {escape(x)}[/]" for x in sorted(old_keys - new_keys)]
+        lines += [f"          [green]+ {escape(x)}[/]" for x in sorted(new_keys - old_keys)]
+        return lines
+    return [f"      ~ {f.name} = {escape(show(f.old))} -> {escape(show(f.new))}{note}"]
+
+
+def print_plan(console: Console, plan: Plan) -> None:
+    if not plan.has_changes and not any(c.action == Action.READ for c in plan.changes):
+        console.print(f"[green]No changes.[/] Env {plan.env!r} matches its configuration.")
+        return
+    console.print(f"ngp will perform these actions on env [bold]{plan.env}[/]:\n")
+    for change in plan.changes:
+        if change.action == Action.NOOP:
+            continue
+        symbol, colour = SYMBOLS[change.action]
+        ident = f" [dim]{change.id}[/]" if change.id else ""
+        why = f"  [dim]# {change.reason}[/]" if change.reason else ""
+        if change.action == Action.REPLACE and not change.reason:
+            why = "  [dim]# forces replacement[/]"
+        console.print(f"  [{colour}]{symbol:>3}[/] {escape(change.address)}  "
+                      f"[dim]({change.kind})[/]{ident}{why}")
+        for f in change.fields:
+            for line in _field_lines(change, f):
+                console.print(line)
+    counts = plan.counts()
+    console.print(f"\n[bold]Plan:[/] {counts['add']} to add, {counts['change']} to change, "
+                  f"{counts['destroy']} to destroy.")
+
+
+class LineReporter:
+    """Progress as one line per step start and end, and a line every so often for long ones."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def started(self, op: Op) -> None:
+        self.console.print(f"[dim]{escape(op.address)}: {op.verb}...[/]")
+
+    def finished(self, op: Op, seconds: float) -> None:
+        done = {"creating": "created", "updating": "updated", "deleting": "deleted",
+                "reading": "read", "forgetting": "forgotten"}[op.verb]
+        self.console.print(f"{escape(op.address)}: [green]{done}[/] after {seconds:.1f}s")
+
+    def failed(self, op: Op, error: NgpError) -> None:
+        self.console.print(f"[red]{escape(op.address)}: {op.verb} failed[/]: "
+                           f"{escape(error.summary)}")
+
+    def still_running(self, ops: list[tuple[Op, float]]) -> None:
+        for op, seconds in ops:
+            self.console.print(f"[dim]{escape(op.address)}: still {op.verb}... "
+                               f"[{seconds:.0f}s elapsed][/]")
+
+    def note(self, message: str) -> None:
+        self.console.print(f"[cyan]note:[/] {escape(message)}")
+
+    def warn(self, message: str) -> None:
+        self.console.print(f"[yellow]warning:[/] {escape(message)}")
+
+
+def print_summary(console: Console, summary: Summary, verb: str) -> None:
+    parts = [f"{n} {label}" for label, n in sorted(summary.done.items())
+             if not label.endswith("-delete")]
+    what = ", ".join(parts) or "nothing to do"
+    colour = "red" if summary.failures else "green"
+    head = f"{verb} failed" if summary.failures else f"{verb} complete"
+    console.print(f"\n[bold {colour}]{head}:[/] {what} in {summary.seconds:.1f}s.")
+
+
+def print_outputs(console: Console, outputs: dict[str, Any]) -> None:
+    if not outputs:
+        console.print("[dim]No outputs.[/]")
+        return
+    width = max(len(name) for name in outputs)
+    for name, value in sorted(outputs.items()):
+        console.print(f"{name:<{width}} = {escape(show(value))}")
+
+
+def print_status(console: Console, rows: list[dict[str, Any]], env: str) -> None:
+    if not rows:
+        console.print(f"Env {env!r} has no resources.")
+        return
+    table = Table(title=f"env {env}", title_justify="left", header_style="bold")
+    for column in ("address", "kind", "id", "status"):
+        table.add_column(column)
+    for row in rows:
+        status = row["status"]
+        colour = "red" if status in ("missing", "pending") else "green"
+        table.add_row(escape(row["address"]), row["kind"], row["id"] or "-",
+                      f"[{colour}]{escape(status)}[/]")
+    console.print(table)
+
+
+def print_stats(console: Console, calls: dict[str, int], seconds: float) -> None:
+    table = Table(title=f"{sum(calls.values())} API calls in {seconds:.2f}s",
+                  title_justify="left", header_style="bold")
+    table.add_column("operation")
+    table.add_column("calls", justify="right")
+    for op, n in sorted(calls.items()):
+        table.add_row(op, str(n))
+    console.print(table)
+
+
+def dot(graph: Graph) -> str:
+    lines = ["digraph ngp {", "  rankdir=LR;", "  node [shape=box, fontname=Helvetica];"]
+    by_module: dict[str, list[str]] = {}
+    for address, res in graph.resources.items():
+        by_module.setdefault(res.module or "other", []).append(address)
+    for module, addresses in sorted(by_module.items()):
+        lines.append(f'  subgraph "cluster_{module}" {{ label="{module}";')
+        lines += [f'    "{a}" [label="{a}\\n{graph.resources[a].kind}"];'
+                  for a in sorted(addresses)]
+        lines.append("  }")
+    for address in graph.order():
+        lines += [f'  "{d}" -> "{address}";' for d in sorted(graph.resources[address].deps())]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def mermaid(graph: Graph) -> str:
+    ids = {address: f"n{i}" for i, address in enumerate(graph.order())}
+    lines = ["flowchart LR"]
+    by_module: dict[str, list[str]] = {}
+    for address, res in graph.resources.items():
+        by_module.setdefault(res.module or "other", []).append(address)
+    for module, addresses in sorted(by_module.items()):
+        lines.append(f"  subgraph {module}")
+        lines += [f'    {ids[a]}["{a}<br/>{graph.resources[a].kind}"]' for a in sorted(addresses)]
+        lines.append("  end")
+    for address in graph.order():
+        lines += [f"  {ids[d]} --> {ids[address]}" for d in sorted(graph.resources[address].deps())]
+    return "\n".join(lines) + "\n"
+
+
+def elapsed_since(t0: float) -> float:
+    return time.monotonic() - t0

@@ -1,0 +1,101 @@
+"""The resource contract and the registry of resource kinds.
+
+A kind is a small class registered under `<service>.<noun>`. It reads, finds, creates,
+updates and deletes one sort of object; the planner, never the kind, decides which to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from ngp.aws import Aws
+
+TAG_ENV = "ngp:env"
+TAG_ADDRESS = "ngp:address"
+TAG_LINEAGE = "ngp:lineage"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a kind may use: the run's AWS clients and the env's identity for tags."""
+
+    aws: Aws
+    env: str
+    lineage: str
+
+    def tags(self, address: str, name: str | None = None) -> dict[str, str]:
+        tags = {TAG_ENV: self.env, TAG_ADDRESS: address, TAG_LINEAGE: self.lineage}
+        if name:
+            tags["Name"] = name
+        return tags
+
+
+class Kind:
+    """The contract every resource kind keeps.
+
+    - read(ctx, id): the live object in the spec's own terms (plus its outputs and a
+      `status`), or None if it is gone.
+    - read_many(ctx, ids): the same for many ids, in as few calls as AWS allows.
+    - find(ctx, address, spec): the object this env already owns at address (by its tags
+      or a natural key), so an interrupted create is adopted, never duplicated.
+    - create(ctx, address, spec) -> (id, outputs): the object is tagged at creation; if
+      create raises, nothing it made is left unfindable.
+    - update(ctx, id, old, new) -> outputs: change fields not in replace_on, in place.
+    - delete(ctx, id): already gone is success.
+    """
+
+    name: ClassVar[str]
+    service: ClassVar[str]
+    replace_on: ClassVar[frozenset[str]] = frozenset()
+    outputs: ClassVar[tuple[str, ...]] = ("id",)
+    # A read-only kind refers to an object ngp does not own (an adopted VPC): it is read
+    # and referenced, never created, changed or deleted.
+    read_only: ClassVar[bool] = False
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        return self.read_many(ctx, [id]).get(id)
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        found = {}
+        for id in ids:
+            live = self.read(ctx, id)
+            if live is not None:
+                found[id] = live
+        return found
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        return None
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        raise NotImplementedError
+
+    def update(self, ctx: Context, id: str, old: dict[str, Any], new: dict[str, Any]) -> dict:
+        raise NotImplementedError
+
+    def delete(self, ctx: Context, id: str) -> None:
+        raise NotImplementedError
+
+    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """The spec with set-like fields in a fixed order, so equal things compare equal."""
+        return spec
+
+    def outputs_of(self, live: dict[str, Any]) -> dict[str, Any]:
+        return {key: live[key] for key in self.outputs if key in live}
+
+
+KINDS: dict[str, Kind] = {}
+K = TypeVar("K", bound=type[Kind])
+
+
+def kind(cls: K) -> K:
+    """Register a kind class under its `name`; a second registration is a bug."""
+    if cls.name in KINDS:
+        raise RuntimeError(f"resource kind {cls.name!r} is registered twice")
+    KINDS[cls.name] = cls()
+    return cls
+
+
+def get_kind(name: str) -> Kind:
+    return KINDS[name]
+

@@ -1,0 +1,640 @@
+"""EC2 network kinds: VPC, subnets, gateways, addresses, route tables, security groups.
+
+Each kind describes its describe call as data (Ec2Kind); a refresh of a kind is one
+describe filtered by the env's tag, whatever the number of objects.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from botocore.exceptions import ClientError
+
+from ngp.aws import STILL_IN_USE, error_code, eventually, wait_until
+from ngp.errors import ResourceError
+from ngp.resources.base import TAG_ADDRESS, TAG_ENV, Context, Kind, kind
+
+NAT_TIMEOUT = 900.0  # a NAT gateway takes 1-5 minutes; beyond 15 something is wrong
+DELETE_DEADLINE = 600.0  # ENIs and NAT mappings can hold a delete for minutes
+
+
+def tag_spec(resource_type: str, tags: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"ResourceType": resource_type,
+             "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+
+
+def tags_of(item: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in item.get("Tags", [])}
+
+
+class Ec2Kind(Kind):
+    """An EC2 object found by describe calls; subclasses give the call's shape as data."""
+
+    service = "ec2"
+    describe: ClassVar[str]  # the describe operation, e.g. "describe_vpcs"
+    items_key: ClassVar[str]  # the list in its answer, e.g. "Vpcs"
+    id_key: ClassVar[str]  # the id in each item, e.g. "VpcId"
+    ids_param: ClassVar[str]  # the parameter that takes ids, e.g. "VpcIds"
+    filters_param: ClassVar[str] = "Filters"
+    not_found: ClassVar[frozenset[str]]  # error codes that mean "no such id"
+    resource_type: ClassVar[str] = ""  # for TagSpecifications
+
+    def live(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """The item in spec terms, or None when its state means it is gone."""
+        raise NotImplementedError
+
+    def _describe(self, ctx: Context, **params: Any) -> list[dict[str, Any]]:
+        client = ctx.aws.client("ec2")
+        if client.can_paginate(self.describe):
+            pages = client.get_paginator(self.describe).paginate(**params)
+            return [item for page in pages for item in page[self.items_key]]
+        return getattr(client, self.describe)(**params)[self.items_key]
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        try:
+            items = self._describe(ctx, **{self.ids_param: [id]})
+        except ClientError as exc:
+            if error_code(exc) in self.not_found:
+                return None
+            raise
+        return next((self.live(i) for i in items if i[self.id_key] == id), None)
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        wanted = set(ids)
+        env_filter = [{"Name": f"tag:{TAG_ENV}", "Values": [ctx.env]}]
+        found: dict[str, dict[str, Any]] = {}
+        seen: set[str] = set()
+        for item in self._describe(ctx, **{self.filters_param: env_filter}):
+            id = item[self.id_key]
+            if id in wanted:
+                seen.add(id)
+                live = self.live(item)
+                if live is not None:
+                    found[id] = live
+        # An object whose tags were removed by hand is still ours: look it up by id.
+        for id in sorted(wanted - seen):
+            live = self.read(ctx, id)
+            if live is not None:
+                found[id] = live
+        return found
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        filters = [{"Name": f"tag:{TAG_ENV}", "Values": [ctx.env]},
+                   {"Name": f"tag:{TAG_ADDRESS}", "Values": [address]}]
+        items = self._describe(ctx, **{self.filters_param: filters})
+        alive = [(i[self.id_key], live) for i in items if (live := self.live(i)) is not None]
+        if len(alive) > 1:
+            ids = ", ".join(sorted(id for id, _ in alive))
+            raise ResourceError(
+                f"{len(alive)} objects are tagged as this resource ({ids})",
+                where=address,
+                hint="Delete all but one in the AWS console, then run the command again.",
+            )
+        return alive[0] if alive else None
+
+    def update_name(self, ctx: Context, id: str, old: dict, new: dict) -> None:
+        if old.get("name") != new.get("name"):
+            ctx.aws.client("ec2").create_tags(
+                Resources=[id], Tags=[{"Key": "Name", "Value": new["name"]}]
+            )
+
+    def delete_call(self, ctx: Context, call: Any, **params: Any) -> None:
+        """Delete: gone already is success; in use is waited out, up to a deadline."""
+        try:
+            eventually(lambda: call(**params), codes=STILL_IN_USE, deadline=DELETE_DEADLINE)
+        except ClientError as exc:
+            if error_code(exc) not in self.not_found:
+                raise
+
+
+@kind
+class Vpc(Ec2Kind):
+    """A VPC with DNS support and hostnames.
+
+    spec: {"name": "ngp-vpc-dev", "cidr": "10.0.0.0/16", "dns_support": true,
+           "dns_hostnames": true}
+    DNS attributes need a call per VPC to read, so a refresh takes them as last applied.
+    """
+
+    name = "ec2.vpc"
+    describe, items_key, id_key, ids_param = "describe_vpcs", "Vpcs", "VpcId", "VpcIds"
+    not_found = frozenset({"InvalidVpcID.NotFound"})
+    resource_type = "vpc"
+    replace_on = frozenset({"cidr"})
+    outputs = ("id", "cidr")
+
+    def live(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"id": item["VpcId"], "name": tags_of(item).get("Name"),
+                "cidr": item["CidrBlock"], "status": item.get("State", "available")}
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        ec2 = ctx.aws.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock=spec["cidr"],
+                             TagSpecifications=tag_spec("vpc", ctx.tags(address, spec["name"])))
+        id = vpc["Vpc"]["VpcId"]
+        self._set_dns(ctx, id, spec)
+        return id, {"id": id, "cidr": spec["cidr"]}
+
+    def _set_dns(self, ctx: Context, id: str, spec: dict, old: dict | None = None) -> None:
+        ec2 = ctx.aws.client("ec2")
+        # Hostnames need support on, so support is set first.
+        for key, param in (("dns_support", "EnableDnsSupport"),
+                           ("dns_hostnames", "EnableDnsHostnames")):
+            if old is None or old.get(key) != spec[key]:
+                eventually(lambda p=param, k=key: ec2.modify_vpc_attribute(
+                    VpcId=id, **{p: {"Value": spec[k]}}))
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        self.update_name(ctx, id, old, new)
+        self._set_dns(ctx, id, new, old)
+        return {"id": id, "cidr": new["cidr"]}
+
+    def delete(self, ctx: Context, id: str) -> None:
+        self.delete_call(ctx, ctx.aws.client("ec2").delete_vpc, VpcId=id)
+
+
+class _Existing(Ec2Kind):
+    """An object made by hand that the network is built in: read, referenced, never changed."""
+
+    read_only = True
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        try:
+            items = self._describe(ctx, **{self.ids_param: sorted(set(ids))})
+        except ClientError as exc:
+            if error_code(exc) not in self.not_found:
+                raise
+            return super(Ec2Kind, self).read_many(ctx, ids)  # one by one, to say which
+        return {i[self.id_key]: live for i in items if (live := self.live(i)) is not None}
+
+
+@kind
+class ExistingVpc(_Existing):
+    """A VPC given by id in settings (network.existing_vpc_id). spec: {"id": "vpc-0a1b"}"""
+
+    name = "ec2.existing_vpc"
+    describe, items_key, id_key, ids_param = "describe_vpcs", "Vpcs", "VpcId", "VpcIds"
+    not_found = frozenset({"InvalidVpcID.NotFound"})
+    outputs = ("id", "cidr")
+
+    def live(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"id": item["VpcId"], "cidr": item["CidrBlock"],
+                "status": item.get("State", "available")}
+
+
+@kind
+class ExistingSubnet(_Existing):
+    """A subnet given by id in settings. spec: {"id": "subnet-9f8e"}"""
+
+    name = "ec2.existing_subnet"
+    describe, items_key, id_key = "describe_subnets", "Subnets", "SubnetId"
+    ids_param = "SubnetIds"
+    not_found = frozenset({"InvalidSubnetID.NotFound"})
+    outputs = ("id", "az", "cidr", "vpc_id")
+
+    def live(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"id": item["SubnetId"], "az": item["AvailabilityZone"],
+                "cidr": item["CidrBlock"], "vpc_id": item["VpcId"],
+                "status": item.get("State", "available")}
+
+
+@kind
+class Subnet(Ec2Kind):
+    """A subnet in one AZ; a public one maps public IPs on launch.
+
+    spec: {"name": "ngp-public-a-dev", "vpc_id": Ref("network.vpc"), "cidr": "10.0.0.0/20",
+           "az": "us-east-1a", "public": true}
+    """
+
+    name = "ec2.subnet"
+    describe, items_key, id_key = "describe_subnets", "Subnets", "SubnetId"
+    ids_param = "SubnetIds"
+    not_found = frozenset({"InvalidSubnetID.NotFound"})
+    resource_type = "subnet"
+    replace_on = frozenset({"vpc_id", "cidr", "az"})
+    outputs = ("id", "az", "cidr")
+
+    def live(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"id": item["SubnetId"], "name": tags_of(item).get("Name"),
+                "vpc_id": item["VpcId"], "cidr": item["CidrBlock"],
+                "az": item["AvailabilityZone"], "public": item.get("MapPublicIpOnLaunch", False),
+                "status": item.get("State", "available")}
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        ec2 = ctx.aws.client("ec2")
+        subnet = eventually(lambda: ec2.create_subnet(
+            VpcId=spec["vpc_id"], CidrBlock=spec["cidr"], AvailabilityZone=spec["az"],
+            TagSpecifications=tag_spec("subnet", ctx.tags(address, spec["name"]))))
+        id = subnet["Subnet"]["SubnetId"]
+        if spec["public"]:
+            self._set_public(ctx, id, True)
+        return id, {"id": id, "az": spec["az"], "cidr": spec["cidr"]}
+
+    def _set_public(self, ctx: Context, id: str, public: bool) -> None:
+        ec2 = ctx.aws.client("ec2")
+        eventually(lambda: ec2.modify_subnet_attribute(
+            SubnetId=id, MapPublicIpOnLaunch={"Value": public}))
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        self.update_name(ctx, id, old, new)
+        if old.get("public") != new["public"]:
+            self._set_public(ctx, id, new["public"])
+        return {"id": id, "az": new["az"], "cidr": new["cidr"]}
+
+    def delete(self, ctx: Context, id: str) -> None:
+        self.delete_call(ctx, ctx.aws.client("ec2").delete_subnet, SubnetId=id)
+
+
+@kind
+class InternetGateway(Ec2Kind):
+    """An internet gateway attached to a VPC.
+
+    spec: {"name": "ngp-igw-dev", "vpc_id": Ref("network.vpc")}
+    Created, then attached: a run killed in between adopts it and the update attaches it.
+    """
+
+    name = "ec2.internet_gateway"
+    describe, items_key = "describe_internet_gateways", "InternetGateways"
+    id_key, ids_param = "InternetGatewayId", "InternetGatewayIds"
+    not_found = frozenset({"InvalidInternetGatewayID.NotFound"})
+    resource_type = "internet-gateway"
+
+    def live(self, item: dict[str, Any]) -> dict[str, Any]:
+        attached = [a["VpcId"] for a in item.get("Attachments", [])
+                    if a.get("State") in ("available", "attached", "attaching")]
+        return {"id": item["InternetGatewayId"], "name": tags_of(item).get("Name"),
+                "vpc_id": attached[0] if attached else None,
+                "status": "attached" if attached else "detached"}
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        ec2 = ctx.aws.client("ec2")
+        igw = ec2.create_internet_gateway(
+            TagSpecifications=tag_spec(self.resource_type, ctx.tags(address, spec["name"])))
+        id = igw["InternetGateway"]["InternetGatewayId"]
+        eventually(lambda: ec2.attach_internet_gateway(InternetGatewayId=id, VpcId=spec["vpc_id"]))
+        return id, {"id": id}
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        ec2 = ctx.aws.client("ec2")
+        self.update_name(ctx, id, old, new)
+        if old.get("vpc_id") != new["vpc_id"]:
+            if old.get("vpc_id"):
+                self._detach(ctx, id, old["vpc_id"])
+            eventually(lambda: ec2.attach_internet_gateway(
+                InternetGatewayId=id, VpcId=new["vpc_id"]))
+        return {"id": id}
+
+    def _detach(self, ctx: Context, id: str, vpc_id: str) -> None:
+        ec2 = ctx.aws.client("ec2")
+        try:
+            eventually(lambda: ec2.detach_internet_gateway(InternetGatewayId=id, VpcId=vpc_id),
+                       codes=STILL_IN_USE, deadline=DELETE_DEADLINE)
+        except ClientError as exc:
+            if error_code(exc) not in ("Gateway.NotAttached", "InvalidVpcID.NotFound",
+                                       *self.not_found):
+                raise
+
+    def delete(self, ctx: Context, id: str) -> None:
+        live = self.read(ctx, id)
+        if live is None:
+            return
+        if live["vpc_id"]:
+            self._detach(ctx, id, live["vpc_id"])
+        self.delete_call(ctx, ctx.aws.client("ec2").delete_internet_gateway,
+                         InternetGatewayId=id)
+
+
+@kind
+class ElasticIp(Ec2Kind):
+    """An Elastic IP address in the VPC domain. spec: {"name": "ngp-nat-a-dev"}"""
+
+    name = "ec2.eip"
+    describe, items_key, id_key = "describe_addresses", "Addresses", "AllocationId"
+    ids_param = "AllocationIds"
+    not_found = frozenset({"InvalidAllocationID.NotFound"})
+    resource_type = "elastic-ip"
+    outputs = ("id", "public_ip")
+
+    def live(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"id": item["AllocationId"], "name": tags_of(item).get("Name"),
+                "public_ip": item.get("PublicIp"),
+                "status": "associated" if item.get("AssociationId") else "allocated"}
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        eip = ctx.aws.client("ec2").allocate_address(
+            Domain="vpc",
+            TagSpecifications=tag_spec(self.resource_type, ctx.tags(address, spec["name"])))
+        return eip["AllocationId"], {"id": eip["AllocationId"], "public_ip": eip["PublicIp"]}
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        self.update_name(ctx, id, old, new)
+        live = self.read(ctx, id) or {}
+        return {"id": id, "public_ip": live.get("public_ip")}
+
+    def delete(self, ctx: Context, id: str) -> None:
+        # A NAT gateway being deleted keeps its address a while: wait it out.
+        codes = STILL_IN_USE | {"AuthFailure"}
+        try:
+            eventually(lambda: ctx.aws.client("ec2").release_address(AllocationId=id),
+                       codes=codes, deadline=DELETE_DEADLINE)
+        except ClientError as exc:
+            if error_code(exc) not in self.not_found:
+                raise
+
+
+@kind
+class NatGateway(Ec2Kind):
+    """A public NAT gateway with an Elastic IP; create waits until it is available.
+
+    spec: {"name": "ngp-nat-a-dev", "subnet_id": Ref("network.subnet.public[a]"),
+           "allocation_id": Ref("network.eip.nat[a]")}
+    """
+
+    name = "ec2.nat_gateway"
+    describe, items_key, id_key = "describe_nat_gateways", "NatGateways", "NatGatewayId"
+    ids_param, filters_param = "NatGatewayIds", "Filter"
+    not_found = frozenset({"NatGatewayNotFound", "InvalidNatGatewayID.NotFound"})
+    resource_type = "natgateway"
+    replace_on = frozenset({"subnet_id", "allocation_id"})
+
+    def live(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        if item.get("State") in ("deleting", "deleted", "failed"):
+            return None
+        addresses = item.get("NatGatewayAddresses") or [{}]
+        return {"id": item["NatGatewayId"], "name": tags_of(item).get("Name"),
+                "subnet_id": item.get("SubnetId"),
+                "allocation_id": addresses[0].get("AllocationId"),
+                "status": item.get("State")}
+
+    def _state(self, ctx: Context, id: str) -> dict[str, Any]:
+        items = self._describe(ctx, NatGatewayIds=[id])
+        return items[0] if items else {"State": "deleted"}
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        ec2 = ctx.aws.client("ec2")
+        nat = eventually(lambda: ec2.create_nat_gateway(
+            SubnetId=spec["subnet_id"], AllocationId=spec["allocation_id"],
+            TagSpecifications=tag_spec(self.resource_type, ctx.tags(address, spec["name"]))))
+        id = nat["NatGateway"]["NatGatewayId"]
+        self._wait_available(ctx, address, id)
+        return id, {"id": id}
+
+    def _wait_available(self, ctx: Context, address: str, id: str) -> None:
+        def available() -> bool | None:
+            item = eventually(lambda: self._state(ctx, id))
+            if item["State"] == "available":
+                return True
+            if item["State"] in ("failed", "deleted", "deleting"):
+                raise ResourceError(
+                    f"NAT gateway {id} is {item['State']}: {item.get('FailureMessage', '')}",
+                    where=address, hint="Run the command again to replace it.")
+            return None
+
+        wait_until(available, what=f"NAT gateway {id} to be available", timeout=NAT_TIMEOUT)
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        self.update_name(ctx, id, old, new)
+        return {"id": id}
+
+    def delete(self, ctx: Context, id: str) -> None:
+        self.delete_call(ctx, ctx.aws.client("ec2").delete_nat_gateway, NatGatewayId=id)
+        # Its subnet and address stay in use until it is really gone.
+        wait_until(lambda: True if self._state(ctx, id)["State"] in ("deleted", "failed")
+                   else None, what=f"NAT gateway {id} to be deleted", timeout=NAT_TIMEOUT)
+
+
+def _route_target(route: dict[str, Any]) -> tuple[str, str] | None:
+    for key, param in (("GatewayId", "gateway_id"), ("NatGatewayId", "nat_gateway_id")):
+        if route.get(key):
+            return param, route[key]
+    return None
+
+
+_ROUTE_PARAMS = {"gateway_id": "GatewayId", "nat_gateway_id": "NatGatewayId"}
+
+
+@kind
+class RouteTable(Ec2Kind):
+    """A route table and its routes (besides the VPC's local route).
+
+    spec: {"name": "ngp-public-dev", "vpc_id": Ref("network.vpc"),
+           "routes": [{"cidr": "0.0.0.0/0", "gateway_id": Ref("network.igw")}]}
+    """
+
+    name = "ec2.route_table"
+    describe, items_key, id_key = "describe_route_tables", "RouteTables", "RouteTableId"
+    ids_param = "RouteTableIds"
+    not_found = frozenset({"InvalidRouteTableID.NotFound"})
+    resource_type = "route-table"
+    replace_on = frozenset({"vpc_id"})
+
+    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return {**spec, "routes": sorted(spec.get("routes", []), key=lambda r: r["cidr"])}
+
+    def live(self, item: dict[str, Any]) -> dict[str, Any]:
+        routes = []
+        for route in item.get("Routes", []):
+            target = _route_target(route)
+            if route.get("GatewayId") == "local" or not route.get("DestinationCidrBlock"):
+                continue
+            if target and route.get("Origin", "CreateRoute") == "CreateRoute":
+                routes.append({"cidr": route["DestinationCidrBlock"], target[0]: target[1]})
+        return self.canonical({"id": item["RouteTableId"], "name": tags_of(item).get("Name"),
+                               "vpc_id": item["VpcId"], "routes": routes,
+                               "status": "available"})
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        ec2 = ctx.aws.client("ec2")
+        table = eventually(lambda: ec2.create_route_table(
+            VpcId=spec["vpc_id"],
+            TagSpecifications=tag_spec(self.resource_type, ctx.tags(address, spec["name"]))))
+        id = table["RouteTable"]["RouteTableId"]
+        for route in spec.get("routes", []):
+            self._route(ctx, "create_route", id, route)
+        return id, {"id": id}
+
+    def _route(self, ctx: Context, op: str, table_id: str, route: dict[str, Any]) -> None:
+        params = {"RouteTableId": table_id, "DestinationCidrBlock": route["cidr"]}
+        for key, param in _ROUTE_PARAMS.items():
+            if key in route:
+                params[param] = route[key]
+        eventually(lambda: getattr(ctx.aws.client("ec2"), op)(**params))
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        self.update_name(ctx, id, old, new)
+        before = {r["cidr"]: r for r in old.get("routes", [])}
+        after = {r["cidr"]: r for r in new.get("routes", [])}
+        for cidr in sorted(before.keys() - after.keys()):
+            try:
+                ctx.aws.client("ec2").delete_route(RouteTableId=id, DestinationCidrBlock=cidr)
+            except ClientError as exc:
+                if error_code(exc) != "InvalidRoute.NotFound":
+                    raise
+        for cidr, route in sorted(after.items()):
+            if cidr not in before:
+                self._route(ctx, "create_route", id, route)
+            elif before[cidr] != route:
+                self._route(ctx, "replace_route", id, route)
+        return {"id": id}
+
+    def delete(self, ctx: Context, id: str) -> None:
+        self.delete_call(ctx, ctx.aws.client("ec2").delete_route_table, RouteTableId=id)
+
+
+@kind
+class RouteTableAssociation(Kind):
+    """A subnet's association with a route table. AWS cannot tag it, so its natural key,
+    the subnet, is what find looks up.
+
+    spec: {"subnet_id": Ref("network.subnet.public[a]"),
+           "route_table_id": Ref("network.route_table.public")}
+    """
+
+    name = "ec2.route_table_association"
+    service = "ec2"
+    replace_on = frozenset({"subnet_id", "route_table_id"})
+    not_found = frozenset({"InvalidAssociationID.NotFound"})
+
+    def _associations(self, ctx: Context, filters: list[dict]) -> dict[str, dict[str, Any]]:
+        pages = ctx.aws.client("ec2").get_paginator("describe_route_tables").paginate(
+            Filters=filters)
+        found = {}
+        for page in pages:
+            for table in page["RouteTables"]:
+                for assoc in table.get("Associations", []):
+                    state = assoc.get("AssociationState", {}).get("State", "associated")
+                    if assoc.get("SubnetId") and state in ("associated", "associating"):
+                        found[assoc["RouteTableAssociationId"]] = {
+                            "id": assoc["RouteTableAssociationId"],
+                            "subnet_id": assoc["SubnetId"],
+                            "route_table_id": assoc["RouteTableId"], "status": state}
+        return found
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        found = self._associations(
+            ctx, [{"Name": "association.route-table-association-id", "Values": [id]}])
+        return found.get(id)
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        found = self._associations(ctx, [{"Name": f"tag:{TAG_ENV}", "Values": [ctx.env]}])
+        return {id: found[id] for id in ids if id in found}
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        found = self._associations(
+            ctx, [{"Name": "association.subnet-id", "Values": [spec["subnet_id"]]}])
+        for id, live in found.items():
+            if live["route_table_id"] == spec["route_table_id"]:
+                return id, live
+        return None
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        ec2 = ctx.aws.client("ec2")
+        assoc = eventually(lambda: ec2.associate_route_table(
+            SubnetId=spec["subnet_id"], RouteTableId=spec["route_table_id"]))
+        return assoc["AssociationId"], {"id": assoc["AssociationId"]}
+
+    def delete(self, ctx: Context, id: str) -> None:
+        try:
+            ctx.aws.client("ec2").disassociate_route_table(AssociationId=id)
+        except ClientError as exc:
+            if error_code(exc) not in self.not_found:
+                raise
+
+
+def _rule_key(rule: dict[str, Any]) -> str:
+    return json.dumps(rule, sort_keys=True, default=repr)
+
+
+def _explode(permission: dict[str, Any], group_id: str) -> list[dict[str, Any]]:
+    """One AWS IpPermission -> one rule per source, in spec terms."""
+    base = {"protocol": permission["IpProtocol"],
+            "from_port": permission.get("FromPort", -1), "to_port": permission.get("ToPort", -1)}
+    if base["protocol"] == "-1":
+        base["from_port"] = base["to_port"] = -1
+    rules = []
+    for rng in permission.get("IpRanges", []):
+        rules.append({**base, "cidr": rng["CidrIp"], "description": rng.get("Description", "")})
+    for pair in permission.get("UserIdGroupPairs", []):
+        source = {"self": True} if pair["GroupId"] == group_id else {"group": pair["GroupId"]}
+        rules.append({**base, **source, "description": pair.get("Description", "")})
+    return rules
+
+
+def _permission(rule: dict[str, Any], group_id: str) -> dict[str, Any]:
+    perm: dict[str, Any] = {"IpProtocol": rule["protocol"]}
+    if rule["protocol"] != "-1":
+        perm["FromPort"], perm["ToPort"] = rule["from_port"], rule["to_port"]
+    desc = {"Description": rule["description"]} if rule.get("description") else {}
+    if "cidr" in rule:
+        perm["IpRanges"] = [{"CidrIp": rule["cidr"], **desc}]
+    else:
+        source = group_id if rule.get("self") else rule["group"]
+        perm["UserIdGroupPairs"] = [{"GroupId": source, **desc}]
+    return perm
+
+
+@kind
+class SecurityGroup(Ec2Kind):
+    """A security group and its ingress rules, as data; egress stays AWS's default (all).
+
+    spec: {"name": "ngp-admin-dev", "description": "...", "vpc_id": Ref("network.vpc"),
+           "ingress": [{"protocol": "tcp", "from_port": 22, "to_port": 22,
+                        "cidr": "203.0.113.0/24", "description": "ssh"},
+                       {"protocol": "-1", "from_port": -1, "to_port": -1, "self": true,
+                        "description": "members"}]}
+    A rule's source is one of cidr, group (another group's id) or self.
+    """
+
+    name = "ec2.security_group"
+    describe, items_key, id_key = "describe_security_groups", "SecurityGroups", "GroupId"
+    ids_param = "GroupIds"
+    not_found = frozenset({"InvalidGroup.NotFound", "InvalidGroupId.NotFound"})
+    resource_type = "security-group"
+    replace_on = frozenset({"name", "description", "vpc_id"})
+
+    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        rules = [{"description": "", **rule} for rule in spec.get("ingress", [])]
+        return {**spec, "ingress": sorted(rules, key=_rule_key)}
+
+    def live(self, item: dict[str, Any]) -> dict[str, Any]:
+        rules = [rule for perm in item.get("IpPermissions", [])
+                 for rule in _explode(perm, item["GroupId"])]
+        return self.canonical({"id": item["GroupId"], "name": item["GroupName"],
+                               "description": item.get("Description", ""),
+                               "vpc_id": item.get("VpcId"), "ingress": rules,
+                               "status": "available"})
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        ec2 = ctx.aws.client("ec2")
+        group = eventually(lambda: ec2.create_security_group(
+            GroupName=spec["name"], Description=spec["description"], VpcId=spec["vpc_id"],
+            TagSpecifications=tag_spec(self.resource_type, ctx.tags(address, spec["name"]))))
+        id = group["GroupId"]
+        self._authorize(ctx, id, spec.get("ingress", []))
+        return id, {"id": id}
+
+    def _authorize(self, ctx: Context, id: str, rules: list[dict[str, Any]]) -> None:
+        if rules:
+            perms = [_permission(rule, id) for rule in rules]
+            eventually(lambda: ctx.aws.client("ec2").authorize_security_group_ingress(
+                GroupId=id, IpPermissions=perms))
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        before = {_rule_key(r): r for r in self.canonical(old).get("ingress", [])}
+        after = {_rule_key(r): r for r in self.canonical(new).get("ingress", [])}
+        gone = [before[k] for k in sorted(before.keys() - after.keys())]
+        if gone:
+            ctx.aws.client("ec2").revoke_security_group_ingress(
+                GroupId=id, IpPermissions=[_permission(rule, id) for rule in gone])
+        self._authorize(ctx, id, [after[k] for k in sorted(after.keys() - before.keys())])
+        return {"id": id}
+
+    def delete(self, ctx: Context, id: str) -> None:
+        self.delete_call(ctx, ctx.aws.client("ec2").delete_security_group, GroupId=id)

@@ -1,0 +1,15 @@
+"""Entry point of the sandbox process (started by `ngp sandbox start`)."""
+
+import argparse
+from pathlib import Path
+
+from ngp.sandbox.server import serve
+
+parser = argparse.ArgumentParser(prog="python -m ngp.sandbox")
+sub = parser.add_subparsers(dest="command", required=True)
+run = sub.add_parser("serve")
+run.add_argument("--info", type=Path, required=True)
+run.add_argument("--port", type=int, default=0)
+run.add_argument("--latency-ms", type=float, default=0.0)
+args = parser.parse_args()
+serve(args.info, args.port, args.latency_ms)

@@ -1,0 +1,123 @@
+"""Start, find and stop the sandbox process of a project (state/sandbox/)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ngp.config import Project
+from ngp.errors import NgpError
+
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+
+
+def _dir(project: Project) -> Path:
+    return project.state_dir / "sandbox"
+
+
+def info_path(project: Project) -> Path:
+    return _dir(project) / "server.json"
+
+
+def log_path(project: Project) -> Path:
+    return _dir(project) / "server.log"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _answers(endpoint: str) -> bool:
+    host, port = endpoint.removeprefix("http://").split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def status(project: Project) -> dict[str, Any] | None:
+    """The running sandbox's info (pid, endpoint, marathon_url), or None."""
+    path = info_path(project)
+    try:
+        info = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    if not _alive(int(info.get("pid", 0))) or not _answers(info.get("endpoint", "")):
+        return None
+    return info
+
+
+def start(project: Project, latency_ms: float = 0.0) -> tuple[dict[str, Any], bool]:
+    """Start the sandbox unless it runs; returns its info and whether it was started now."""
+    info = status(project)
+    if info is not None:
+        return info, False
+    _dir(project).mkdir(parents=True, exist_ok=True)
+    path = info_path(project)
+    path.unlink(missing_ok=True)
+    with open(log_path(project), "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ngp.sandbox", "serve", "--info", str(path),
+             "--latency-ms", str(latency_ms)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            start_new_session=True,  # outlives this command, and its Ctrl-C
+            cwd=project.root,
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise NgpError(f"the sandbox exited at start (code {proc.returncode})",
+                           hint=f"See {log_path(project)}; is moto installed "
+                           "(pip install -e '.[sandbox]')?")
+        info = status(project)
+        if info is not None and info["pid"] == proc.pid:
+            return info, True
+        time.sleep(0.05)
+    proc.kill()
+    raise NgpError(f"the sandbox did not answer within {START_TIMEOUT:.0f}s",
+                   hint=f"See {log_path(project)}.")
+
+
+def ensure_started(project: Project) -> dict[str, Any]:
+    return start(project)[0]
+
+
+def stop(project: Project) -> dict[str, Any] | None:
+    """Stop the sandbox (everything in it is lost); returns what was stopped, or None."""
+    info = status(project)
+    if info is None:
+        info_path(project).unlink(missing_ok=True)
+        return None
+    pid = int(info["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while _alive(pid) and time.monotonic() < deadline:
+        _reap(pid)
+        time.sleep(0.05)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+    info_path(project).unlink(missing_ok=True)
+    return info
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if the sandbox is our own child (it is in tests)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

@@ -1,0 +1,73 @@
+"""The sandbox process: moto's server on 127.0.0.1, optionally slowed down like AWS.
+
+Run as `python -m ngp.sandbox serve --info PATH`; it writes PATH (pid, endpoint) once it
+answers, and stops on SIGTERM. The local Marathon will be served by this process too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+# moto reads these at import: make wrong AMIs, instance types and key names fail as on AWS.
+VALIDATION_FLAGS = {
+    "MOTO_ENABLE_AMI_VALIDATION": "true",
+    "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true",
+    "MOTO_ENABLE_KEYPAIR_VALIDATION": "true",
+}
+
+
+class Latency:
+    """WSGI middleware: every request waits `seconds` on the server side before moto
+    answers, so a client cannot see or skip the delay."""
+
+    def __init__(self, app: Any, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        time.sleep(self.seconds)
+        return self.app(environ, start_response)
+
+
+def write_info(path: Path, info: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(info))
+    os.replace(tmp, path)
+
+
+def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0) -> None:
+    os.environ.update(VALIDATION_FLAGS)
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    app: Any = DomainDispatcherApplication(create_backend_app)
+    if latency_ms > 0:
+        app = Latency(app, latency_ms / 1000.0)
+    server = make_server("127.0.0.1", port, app, threaded=True,
+                         request_handler=MotoRequestHandler)
+    host, bound = server.server_address[:2]
+
+    def stop(*_: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    write_info(info_path, {"pid": os.getpid(), "endpoint": f"http://{host}:{bound}",
+                           "marathon_url": None, "latency_ms": latency_ms,
+                           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    try:
+        server.serve_forever()
+    finally:
+        info_path.unlink(missing_ok=True)

@@ -1,0 +1,262 @@
+"""The state document, its local store and the env's lock.
+
+State is data only: format, env, lineage (fixed at birth), serial (+1 on every save), the
+recorded resources, pending intents, outputs. Saves are atomic (temp file, fsync, rename)
+and keep the previous version as a backup; a file that is corrupt, foreign or newer than
+this ngp is refused and never overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ngp.errors import LockError, StateError
+
+FORMAT = 1
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Recorded:
+    """A resource ngp made (or adopted): its kind, id, the spec last applied, its outputs,
+    and what it depended on, which orders its deletion even after it left the config."""
+
+    kind: str
+    id: str
+    spec: dict[str, Any]
+    outputs: dict[str, Any]
+    deps: list[str] = field(default_factory=list)
+    module: str = ""
+
+
+@dataclass
+class Pending:
+    """An intent saved before a mutating call, so a run killed mid-call is understood.
+
+    For a create, spec is the resolved spec that find() needs to look the object up."""
+
+    op: str  # "create" | "delete"
+    kind: str
+    since: str
+    spec: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    deps: list[str] = field(default_factory=list)
+    module: str = ""
+
+
+@dataclass
+class State:
+    env: str
+    lineage: str = field(default_factory=lambda: str(uuid.uuid4()))
+    serial: int = 0
+    resources: dict[str, Recorded] = field(default_factory=dict)
+    pending: dict[str, Pending] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "env": self.env,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "resources": {a: asdict(r) for a, r in sorted(self.resources.items())},
+            "pending": {a: asdict(p) for a, p in sorted(self.pending.items())},
+            "outputs": self.outputs,
+        }
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> State:
+        return cls(
+            env=doc["env"],
+            lineage=doc["lineage"],
+            serial=int(doc["serial"]),
+            resources={a: Recorded(**r) for a, r in doc.get("resources", {}).items()},
+            pending={a: Pending(**p) for a, p in doc.get("pending", {}).items()},
+            outputs=dict(doc.get("outputs", {})),
+        )
+
+
+def _fingerprint(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class LocalStore:
+    """state/<env>.json on the local disk, with state/<env>.json.backup and state/<env>.lock."""
+
+    def __init__(self, state_dir: Path, env: str) -> None:
+        self.env = env
+        self.path = state_dir / f"{env}.json"
+        self.backup_path = state_dir / f"{env}.json.backup"
+        self.lock_path = state_dir / f"{env}.lock"
+        self._written: tuple[int, int, int] | None = None
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def load(self) -> State:
+        """The env's state, or a new one if it has none yet."""
+        self._written = _fingerprint(self.path)
+        if self._written is None:
+            return State(env=self.env)
+        return parse_state(self.path.read_bytes(), str(self.path), self.env)
+
+    def save(self, state: State) -> None:
+        """Write state atomically as serial + 1, keeping the previous version as backup.
+
+        Refuses (and writes nothing over it) if the file changed since we read or wrote it:
+        two writers must never silently overwrite each other."""
+        if _fingerprint(self.path) != self._written:
+            rescue = self.path.with_name(f"{self.path.name}.rescue-{state.serial + 1}")
+            self._write(rescue, state, state.serial + 1)
+            raise StateError(
+                f"{self.path} was changed by another program during this run; not overwriting it",
+                hint=f"This run's state is in {rescue}: compare the two and keep the right one.",
+            )
+        self._write(self.path, state, state.serial + 1, backup=True)
+        state.serial += 1
+        self._written = _fingerprint(self.path)
+
+    def _write(self, path: Path, state: State, serial: int, backup: bool = False) -> None:
+        doc = state.to_dict()
+        doc["serial"] = serial
+        data = json.dumps(doc, indent=1, sort_keys=False).encode() + b"\n"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if backup and path.exists():
+            # A hard link keeps the previous version at no copying cost.
+            link = path.with_name(f".{path.name}.{os.getpid()}.bak")
+            with contextlib.suppress(FileNotFoundError):
+                link.unlink()
+            os.link(path, link)
+            os.replace(link, self.backup_path)
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    @contextlib.contextmanager
+    def lock(self, command: str, warn: Callable[[str], None]) -> Iterator[None]:
+        """Hold the env's lock for the block. The kernel releases it if we die, so a lock
+        whose holder is gone never blocks; its note is replaced with a warning."""
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise LockError(
+                f"env {self.env!r} is locked by {describe_holder(holder)}",
+                hint="Wait for that run to finish; if it is stuck, stop it, or run "
+                f"`ngp state unlock --env {self.env}`.",
+            ) from None
+        try:
+            previous = _read_holder(fd)
+            if previous:
+                warn(f"took over the lock of {describe_holder(previous)}: that run is gone")
+            note = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
+                    "since": now(), "user": os.environ.get("USER", "")}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(note).encode(), 0)
+            os.fsync(fd)
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def holder(self) -> tuple[dict[str, Any] | None, bool]:
+        """The lock's note and whether a live process holds it."""
+        if not self.lock_path.exists():
+            return None, False
+        fd = os.open(self.lock_path, os.O_RDWR)
+        try:
+            note = _read_holder(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return note, True
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return note, False
+        finally:
+            os.close(fd)
+
+    def unlock(self) -> dict[str, Any] | None:
+        """Break the lock: whoever holds it, the next run may proceed. Returns the note."""
+        note, _ = self.holder()
+        with contextlib.suppress(FileNotFoundError):
+            self.lock_path.unlink()
+        return note
+
+
+def _read_holder(fd: int) -> dict[str, Any] | None:
+    raw = os.pread(fd, 4096, 0)
+    if not raw.strip():
+        return None
+    try:
+        note = json.loads(raw)
+    except ValueError:
+        return {"note": raw[:80].decode(errors="replace")}
+    return note if isinstance(note, dict) else None
+
+
+def describe_holder(note: dict[str, Any] | None) -> str:
+    if not note:
+        return "an unknown run"
+    if "pid" not in note:
+        return f"an unreadable note ({note.get('note', '')!r})"
+    who = f"{note.get('user')}@" if note.get("user") else ""
+    return (f"`ngp {note.get('command', '?')}` (pid {note['pid']} on {who}{note.get('host', '?')}, "
+            f"since {note.get('since', '?')})")
+
+
+def parse_state(raw: bytes, where: str, env: str) -> State:
+    """Parse and check a state document; anything wrong is a StateError naming the file."""
+    backup = f"{where}.backup"
+    hint = (f"The file is left as it is. The previous version is in {backup}: "
+            f"if it is right, copy it over {where}.")
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise StateError(f"{where} is not valid JSON ({exc})", hint=hint) from None
+    if not isinstance(doc, dict) or not {"format", "env", "lineage", "serial"} <= doc.keys():
+        raise StateError(f"{where} is not an ngp state file", hint=hint)
+    if not isinstance(doc["format"], int) or doc["format"] > FORMAT:
+        raise StateError(
+            f"{where} has format {doc['format']!r}, newer than this ngp reads ({FORMAT})",
+            hint="Upgrade ngp; the file is left as it is.",
+        )
+    if doc["env"] != env:
+        raise StateError(
+            f"{where} belongs to env {doc['env']!r}, not {env!r}",
+            hint="Put it back where it came from; the file is left as it is.",
+        )
+    try:
+        return State.from_dict(doc)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise StateError(f"{where} is damaged ({exc})", hint=hint) from None
