@@ -47,7 +47,7 @@ def _field_lines(change: Change, f: FieldChange) -> list[str]:
 
 
 def print_plan(console: Console, plan: Plan) -> None:
-    if not plan.has_changes and not any(c.action == Action.READ for c in plan.changes):
+    if not plan.actionable:
         console.print(f"[green]No changes.[/] Env {plan.env!r} matches its configuration.")
         return
     console.print(f"ngp will perform these actions on env [bold]{plan.env}[/]:\n")

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 if TYPE_CHECKING:
     from ngp.config import Settings
     from ngp.graph import Resource
+
+
+def _cidr(value: Any) -> ipaddress.IPv4Network:
+    if isinstance(value, ipaddress.IPv4Network):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("a CIDR is a string like \"10.0.0.0/16\"")
+    try:
+        return ipaddress.IPv4Network(value)
+    except ValueError as exc:
+        raise ValueError(f"not a valid IPv4 CIDR: {exc}") from None
+
+
+Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_cidr)]
+"""An IPv4 network in CIDR form; host bits set or a bad prefix are errors that say so."""
 
 
 class ModuleSettings(BaseModel):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ngp.graph import Ref, Resource
-from ngp.modules.base import Built, ModuleSettings, module
+from ngp.modules.base import Built, Cidr, ModuleSettings, module
 
 if TYPE_CHECKING:
     from ngp.config import Settings
@@ -24,14 +24,14 @@ MAX_AZS = 8  # /+4 gives 16 slots: public subnets take 0-7, private ones 8-15
 
 
 class NetworkSettings(ModuleSettings):
-    cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.0.0.0/16")
+    cidr: Cidr = ipaddress.IPv4Network("10.0.0.0/16")
     availability_zones: int = Field(3, ge=1, le=MAX_AZS)
     zone_names: list[str] = Field(default_factory=list)
     nat: Literal["single", "per_az", "none"] = "single"
-    admin_cidrs: list[ipaddress.IPv4Network] = Field(default_factory=list)
-    vpn_client_cidrs: list[ipaddress.IPv4Network] = Field(
+    admin_cidrs: list[Cidr] = Field(default_factory=list)
+    vpn_client_cidrs: list[Cidr] = Field(
         default_factory=lambda: [ipaddress.IPv4Network("0.0.0.0/0")])
-    public_agent_cidrs: list[ipaddress.IPv4Network] = Field(
+    public_agent_cidrs: list[Cidr] = Field(
         default_factory=lambda: [ipaddress.IPv4Network("0.0.0.0/0")])
     existing_vpc_id: str | None = Field(None, pattern=r"^vpc-[0-9a-f]{8,17}$")
     existing_public_subnet_ids: list[str] = Field(default_factory=list)
@@ -78,7 +78,7 @@ def _rule(protocol: str, ports: tuple[int, int], source: dict[str, Any], why: st
             "description": why}
 
 
-def _tcp(port: int, cidrs: list[ipaddress.IPv4Network], why: str) -> list[dict]:
+def _tcp(port: int, cidrs: list[Cidr], why: str) -> list[dict]:
     return [_rule("tcp", (port, port), {"cidr": str(c)}, why) for c in cidrs]
 
 

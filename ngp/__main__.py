@@ -1,0 +1,5 @@
+"""`python -m ngp` is the `ngp` command."""
+
+from ngp.cli import main
+
+main()

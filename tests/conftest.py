@@ -1,0 +1,38 @@
+"""Fixtures shared by every test. No test may reach a real AWS account: credentials are fake,
+profiles and config files are cut off, and every client points at moto."""
+
+from __future__ import annotations
+
+import os
+
+# Set before boto3 is imported anywhere, so nothing can pick up a real profile.
+for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+             "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "NGP_ENV", "NGP_HOME"):
+    os.environ.pop(_var, None)
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+})
+
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from ngp.aws import Aws  # noqa: E402
+from ngp.resources import Context  # noqa: E402
+
+
+@pytest.fixture
+def aws():
+    """An in-process moto AWS, and ngp's client factory pointed at it."""
+    with mock_aws():
+        yield Aws("us-east-1", credentials={"aws_access_key_id": "testing",
+                                            "aws_secret_access_key": "testing"})
+
+
+@pytest.fixture
+def ctx(aws):
+    return Context(aws=aws, env="test", lineage="lineage-test")

@@ -1,0 +1,234 @@
+"""Every kind's lifecycle against moto: create, read shows the spec (so the plan is empty),
+find adopts it, change it (update or replace), delete, read is None, delete again is fine."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from ngp.resources import KINDS, get_kind
+
+ADDRESS = "network.thing"
+
+
+@pytest.fixture
+def vpc_id(ctx):
+    return get_kind("ec2.vpc").create(ctx, "network.vpc", {
+        "name": "v", "cidr": "10.0.0.0/16", "dns_support": True, "dns_hostnames": True})[0]
+
+
+@pytest.fixture
+def subnet_id(ctx, vpc_id):
+    return get_kind("ec2.subnet").create(ctx, "network.subnet", {
+        "name": "s", "vpc_id": vpc_id, "cidr": "10.0.0.0/20", "az": "us-east-1a",
+        "public": True})[0]
+
+
+@pytest.fixture
+def igw_id(ctx, vpc_id):
+    return get_kind("ec2.internet_gateway").create(ctx, "network.igw",
+                                                   {"name": "i", "vpc_id": vpc_id})[0]
+
+
+@pytest.fixture
+def eip_id(ctx):
+    return get_kind("ec2.eip").create(ctx, "network.eip", {"name": "e"})[0]
+
+
+def _rule(port, cidr="203.0.113.0/24", description="d"):
+    return {"protocol": "tcp", "from_port": port, "to_port": port, "cidr": cidr,
+            "description": description}
+
+
+# kind -> (spec builder, change builder, expected action for the change)
+CASES = {
+    "ec2.vpc": (
+        lambda f: {"name": "v", "cidr": "10.1.0.0/16", "dns_support": True,
+                   "dns_hostnames": True},
+        lambda s: {**s, "name": "v2", "dns_hostnames": False}, "update"),
+    "ec2.subnet": (
+        lambda f: {"name": "s", "vpc_id": f("vpc_id"), "cidr": "10.0.16.0/20",
+                   "az": "us-east-1b", "public": False},
+        lambda s: {**s, "public": True}, "update"),
+    "ec2.internet_gateway": (
+        lambda f: {"name": "i", "vpc_id": f("vpc_id")},
+        lambda s: {**s, "name": "i2"}, "update"),
+    "ec2.eip": (lambda f: {"name": "e"}, lambda s: {"name": "e2"}, "update"),
+    "ec2.nat_gateway": (
+        lambda f: {"name": "n", "subnet_id": f("subnet_id"), "allocation_id": f("eip_id")},
+        lambda s: {**s, "name": "n2"}, "update"),
+    "ec2.route_table": (
+        lambda f: {"name": "r", "vpc_id": f("vpc_id"),
+                   "routes": [{"cidr": "0.0.0.0/0", "gateway_id": f("igw_id")}]},
+        lambda s: {**s, "routes": [{"cidr": "192.0.2.0/24", "gateway_id": s["routes"][0][
+            "gateway_id"]}]}, "update"),
+    "ec2.route_table_association": (
+        lambda f: {"subnet_id": f("subnet_id"), "route_table_id": f("route_table_id")},
+        None, "replace"),
+    "ec2.security_group": (
+        lambda f: {"name": "g", "description": "d", "vpc_id": f("vpc_id"), "ingress": [
+            _rule(22), _rule(443, "0.0.0.0/0"),
+            {"protocol": "-1", "from_port": -1, "to_port": -1, "self": True,
+             "description": "members"},
+            {"protocol": "icmp", "from_port": 8, "to_port": -1, "cidr": "10.0.0.0/8",
+             "description": "ping"}]},
+        lambda s: {**s, "ingress": [_rule(22), _rule(80, "0.0.0.0/0")]}, "update"),
+    "ec2.existing_vpc": (lambda f: {"id": f("vpc_id")}, None, "read-only"),
+    "ec2.existing_subnet": (lambda f: {"id": f("subnet_id")}, None, "read-only"),
+}
+
+
+def test_every_registered_kind_has_a_lifecycle_case():
+    assert set(KINDS) == set(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_kind_keeps_the_contract(name):
+    kind = get_kind(name)
+    service, _, noun = name.partition(".")
+    assert service and noun and kind.service
+    assert "id" in kind.outputs
+    assert kind.__doc__, f"{name} needs a docstring with an example spec"
+
+
+def visible(kind, live, spec):
+    """The spec's fields as the live object shows them."""
+    return {k: live[k] for k in spec if k in live}, kind.canonical(
+        {k: spec[k] for k in spec if k in live})
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_lifecycle(name, ctx, request):
+    kind = get_kind(name)
+    build, change, expected = CASES[name]
+
+    def fixture(fname):
+        if fname == "route_table_id":
+            igw = request.getfixturevalue("igw_id")
+            return get_kind("ec2.route_table").create(ctx, "network.rt", {
+                "name": "r", "vpc_id": request.getfixturevalue("vpc_id"),
+                "routes": [{"cidr": "0.0.0.0/0", "gateway_id": igw}]})[0]
+        return request.getfixturevalue(fname)
+
+    spec = kind.canonical(build(fixture))
+    if kind.read_only:
+        found = kind.read_many(ctx, [spec["id"]])
+        assert set(found) == {spec["id"]}
+        assert set(kind.outputs) <= set(found[spec["id"]])
+        assert kind.read_many(ctx, ["vpc-0000000000000000f" if "vpc" in name
+                                    else "subnet-0000000000000000f"]) == {}
+        return
+
+    id, outputs = kind.create(ctx, ADDRESS, spec)
+    assert outputs["id"] == id
+
+    live = kind.read(ctx, id)
+    seen, wanted = visible(kind, live, spec)
+    assert seen == wanted, "read must show what create made, or every plan would change it"
+    assert kind.read_many(ctx, [id]) == {id: live}
+    assert kind.find(ctx, ADDRESS, spec)[0] == id
+    assert kind.outputs_of(live)["id"] == id
+
+    if expected == "update":
+        assert not (set(k for k in spec if change(spec)[k] != spec[k]) & kind.replace_on)
+        new = kind.canonical(change(spec))
+        kind.update(ctx, id, live, new)
+        live = kind.read(ctx, id)
+        seen, wanted = visible(kind, live, new)
+        assert seen == wanted
+    else:
+        assert set(spec) <= kind.replace_on | {"name"}
+
+    kind.delete(ctx, id)
+    assert kind.read(ctx, id) is None
+    assert kind.read_many(ctx, [id]) == {}
+    assert kind.find(ctx, ADDRESS, spec) is None
+    kind.delete(ctx, id)  # already gone is success
+
+
+def test_vpc_dns_attributes_are_applied(ctx):
+    ec2 = ctx.aws.client("ec2")
+    kind = get_kind("ec2.vpc")
+    spec = {"name": "v", "cidr": "10.2.0.0/16", "dns_support": True, "dns_hostnames": True}
+    id, _ = kind.create(ctx, ADDRESS, spec)
+    attr = ec2.describe_vpc_attribute(VpcId=id, Attribute="enableDnsHostnames")
+    assert attr["EnableDnsHostnames"]["Value"] is True
+    kind.update(ctx, id, spec, {**spec, "dns_hostnames": False})
+    attr = ec2.describe_vpc_attribute(VpcId=id, Attribute="enableDnsHostnames")
+    assert attr["EnableDnsHostnames"]["Value"] is False
+
+
+def test_objects_are_tagged_at_creation(ctx, vpc_id):
+    tags = ctx.aws.client("ec2").describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["Tags"]
+    assert {t["Key"]: t["Value"] for t in tags} == {
+        "ngp:env": "test", "ngp:address": "network.vpc", "ngp:lineage": "lineage-test",
+        "Name": "v"}
+
+
+def test_batch_read_is_one_call_whatever_the_count(ctx, vpc_id):
+    kind = get_kind("ec2.subnet")
+    ids = [kind.create(ctx, f"network.subnet[{i}]", {
+        "name": f"s{i}", "vpc_id": vpc_id, "cidr": f"10.0.{i * 16}.0/20", "az": "us-east-1a",
+        "public": False})[0] for i in range(6)]
+    before = ctx.aws.calls["ec2.DescribeSubnets"]
+    assert set(kind.read_many(ctx, ids)) == set(ids)
+    assert ctx.aws.calls["ec2.DescribeSubnets"] - before == 1
+
+
+def test_other_envs_objects_are_not_read_as_ours(ctx, aws, vpc_id):
+    from ngp.resources import Context
+
+    other = Context(aws=aws, env="other", lineage="x")
+    assert get_kind("ec2.vpc").find(other, "network.vpc", {}) is None
+    assert get_kind("ec2.vpc").find(ctx, "network.vpc", {})[0] == vpc_id
+
+
+def test_two_objects_tagged_with_one_address_is_an_error(ctx):
+    kind = get_kind("ec2.eip")
+    kind.create(ctx, ADDRESS, {"name": "a"})
+    kind.create(ctx, ADDRESS, {"name": "b"})
+    with pytest.raises(Exception, match="2 objects are tagged"):
+        kind.find(ctx, ADDRESS, {})
+
+
+def test_nat_gateway_delete_waits_until_gone(ctx, subnet_id, eip_id):
+    kind = get_kind("ec2.nat_gateway")
+    id, _ = kind.create(ctx, ADDRESS, {"name": "n", "subnet_id": subnet_id,
+                                      "allocation_id": eip_id})
+    kind.delete(ctx, id)
+    state = ctx.aws.client("ec2").describe_nat_gateways(NatGatewayIds=[id])["NatGateways"]
+    assert state[0]["State"] == "deleted"
+    get_kind("ec2.eip").delete(ctx, eip_id)  # its address is free again
+
+
+def test_eventual_consistency_errors_are_retried(ctx, vpc_id):
+    """A group AWS does not show yet (InvalidGroup.NotFound) is waited for, not failed."""
+    ec2 = ctx.aws.client("ec2")
+    failures = {"left": 2}
+
+    def not_yet(**kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ClientError({"Error": {"Code": "InvalidGroup.NotFound", "Message": "no"}},
+                              "AuthorizeSecurityGroupIngress")
+
+    ec2.meta.events.register("before-call.ec2.AuthorizeSecurityGroupIngress", not_yet)
+    try:
+        id, _ = get_kind("ec2.security_group").create(ctx, ADDRESS, {
+            "name": "g", "description": "d", "vpc_id": vpc_id, "ingress": [_rule(22)]})
+    finally:
+        ec2.meta.events.unregister("before-call.ec2.AuthorizeSecurityGroupIngress", not_yet)
+    assert failures["left"] == 0
+    assert get_kind("ec2.security_group").read(ctx, id)["ingress"] == [_rule(22)]
+
+
+def test_other_errors_fail_at_once(ctx, vpc_id):
+    import time
+
+    spec = {"name": "g", "description": "d", "vpc_id": vpc_id, "ingress": []}
+    get_kind("ec2.security_group").create(ctx, ADDRESS, spec)
+    t0 = time.monotonic()
+    with pytest.raises(ClientError) as exc:
+        get_kind("ec2.security_group").create(ctx, "network.other", spec)
+    assert exc.value.response["Error"]["Code"] == "InvalidGroup.Duplicate"
+    assert time.monotonic() - t0 < 2
