@@ -28,6 +28,13 @@ def tags_of(item: dict[str, Any]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in item.get("Tags", [])}
 
 
+def tag_pattern(value: str) -> str:
+    """A filter value that matches value on AWS and on moto alike: moto reads filter values
+    as fnmatch patterns, where the brackets of `subnet.public[a]` are a character class.
+    `?` means one character on both; callers then compare the tag exactly."""
+    return value.replace("[", "?").replace("]", "?")
+
+
 class Ec2Kind(Kind):
     """An EC2 object found by describe calls; subclasses give the call's shape as data."""
 
@@ -83,8 +90,9 @@ class Ec2Kind(Kind):
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         filters = [{"Name": f"tag:{TAG_ENV}", "Values": [ctx.env]},
-                   {"Name": f"tag:{TAG_ADDRESS}", "Values": [address]}]
-        items = self._describe(ctx, **{self.filters_param: filters})
+                   {"Name": f"tag:{TAG_ADDRESS}", "Values": [tag_pattern(address)]}]
+        items = [i for i in self._describe(ctx, **{self.filters_param: filters})
+                 if tags_of(i).get(TAG_ADDRESS) == address]
         alive = [(i[self.id_key], live) for i in items if (live := self.live(i)) is not None]
         if len(alive) > 1:
             ids = ", ".join(sorted(id for id, _ in alive))

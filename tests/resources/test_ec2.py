@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 
 from ngp.resources import KINDS, get_kind
 
-ADDRESS = "network.thing"
+ADDRESS = "network.thing[a]"  # brackets, as in indexed addresses
 
 
 @pytest.fixture
@@ -232,3 +232,11 @@ def test_other_errors_fail_at_once(ctx, vpc_id):
         get_kind("ec2.security_group").create(ctx, "network.other", spec)
     assert exc.value.response["Error"]["Code"] == "InvalidGroup.Duplicate"
     assert time.monotonic() - t0 < 2
+
+
+def test_find_tells_indexed_addresses_apart(ctx):
+    kind = get_kind("ec2.eip")
+    ids = {a: kind.create(ctx, a, {"name": a})[0]
+           for a in ("network.eip[a]", "network.eip[b]", "network.eip.a.", "network.eip")}
+    for address, id in ids.items():
+        assert kind.find(ctx, address, {})[0] == id

@@ -5,7 +5,7 @@ import stat
 import pytest
 
 from ngp.errors import LockError, StateError
-from ngp.state import FORMAT, LocalStore, Pending, Recorded, State
+from ngp.state import FORMAT, LocalStore, Pending, Recorded
 
 
 @pytest.fixture

@@ -1,0 +1,124 @@
+"""End-to-end fixtures: the real `ngp` command in subprocesses, against a real sandbox
+process (moto's server over HTTP). Every sandbox a test starts is stopped at teardown."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Home:
+    """A project folder (envs/, state/) with its own sandbox."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        shutil.copytree(REPO / "envs", root / "envs")
+
+    def ngp(self, *args: str, timeout: float = 180, check: bool | None = None,
+            **kwargs) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "ngp", *args], cwd=self.root,
+                              env={**os.environ, "NGP_HOME": str(self.root)},
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout, **kwargs)
+        if check:
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc
+
+    def popen(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "ngp", *args], cwd=self.root,
+                                env={**os.environ, "NGP_HOME": str(self.root)},
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def env(self, name: str, text: str | None = None, **replace: str) -> str:
+        """Write envs/<name>.toml: the sandbox env under another name, or text."""
+        body = text or (REPO / "envs" / "sandbox.toml").read_text().replace(
+            'name_suffix = "sandbox"', f'name_suffix = "{name}"')
+        for old, new in replace.items():
+            assert old in body, old
+            body = body.replace(old, new)
+        (self.root / "envs" / f"{name}.toml").write_text(body)
+        return name
+
+    def state(self, env: str) -> dict:
+        return json.loads((self.root / "state" / f"{env}.json").read_text())
+
+    def sandbox(self) -> dict:
+        return json.loads((self.root / "state" / "sandbox" / "server.json").read_text())
+
+    def ec2(self):
+        return boto3.client("ec2", endpoint_url=self.sandbox()["endpoint"],
+                            region_name="us-east-1", aws_access_key_id="testing",
+                            aws_secret_access_key="testing")
+
+    def tagged(self, env: str) -> dict[str, set[str]]:
+        """Every EC2 object in the sandbox tagged with the env, by type."""
+        ec2 = self.ec2()
+        flt = [{"Name": "tag:ngp:env", "Values": [env]}]
+        nats = ec2.describe_nat_gateways(Filter=flt)["NatGateways"]
+        return {
+            "vpc": {v["VpcId"] for v in ec2.describe_vpcs(Filters=flt)["Vpcs"]},
+            "subnet": {s["SubnetId"] for s in ec2.describe_subnets(Filters=flt)["Subnets"]},
+            "igw": {g["InternetGatewayId"] for g in
+                    ec2.describe_internet_gateways(Filters=flt)["InternetGateways"]},
+            "eip": {a["AllocationId"] for a in ec2.describe_addresses(Filters=flt)["Addresses"]},
+            "nat": {n["NatGatewayId"] for n in nats if n["State"] not in ("deleted", "failed")},
+            "rtb": {r["RouteTableId"] for r in
+                    ec2.describe_route_tables(Filters=flt)["RouteTables"]},
+            "sg": {g["GroupId"] for g in ec2.describe_security_groups(Filters=flt)[
+                "SecurityGroups"]},
+        }
+
+    def stop(self) -> None:
+        self.ngp("sandbox", "stop", timeout=30)
+        info = self.root / "state" / "sandbox" / "server.json"
+        if info.exists():  # belt and braces: never leave a server behind
+            with contextlib.suppress(ProcessLookupError, ValueError, KeyError):
+                os.kill(json.loads(info.read_text())["pid"], signal.SIGKILL)
+
+
+def all_ids(tagged: dict[str, set[str]]) -> set[str]:
+    return set().union(*tagged.values())
+
+
+def state_ids(state: dict) -> set[str]:
+    return {r["id"] for r in state["resources"].values() if not r["id"].startswith("rtbassoc-")}
+
+
+def one_error_line(stderr: str) -> str:
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    assert re.match(r"^error: ", lines[0]), lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory):
+    """A project with a running sandbox, shared by the e2e tests (each uses its own env)."""
+    project = Home(tmp_path_factory.mktemp("ngp-home"))
+    project.ngp("sandbox", "start", check=True, timeout=90)
+    yield project
+    project.stop()
+
+
+@pytest.fixture(scope="session")
+def slow_home(tmp_path_factory):
+    """A project whose sandbox answers every AWS request 15 ms late, so a run is slow
+    enough to be killed or raced at many points."""
+    project = Home(tmp_path_factory.mktemp("ngp-slow"))
+    project.ngp("sandbox", "start", "--latency-ms", "15", check=True, timeout=90)
+    yield project
+    project.stop()

@@ -1,0 +1,112 @@
+"""Runs killed with SIGKILL at random moments, and two runs at once on one env."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import random
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.e2e.conftest import all_ids, one_error_line, state_ids
+from tests.e2e.test_cli import EXPECTED, RESOURCES, counts
+
+TRIALS = 4
+
+
+def wait_for_serial(home, env, serial, proc, timeout=60.0):
+    """Wait until the run has saved its state `serial` times (or has ended)."""
+    path = home.root / "state" / f"{env}.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if json.loads(path.read_text())["serial"] >= serial:
+                return
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(0.005)
+
+
+def kill(proc):
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("trial", range(TRIALS))
+def test_up_killed_at_a_random_moment_resumes_with_no_duplicate_or_orphan(slow_home, trial):
+    home = slow_home
+    env = home.env(f"kill-up-{trial}")
+    rng = random.Random(trial)
+    # An up saves about twice per resource (intent, then result): pick a moment in it.
+    moment = rng.randint(1, 2 * RESOURCES - 2)
+    proc = home.popen("up", "--env", env, "--yes")
+    wait_for_serial(home, env, moment, proc)
+    time.sleep(rng.random() * 0.03)  # land between saves, inside AWS calls too
+    kill(proc)
+
+    home.ngp("up", "--env", env, "--yes", check=True)
+    tagged = home.tagged(env)
+    assert counts(tagged) == EXPECTED, f"duplicates after a kill at save {moment}"
+    state = home.state(env)
+    assert state_ids(state) == all_ids(tagged), "an object is not in the state"
+    assert len(state["resources"]) == RESOURCES and state["pending"] == {}
+    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+
+    # Now kill the down, and down again: nothing of the env is left.
+    proc = home.popen("down", "--env", env, "--yes")
+    wait_for_serial(home, env, state["serial"] + rng.randint(1, 2 * RESOURCES - 2), proc)
+    kill(proc)
+    home.ngp("down", "--env", env, "--yes", check=True)
+    assert all_ids(home.tagged(env)) == set()
+    assert home.state(env)["resources"] == {}
+
+
+def read_until(fd, text, timeout=60.0):
+    """Read a pty until text shows (or fail after timeout)."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text.encode() not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{text!r} never showed: {seen.decode(errors='replace')[-2000:]}"
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:  # the other side closed
+                break
+    return seen.decode(errors="replace")
+
+
+def test_second_run_on_a_locked_env_fails_at_once_naming_the_holder(home):
+    """The first run sits at its confirmation prompt, in a terminal, holding the lock."""
+    env = home.env("race")
+    primary, secondary = pty.openpty()
+    first = subprocess.Popen([sys.executable, "-m", "ngp", "up", "--env", env],
+                             cwd=home.root, env={**os.environ, "NGP_HOME": str(home.root)},
+                             stdin=secondary, stdout=secondary, stderr=secondary)
+    os.close(secondary)
+    try:
+        read_until(primary, "Apply these changes")
+        t0 = time.monotonic()
+        second = home.ngp("up", "--env", env, "--yes", timeout=30)
+        assert time.monotonic() - t0 < 10
+        assert second.returncode == 1
+        line = one_error_line(second.stderr)
+        assert f"locked by `ngp up` (pid {first.pid}" in line
+        assert not (home.root / "state" / f"{env}.json").exists(), "nothing was applied"
+        os.write(primary, b"y\n")
+        read_until(primary, "Apply complete")
+        assert first.wait(timeout=60) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+        os.close(primary)
+    assert counts(home.tagged(env)) == EXPECTED
+    home.ngp("down", "--env", env, "--yes", check=True)
