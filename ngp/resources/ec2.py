@@ -118,6 +118,10 @@ class Ec2Kind(Kind):
                 raise
 
 
+# What a new VPC has without asking: only what differs costs a call.
+AWS_VPC_DEFAULTS = {"dns_support": True, "dns_hostnames": False}
+
+
 @kind
 class Vpc(Ec2Kind):
     """A VPC with DNS support and hostnames.
@@ -143,7 +147,7 @@ class Vpc(Ec2Kind):
         vpc = ec2.create_vpc(CidrBlock=spec["cidr"],
                              TagSpecifications=tag_spec("vpc", ctx.tags(address, spec["name"])))
         id = vpc["Vpc"]["VpcId"]
-        self._set_dns(ctx, id, spec)
+        self._set_dns(ctx, id, spec, old=AWS_VPC_DEFAULTS)
         return id, {"id": id, "cidr": spec["cidr"]}
 
     def _set_dns(self, ctx: Context, id: str, spec: dict, old: dict | None = None) -> None:
@@ -389,7 +393,8 @@ class NatGateway(Ec2Kind):
             SubnetId=spec["subnet_id"], AllocationId=spec["allocation_id"],
             TagSpecifications=tag_spec(self.resource_type, ctx.tags(address, spec["name"]))))
         id = nat["NatGateway"]["NatGatewayId"]
-        self._wait_available(ctx, address, id)
+        if nat["NatGateway"].get("State") != "available":  # on AWS it starts as pending
+            self._wait_available(ctx, address, id)
         return id, {"id": id}
 
     def _wait_available(self, ctx: Context, address: str, id: str) -> None:

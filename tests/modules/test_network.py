@@ -1,0 +1,142 @@
+"""The network module through the engine, in-process against moto."""
+
+from __future__ import annotations
+
+import ipaddress
+import textwrap
+
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from ngp import engine
+from ngp.config import Project
+from ngp.errors import ApplyError
+from ngp.plan import Action
+
+ENV = """
+region = "us-east-1"
+allowed_account_ids = ["123456789012"]
+modules = ["network"]
+name_suffix = "t"
+
+[network]
+availability_zones = {azs}
+nat = "{nat}"
+admin_cidrs = ["203.0.113.0/24"]
+"""
+
+
+class Collect:
+    def __init__(self):
+        self.lines = []
+
+    def started(self, op): self.lines.append(("started", op.address))
+    def finished(self, op, seconds): self.lines.append(("finished", op.address))
+    def failed(self, op, error): self.lines.append(("failed", op.address))
+    def still_running(self, ops): pass
+    def note(self, message): self.lines.append(("note", message))
+    def warn(self, message): self.lines.append(("warn", message))
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "envs").mkdir()
+    with mock_aws():
+        yield Project(tmp_path)
+
+
+def write_env(project, name="net", azs=3, nat="single"):
+    (project.envs_dir / f"{name}.toml").write_text(textwrap.dedent(ENV.format(azs=azs, nat=nat)))
+    return name
+
+
+def up(project, env):
+    with engine.open_run(project, env, "up", Collect()) as run:
+        summary = engine.apply(run, engine.plan(run))
+        engine.check(summary)
+        return run.state
+
+
+def noop_plan_reads(project, env):
+    with engine.open_run(project, env, "plan", Collect()) as run:
+        before = dict(run.aws.calls)
+        plan = engine.plan(run)
+        reads = {op: n - before.get(op, 0) for op, n in run.aws.calls.items()
+                 if n - before.get(op, 0)}
+        return plan, reads
+
+
+@pytest.mark.parametrize(("azs", "nat"), [(1, "single"), (3, "per_az")])
+def test_noop_plan_reads_once_per_kind_whatever_the_count(project, azs, nat):
+    env = write_env(project, f"n{azs}", azs, nat)
+    state = up(project, env)
+    plan, reads = noop_plan_reads(project, env)
+    assert not plan.has_changes
+    kinds = {rec.kind for rec in state.resources.values()}
+    assert sum(reads.values()) == len(kinds), reads
+    assert all(op.split(".")[1].startswith("Describe") for op in reads)
+
+
+def test_layout_of_subnets_routes_and_nat_per_az(project):
+    env = write_env(project, azs=3, nat="per_az")
+    state = up(project, env)
+    res = state.resources
+    public = [res[f"network.subnet.public[{x}]"].spec for x in "abc"]
+    private = [res[f"network.subnet.private[{x}]"].spec for x in "abc"]
+    assert [s["az"] for s in public] == ["us-east-1a", "us-east-1b", "us-east-1c"]
+    assert [s["cidr"] for s in public] == ["10.0.0.0/20", "10.0.16.0/20",
+                                           "10.0.32.0/20"]
+    assert [s["cidr"] for s in private] == ["10.0.128.0/20", "10.0.144.0/20", "10.0.160.0/20"]
+    nets = [ipaddress.ip_network(s["cidr"]) for s in public + private]
+    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])
+    for x in "abc":  # each private subnet leaves through the NAT of its own AZ
+        nat = res[f"network.nat[{x}]"]
+        assert nat.spec["subnet_id"] == res[f"network.subnet.public[{x}]"].id
+        assert res[f"network.route_table.private[{x}]"].spec["routes"] == [
+            {"cidr": "0.0.0.0/0", "nat_gateway_id": nat.id}]
+    assert state.outputs["vpc_id"] == res["network.vpc"].id
+    assert len(state.outputs["nat_public_ips"]) == 3
+
+
+def test_no_nat_leaves_private_subnets_without_a_default_route(project):
+    env = write_env(project, azs=2, nat="none")
+    state = up(project, env)
+    assert not any(a.startswith("network.nat") for a in state.resources)
+    assert state.resources["network.route_table.private[a]"].spec["routes"] == []
+
+
+def test_a_failure_stops_only_its_dependents_and_the_rest_is_saved(project):
+    env = write_env(project, azs=2)
+    reporter = Collect()
+
+    def refuse(**kwargs):
+        raise ClientError({"Error": {"Code": "NatGatewayLimitExceeded", "Message": "limit"}},
+                          "CreateNatGateway")
+
+    with engine.open_run(project, env, "up", reporter) as run:
+        run.aws.client("ec2").meta.events.register("before-call.ec2.CreateNatGateway", refuse)
+        summary = engine.apply(run, engine.plan(run))
+        with pytest.raises(ApplyError) as exc:
+            engine.check(summary)
+    assert "network.nat[a]" in exc.value.line() and "NatGatewayLimitExceeded" in exc.value.line()
+    assert set(summary.failures) == {"network.nat[a]"}
+    assert set(summary.skipped) == {"network.route_table.private[a]",
+                                    "network.route_table.private[b]",
+                                    "network.route_table_association.private[a]",
+                                    "network.route_table_association.private[b]"}
+    state = project_state(project, env)
+    assert "network.sg.admin" in state.resources and "network.nat[a]" not in state.resources
+
+    # Without the fault, the next run does only what is left.
+    with engine.open_run(project, env, "up", Collect()) as run:
+        plan = engine.plan(run)
+        assert {c.address for c in plan.changes if c.action == Action.CREATE} == {
+            "network.nat[a]", *summary.skipped}
+        engine.check(engine.apply(run, plan))
+
+
+def project_state(project, env):
+    from ngp.state import LocalStore
+
+    return LocalStore(project.state_dir, env).load()
