@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ngp import engine, render
-from ngp.config import Project
+from ngp.config import ENV_NAME, Project
 from ngp.errors import NgpError
 from ngp.plan import Plan
 from ngp.sandbox import control
@@ -37,8 +37,8 @@ app.add_typer(sandbox_app, name="sandbox")
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
 
-Env = Annotated[str, typer.Option("--env", "-e", envvar="NGP_ENV",
-                                  help="The env: envs/<env>.toml (or $NGP_ENV).")]
+Env = Annotated[str | None, typer.Option("--env", "-e", envvar="NGP_ENV", show_default=False,
+                                         help="The env: envs/<env>.toml (or $NGP_ENV).")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")]
 Target = Annotated[list[str] | None, typer.Option(
     "--target", "-t", help="Only this address (or module, or prefix) and what it needs; "
@@ -49,6 +49,17 @@ Stats = Annotated[bool, typer.Option("--stats", help="Print wall time and API ca
 
 def _project() -> Project:
     return Project()
+
+
+def _env(env: str | None) -> str:
+    """The env named by --env or $NGP_ENV; a missing or malformed name is one clear line."""
+    if not env:
+        known = ", ".join(_project().env_names()) or "none in envs/"
+        raise NgpError("no env given", hint=f"Pass --env NAME or set NGP_ENV (known: {known}).")
+    if not ENV_NAME.match(env):
+        raise NgpError(f"{env!r} is not an env name",
+                       hint="Use lower-case letters, digits and hyphens, as in envs/<env>.toml.")
+    return env
 
 
 def _confirm(plan: Plan, yes: bool, question: str) -> bool:
@@ -85,20 +96,22 @@ def _apply(env: str, command: str, *, yes: bool, targets: list[str] | None, dest
 
 
 @app.command()
-def up(env: Env, yes: Yes = False, target: Target = None, stats: Stats = False) -> None:
+def up(env: Env = None, yes: Yes = False, target: Target = None, stats: Stats = False) -> None:
     """Create or change everything the env's modules want; shows the plan first."""
+    env = _env(env)
     _apply(env, "up", yes=yes, targets=target, destroy=False, stats=stats)
 
 
 @app.command()
-def down(env: Env, yes: Yes = False, target: Target = None, stats: Stats = False) -> None:
+def down(env: Env = None, yes: Yes = False, target: Target = None, stats: Stats = False) -> None:
     """Delete everything ngp made for the env, dependents first."""
+    env = _env(env)
     _apply(env, "down", yes=yes, targets=target, destroy=True, stats=stats)
 
 
 @app.command()
 def plan(
-    env: Env,
+    env: Env = None,
     target: Target = None,
     as_json: Json = False,
     destroy: Annotated[bool, typer.Option("--destroy", help="Plan `ngp down`.")] = False,
@@ -107,6 +120,7 @@ def plan(
     stats: Stats = False,
 ) -> None:
     """Show what `ngp up` (or `ngp down`, with --destroy) would do; changes nothing in AWS."""
+    env = _env(env)
     t0 = time.monotonic()
     with engine.open_run(_project(), env, "plan", render.LineReporter(err)) as run:
         result = engine.plan(run, targets=target, destroy=destroy)
@@ -122,8 +136,9 @@ def plan(
 
 
 @app.command()
-def status(env: Env, as_json: Json = False, stats: Stats = False) -> None:
+def status(env: Env = None, as_json: Json = False, stats: Stats = False) -> None:
     """Every resource of the env with its id and live status."""
+    env = _env(env)
     t0 = time.monotonic()
     with engine.open_run(_project(), env, "status", render.LineReporter(err), lock=False) as run:
         rows = engine.status(run)
@@ -139,11 +154,12 @@ def status(env: Env, as_json: Json = False, stats: Stats = False) -> None:
 
 @app.command()
 def outputs(
-    env: Env,
+    env: Env = None,
     name: Annotated[str | None, typer.Argument(help="Print only this output.")] = None,
     as_json: Json = False,
 ) -> None:
     """The env's outputs (VPC id, subnet ids, URLs), from its state; no AWS call."""
+    env = _env(env)
     project = _project()
     project.load(env)
     state = LocalStore(project.state_dir, env).load()
@@ -163,10 +179,11 @@ def outputs(
 
 @app.command()
 def graph(
-    env: Env,
+    env: Env = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="dot or mermaid.")] = "dot",
 ) -> None:
     """The env's dependency graph, as Graphviz DOT or Mermaid; no AWS call."""
+    env = _env(env)
     settings = _project().load(env)
     desired = engine.build_desired(settings)
     if fmt not in ("dot", "mermaid"):
@@ -175,8 +192,9 @@ def graph(
 
 
 @state_app.command("list")
-def state_list(env: Env) -> None:
+def state_list(env: Env = None) -> None:
     """The addresses in the env's state, with kind and id."""
+    env = _env(env)
     project = _project()
     state = LocalStore(project.state_dir, env).load()
     for address, rec in sorted(state.resources.items()):
@@ -186,8 +204,9 @@ def state_list(env: Env) -> None:
 
 
 @state_app.command("show")
-def state_show(env: Env, address: Annotated[str, typer.Argument()]) -> None:
+def state_show(address: Annotated[str, typer.Argument()], env: Env = None) -> None:
     """One recorded resource: kind, id, the spec last applied, outputs, dependencies."""
+    env = _env(env)
     project = _project()
     state = LocalStore(project.state_dir, env).load()
     rec = state.resources.get(address)
@@ -199,10 +218,11 @@ def state_show(env: Env, address: Annotated[str, typer.Argument()]) -> None:
 
 @state_app.command("unlock")
 def state_unlock(
-    env: Env,
+    env: Env = None,
     force: Annotated[bool, typer.Option("--force", help="Break a lock a live run holds.")] = False,
 ) -> None:
     """Break the env's lock and say whose it was."""
+    env = _env(env)
     store = LocalStore(_project().state_dir, env)
     note, alive = store.holder()
     if note is None and not alive:

@@ -312,6 +312,8 @@ def apply(run: Run, plan: Plan) -> Summary:
             try:
                 done, _ = wait(running, timeout=PROGRESS_EVERY, return_when=FIRST_COMPLETED)
             except KeyboardInterrupt:
+                if summary.interrupted:
+                    raise  # the second Ctrl-C: quit now; intents in flight are saved
                 summary.interrupted = True
                 run.reporter.warn(f"interrupted: waiting for {len(running)} running step(s) "
                                   "to finish and be saved (Ctrl-C again to quit at once)")

@@ -103,8 +103,9 @@ def print_summary(console: Console, summary: Summary, verb: str) -> None:
     parts = [f"{n} {label}" for label, n in sorted(summary.done.items())
              if not label.endswith("-delete")]
     what = ", ".join(parts) or "nothing to do"
-    colour = "red" if summary.failures else "green"
-    head = f"{verb} failed" if summary.failures else f"{verb} complete"
+    colour = "red" if summary.failures or summary.interrupted else "green"
+    head = (f"{verb} failed" if summary.failures
+            else f"{verb} interrupted" if summary.interrupted else f"{verb} complete")
     console.print(f"\n[bold {colour}]{head}:[/] {what} in {summary.seconds:.1f}s.")
 
 
