@@ -7,6 +7,7 @@ known for right after a create are retried by `eventually`, with a deadline.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -130,8 +131,6 @@ def wait_until(
     max_delay: float = 15.0,
 ) -> T:
     """Poll check with a growing delay until it returns something, or fail after timeout."""
-    import time
-
     deadline = time.monotonic() + timeout
     delay = first_delay
     while True:

@@ -6,6 +6,7 @@ run killed at any instant leaves a state the next run understands.
 
 from __future__ import annotations
 
+import graphlib
 import heapq
 import threading
 import time
@@ -253,12 +254,6 @@ def schedule(run: Run, plan: Plan) -> tuple[dict[tuple[str, str], Op], dict[tupl
     return ops, deps
 
 
-def stable_order_keys(deps: dict[tuple, set[tuple]]) -> list[tuple]:
-    import graphlib
-
-    return list(graphlib.TopologicalSorter(deps).static_order())
-
-
 def _heights(deps: dict[tuple, set[tuple]]) -> dict[tuple, int]:
     """Longest chain of steps from each step to the end: started first, they finish first."""
     after = dependents(deps)
@@ -269,7 +264,8 @@ def _heights(deps: dict[tuple, set[tuple]]) -> dict[tuple, int]:
             heights[key] = 1 + max((height(d) for d in after.get(key, ())), default=0)
         return heights[key]
 
-    for key in stable_order_keys(deps)[::-1]:  # sinks first, so recursion stays shallow
+    for key in reversed(list(graphlib.TopologicalSorter(deps).static_order())):
+        # Dependents come first, so each call finds its dependents' heights known.
         height(key)
     return heights
 
@@ -328,7 +324,8 @@ def apply(run: Run, plan: Plan) -> Summary:
                 error = future.exception()
                 if error is None:
                     run.reporter.finished(op, time.monotonic() - t0)
-                    summary.done[_done_label(op)] += 1
+                    if label := _done_label(op):
+                        summary.done[label] += 1
                     completed.add(op.key)
                     for nxt in after.get(op.key, ()):
                         waiting[nxt].discard(op.key)
@@ -352,10 +349,11 @@ def apply(run: Run, plan: Plan) -> Summary:
     return summary
 
 
-def _done_label(op: Op) -> str:
+def _done_label(op: Op) -> str | None:
+    """How the summary counts a finished step; a replacement counts once, when created."""
     action = op.change.action
     if action == Action.REPLACE:
-        return "replaced" if op.phase == "apply" else "replaced-delete"
+        return "replaced" if op.phase == "apply" else None
     return {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted",
             Action.READ: "read", Action.FORGET: "forgotten"}[action]
 

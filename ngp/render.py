@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from rich.console import Console
@@ -100,8 +99,7 @@ class LineReporter:
 
 
 def print_summary(console: Console, summary: Summary, verb: str) -> None:
-    parts = [f"{n} {label}" for label, n in sorted(summary.done.items())
-             if not label.endswith("-delete")]
+    parts = [f"{n} {label}" for label, n in sorted(summary.done.items())]
     what = ", ".join(parts) or "nothing to do"
     colour = "red" if summary.failures or summary.interrupted else "green"
     head = (f"{verb} failed" if summary.failures
@@ -173,6 +171,3 @@ def mermaid(graph: Graph) -> str:
         lines += [f"  {ids[d]} --> {ids[address]}" for d in sorted(graph.resources[address].deps())]
     return "\n".join(lines) + "\n"
 
-
-def elapsed_since(t0: float) -> float:
-    return time.monotonic() - t0

@@ -140,3 +140,49 @@ def project_state(project, env):
     from ngp.state import LocalStore
 
     return LocalStore(project.state_dir, env).load()
+
+
+def apply_plan(project, env):
+    with engine.open_run(project, env, "up", Collect()) as run:
+        plan = engine.plan(run)
+        engine.check(engine.apply(run, plan))
+        return {c.address: c.action for c in plan.actionable}, run.state
+
+
+def test_renaming_replaces_the_groups_and_retags_the_rest(project):
+    env = write_env(project, azs=1)
+    before = up(project, env)
+    text = (project.envs_dir / f"{env}.toml").read_text()
+    (project.envs_dir / f"{env}.toml").write_text(text.replace('name_suffix = "t"',
+                                                               'name_suffix = "t2"'))
+    actions, after = apply_plan(project, env)
+    groups = [a for a in before.resources if a.startswith("network.sg.")]
+    assert {a: actions[a] for a in groups} == dict.fromkeys(groups, Action.REPLACE)
+    assert actions["network.vpc"] == Action.UPDATE
+    assert "network.route_table_association.public[a]" not in actions
+    for address in groups:
+        assert after.resources[address].id != before.resources[address].id
+    assert after.resources["network.vpc"].id == before.resources["network.vpc"].id
+    ec2 = engine.connect(project, project.load(env)).client("ec2")
+    names = {g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]}
+    assert "ngp-admin-t2" in names and "ngp-admin-t" not in names
+    assert apply_plan(project, env)[0] == {}
+
+
+def test_fewer_azs_delete_the_last_ones_and_more_nats_reroute(project):
+    env = write_env(project, azs=3)
+    up(project, env)
+    (project.envs_dir / f"{env}.toml").write_text(textwrap.dedent(
+        ENV.format(azs=2, nat="per_az")))
+    actions, state = apply_plan(project, env)
+    assert actions == {
+        "network.subnet.public[c]": Action.DELETE, "network.subnet.private[c]": Action.DELETE,
+        "network.route_table.private[c]": Action.DELETE,
+        "network.route_table_association.public[c]": Action.DELETE,
+        "network.route_table_association.private[c]": Action.DELETE,
+        "network.eip.nat[b]": Action.CREATE, "network.nat[b]": Action.CREATE,
+        "network.route_table.private[b]": Action.UPDATE,
+    }
+    assert state.resources["network.route_table.private[b]"].spec["routes"] == [
+        {"cidr": "0.0.0.0/0", "nat_gateway_id": state.resources["network.nat[b]"].id}]
+    assert apply_plan(project, env)[0] == {}
