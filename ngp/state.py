@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -115,7 +116,15 @@ class LocalStore:
         self._written = _fingerprint(self.path)
         if self._written is None:
             return State(env=self.env)
-        return parse_state(self.path.read_bytes(), str(self.path), self.env)
+        state = parse_state(self.path.read_bytes(), str(self.path), self.env)
+        kept = _lineage_of(self.backup_path)
+        if kept is not None and kept != state.lineage:
+            raise StateError(
+                f"{self.path} has lineage {state.lineage}, but its backup has lineage {kept}: "
+                "it was replaced by the state of another deployment",
+                hint=f"If {self.path.name} is the right one, delete {self.backup_path}; if not, "
+                f"copy the backup over it. Both are left as they are.")
+        return state
 
     def save(self, state: State) -> None:
         """Write state atomically as serial + 1, keeping the previous version as backup.
@@ -144,6 +153,11 @@ class LocalStore:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        if backup and not path.exists() and self.backup_path.exists():
+            # A new state where an old one was deleted: keep the old backup, by its lineage.
+            old = _lineage_of(self.backup_path) or "unknown"
+            os.replace(self.backup_path, self.backup_path.with_name(
+                f"{self.backup_path.name}-{old}"))
         if backup and path.exists():
             # A hard link keeps the previous version at no copying cost.
             link = path.with_name(f".{path.name}.{os.getpid()}.bak")
@@ -211,6 +225,17 @@ class LocalStore:
         with contextlib.suppress(FileNotFoundError):
             self.lock_path.unlink()
         return note
+
+
+def _lineage_of(path: Path) -> str | None:
+    """The lineage of a state file, read from its head (it is written near the top)."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(1024)
+    except FileNotFoundError:
+        return None
+    found = re.search(rb'"lineage":\s*"([^"]+)"', head)
+    return found.group(1).decode() if found else None
 
 
 def _read_holder(fd: int) -> dict[str, Any] | None:

@@ -131,3 +131,24 @@ def test_unlock_breaks_a_held_lock_and_returns_its_note(store):
         assert note["command"] == "up"
         with LocalStore(store.path.parent, "dev").lock("plan", print):
             pass  # the broken lock no longer blocks a new run
+
+
+def test_a_file_from_another_deployment_is_refused(store, tmp_path):
+    saved(store, 2)
+    other = LocalStore(tmp_path / "elsewhere", "dev")
+    saved(other)
+    content = other.path.read_bytes()
+    store.path.write_bytes(content)
+    with pytest.raises(StateError, match="replaced by the state of another deployment"):
+        LocalStore(store.path.parent, "dev").load()
+    assert store.path.read_bytes() == content
+
+
+def test_starting_over_keeps_the_old_backup_aside(store):
+    first = saved(store, 2)
+    store.path.unlink()
+    fresh = LocalStore(store.path.parent, "dev")
+    second = saved(fresh, 2)
+    assert LocalStore(store.path.parent, "dev").load().lineage == second.lineage
+    aside = store.path.parent / f"dev.json.backup-{first.lineage}"
+    assert json.loads(aside.read_text())["lineage"] == first.lineage
