@@ -49,12 +49,21 @@ def error_message(exc: BaseException) -> str:
 
 
 def eventually(
-    call: Callable[[], T], *, codes: Iterable[str] = NOT_YET_VISIBLE, deadline: float = 120.0
+    call: Callable[[], T],
+    *,
+    codes: Iterable[str] = NOT_YET_VISIBLE,
+    also: Callable[[BaseException], bool] | None = None,
+    deadline: float = 120.0,
 ) -> T:
-    """Run call, retrying (with jittered backoff) while it fails with one of codes."""
+    """Run call, retrying (with jittered backoff) while it fails with one of codes, or with
+    an error `also` recognises (for errors known by their message, not only their code)."""
     retry_codes = frozenset(codes)
+
+    def transient(exc: BaseException) -> bool:
+        return error_code(exc) in retry_codes or (also is not None and also(exc))
+
     retrying = Retrying(
-        retry=retry_if_exception(lambda exc: error_code(exc) in retry_codes),
+        retry=retry_if_exception(transient),
         stop=stop_after_delay(deadline),
         wait=wait_random_exponential(multiplier=0.2, max=5),
         reraise=True,

@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ngp.aws import Aws, error_message
 from ngp.config import SANDBOX_ACCOUNT_ID, Project, Settings
 from ngp.errors import ApplyError, NgpError, ResourceError
-from ngp.graph import Graph, Ref, dependents, resolve
+from ngp.graph import Graph, Ref, Resource, dependents, resolve
 from ngp.modules import MODULES
 from ngp.plan import Action, Change, Plan, make_plan
 from ngp.resources import Context, get_kind
@@ -164,11 +164,22 @@ def refresh(run: Run) -> dict[str, dict[str, Any] | None]:
     """What AWS has for every recorded (and every read-only desired) address: one batched
     read per kind, the kinds read in parallel."""
     wanted: dict[str, dict[str, str]] = {}  # kind -> address -> id
+    lookups: dict[str, Resource] = {}  # read-only objects named by a query
+    observed: dict[str, dict[str, Any] | None] = {}
     for address, rec in run.state.resources.items():
-        wanted.setdefault(rec.kind, {})[address] = rec.id
+        if not get_kind(rec.kind).read_only:
+            wanted.setdefault(rec.kind, {})[address] = rec.id
     for address, res in run.desired.graph.resources.items():
-        if get_kind(res.kind).read_only:
+        kind = get_kind(res.kind)
+        rec = run.state.resources.get(address)
+        if not kind.read_only:
+            continue
+        if kind.lookup_once and rec and rec.kind == res.kind and rec.spec == res.spec:
+            observed[address] = {"id": rec.id, **rec.outputs}  # kept until its spec changes
+        elif "id" in res.spec:
             wanted.setdefault(res.kind, {})[address] = res.spec["id"]
+        else:
+            lookups[address] = res
 
     def read(kind_name: str) -> dict[str, dict[str, Any]]:
         try:
@@ -177,10 +188,21 @@ def refresh(run: Run) -> dict[str, dict[str, Any] | None]:
             raise ResourceError(f"cannot read: {error_message(exc)}", where=kind_name,
                                 hint="Check the credentials' permissions.") from None
 
-    observed: dict[str, dict[str, Any] | None] = {}
-    workers = max(1, min(run.settings.core.parallelism, len(wanted)))
+    def look_up(address: str) -> dict[str, Any] | None:
+        res = lookups[address]
+        try:
+            return get_kind(res.kind).lookup(run.ctx, res.spec)
+        except ClientError as exc:
+            raise ResourceError(f"cannot look up: {error_message(exc)}", where=address) from None
+        except NgpError as exc:
+            exc.where = exc.where or address
+            raise
+
+    workers = max(1, min(run.settings.core.parallelism, len(wanted) + len(lookups)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
+        looked = dict(zip(lookups, pool.map(look_up, lookups), strict=True))
         found = dict(zip(wanted, pool.map(read, wanted), strict=True))
+    observed.update(looked)
     for kind_name, addresses in wanted.items():
         for address, id in addresses.items():
             observed[address] = found[kind_name].get(id)
@@ -401,9 +423,9 @@ def _apply(run: Run, op: Op) -> None:
     spec = _resolved_spec(run, address)
     deps = sorted(res.deps())
     if change.action == Action.READ:
-        live = kind.read(run.ctx, spec["id"])
+        live = kind.lookup(run.ctx, spec)
         if live is None:
-            raise ResourceError(f"{change.kind} {spec['id']} does not exist", where=address)
+            raise ResourceError(f"{change.kind} {spec} matches nothing", where=address)
         with run.saving() as state:
             state.resources[address] = Recorded(change.kind, live["id"], spec,
                                                 kind.outputs_of(live), deps, res.module)

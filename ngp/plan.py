@@ -130,10 +130,11 @@ def make_plan(
 
         if kind.read_only:
             if live is None:
+                what = spec.get("id", f"matching {spec}")
                 raise NgpError(
-                    f"{res.kind} {spec.get('id')} does not exist in AWS",
+                    f"{res.kind} {what} does not exist in AWS",
                     where=address,
-                    hint="Check the id in the env's settings (it is made by hand, not by ngp).")
+                    hint="Check the env's settings: ngp looks this up, it does not make it.")
             known[address] = kind.outputs_of(live)
             same = rec is not None and rec.id == live["id"] and rec.outputs == known[address]
             action = Action.NOOP if same else Action.READ
@@ -172,6 +173,8 @@ def make_plan(
         else:
             changed = {f.name for f in fields}
             known[address] = {k: UNKNOWN if k in changed else v for k, v in rec.outputs.items()}
+            notes = [kind.update_notes[f] for f in sorted(changed) if f in kind.update_notes]
+            reason = "; ".join(filter(None, [reason, *notes]))
             changes.append(Change(action=Action.UPDATE, fields=tuple(fields), reason=reason,
                                   before=before, **common))
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from ngp.aws import Aws
+from ngp.errors import ResourceError
 
 TAG_ENV = "ngp:env"
 TAG_ADDRESS = "ngp:address"
@@ -31,6 +32,15 @@ class Context:
         return tags
 
 
+def check_owned(ctx: Context, address: str, what: str, name: str, tags: list[dict]) -> None:
+    """Refuse to adopt an object found by its unique name that this env did not make."""
+    if {t["Key"]: t["Value"] for t in tags}.get(TAG_ENV) != ctx.env:
+        raise ResourceError(
+            f"{what} {name!r} exists but was not made by ngp for env {ctx.env!r}",
+            where=address,
+            hint="Delete or rename it, or change name_prefix/name_suffix in the env's file.")
+
+
 class Kind:
     """The contract every resource kind keeps.
 
@@ -49,9 +59,14 @@ class Kind:
     service: ClassVar[str]
     replace_on: ClassVar[frozenset[str]] = frozenset()
     outputs: ClassVar[tuple[str, ...]] = ("id",)
-    # A read-only kind refers to an object ngp does not own (an adopted VPC): it is read
-    # and referenced, never created, changed or deleted.
+    # A read-only kind refers to an object ngp does not own (an adopted VPC, an image): it
+    # is looked up and referenced, never created, changed or deleted.
     read_only: ClassVar[bool] = False
+    # A read-only lookup that is kept once made, until its spec changes (a newer image must
+    # not replace running machines by surprise).
+    lookup_once: ClassVar[bool] = False
+    # Why an in-place update of a field is more than a call ("stops and starts the instance").
+    update_notes: ClassVar[dict[str, str]] = {}
 
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
         return self.read_many(ctx, [id]).get(id)
@@ -66,6 +81,10 @@ class Kind:
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         return None
+
+    def lookup(self, ctx: Context, spec: dict[str, Any]) -> dict[str, Any] | None:
+        """For a read-only kind: the object the spec names (by id, or by a query)."""
+        return self.read(ctx, spec["id"])
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         raise NotImplementedError

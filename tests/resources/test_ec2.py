@@ -7,38 +7,20 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ngp.resources import KINDS, get_kind
+from tests.resources.conftest import TRUST, policy
 
 ADDRESS = "network.thing[a]"  # brackets, as in indexed addresses
-
-
-@pytest.fixture
-def vpc_id(ctx):
-    return get_kind("ec2.vpc").create(ctx, "network.vpc", {
-        "name": "v", "cidr": "10.0.0.0/16", "dns_support": True, "dns_hostnames": True})[0]
-
-
-@pytest.fixture
-def subnet_id(ctx, vpc_id):
-    return get_kind("ec2.subnet").create(ctx, "network.subnet", {
-        "name": "s", "vpc_id": vpc_id, "cidr": "10.0.0.0/20", "az": "us-east-1a",
-        "public": True})[0]
-
-
-@pytest.fixture
-def igw_id(ctx, vpc_id):
-    return get_kind("ec2.internet_gateway").create(ctx, "network.igw",
-                                                   {"name": "i", "vpc_id": vpc_id})[0]
-
-
-@pytest.fixture
-def eip_id(ctx):
-    return get_kind("ec2.eip").create(ctx, "network.eip", {"name": "e"})[0]
 
 
 def _rule(port, cidr="203.0.113.0/24", description="d"):
     return {"protocol": "tcp", "from_port": port, "to_port": port, "cidr": cidr,
             "description": description}
 
+
+PUBLIC_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl "
+              "test")
+OTHER_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBhTpL3xCcUrmW0Chp2mJQyj4HFUDpZ53uo9kKgyEsvM "
+             "other")
 
 # kind -> (spec builder, change builder, expected action for the change)
 CASES = {
@@ -73,6 +55,35 @@ CASES = {
             {"protocol": "icmp", "from_port": 8, "to_port": -1, "cidr": "10.0.0.0/8",
              "description": "ping"}]},
         lambda s: {**s, "ingress": [_rule(22), _rule(80, "0.0.0.0/0")]}, "update"),
+    "iam.role": (
+        lambda f: {"name": "ngp-r", "path": "/ngp/test/", "description": "d", "trust": TRUST,
+                   "policies": {"read": policy("s3:GetObject")}},
+        lambda s: {**s, "policies": {"write": policy("s3:PutObject")}}, "update"),
+    "iam.instance_profile": (
+        lambda f: {"name": "ngp-p", "path": "/ngp/test/", "role": f("role_name")},
+        lambda s: {**s, "role": None}, "update"),
+    "secretsmanager.secret": (
+        lambda f: {"name": "ngp-s", "description": "d", "generate": "password"},
+        lambda s: {**s, "description": "d2"}, "update"),
+    "ec2.key_pair": (lambda f: {"name": "ngp-k", "public_key": PUBLIC_KEY}, None, "replace"),
+    "ec2.instance": (
+        lambda f: {"name": "i", "image_id": f("image")["id"],
+                   "root_device_name": f("image")["root_device_name"],
+                   "instance_type": "t3.small", "subnet_id": f("subnet_id"),
+                   "security_group_ids": [], "key_name": None,
+                   "instance_profile": f("profile_arn"), "user_data": "#!/bin/sh\necho hi\n",
+                   "root_volume_size": 12, "root_volume_type": "gp3"},
+        lambda s: {**s, "name": "i2", "instance_type": "t3.medium"}, "update"),
+    "ec2.eip_association": (
+        lambda f: {"allocation_id": f("eip_id"), "instance_id": f("instance_id")},
+        None, "replace"),
+    "route53.record": (
+        lambda f: {"zone_id": f("zone_id"), "name": "vpn.example.com", "type": "A",
+                   "ttl": 300, "values": ["192.0.2.10"]},
+        lambda s: {**s, "values": ["192.0.2.11", "192.0.2.12"]}, "update"),
+    "ec2.image": (lambda f: {"owners": ["099720109477"], "name": "ubuntu/images/*"}, None,
+                  "read-only"),
+    "route53.zone": (lambda f: {"domain": f("zone_id") and "example.com"}, None, "read-only"),
     "ec2.existing_vpc": (lambda f: {"id": f("vpc_id")}, None, "read-only"),
     "ec2.existing_subnet": (lambda f: {"id": f("subnet_id")}, None, "read-only"),
 }
@@ -111,6 +122,11 @@ def test_lifecycle(name, ctx, request):
         return request.getfixturevalue(fname)
 
     spec = kind.canonical(build(fixture))
+    if kind.read_only and "id" not in spec:
+        live = kind.lookup(ctx, spec)
+        assert set(kind.outputs) <= set(live)
+        assert kind.read(ctx, live["id"])["id"] == live["id"]
+        return
     if kind.read_only:
         found = kind.read_many(ctx, [spec["id"]])
         assert set(found) == {spec["id"]}

@@ -1,0 +1,301 @@
+"""EC2 compute kinds: image lookups, key pairs, instances, Elastic IP associations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ngp.aws import error_code, error_message, eventually, wait_until
+from ngp.errors import NgpError, ResourceError
+from ngp.resources.base import TAG_ENV, Context, Kind, kind
+from ngp.resources.ec2 import Ec2Kind, tag_spec, tags_of
+
+INSTANCE_TIMEOUT = 600.0  # running, stopped or terminated: minutes at most
+
+
+def _profile_not_yet(exc: BaseException) -> bool:
+    """RunInstances does not see a new instance profile for a few seconds."""
+    code, message = error_code(exc), error_message(exc)
+    return (code == "InvalidParameterValue" and "iamInstanceProfile" in message) or (
+        code == "NoSuchEntity" and "nstance profile" in message)
+
+
+@kind
+class Image(Ec2Kind):
+    """A machine image looked up by owner and name pattern: the newest that matches.
+    Looked up once, then kept until the filter changes, so a new release never replaces
+    running machines by surprise.
+
+    spec: {"owners": ["099720109477"], "name": "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-*",
+           "architecture": "x86_64"}
+    """
+
+    name = "ec2.image"
+    describe, items_key, id_key, ids_param = "describe_images", "Images", "ImageId", "ImageIds"
+    not_found = frozenset({"InvalidAMIID.NotFound", "InvalidAMIID.Malformed"})
+    read_only = True
+    lookup_once = True
+    outputs = ("id", "name", "root_device_name")
+
+    def live(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        if item.get("State", "available") != "available":
+            return None
+        return {"id": item["ImageId"], "name": item.get("Name"),
+                "root_device_name": item.get("RootDeviceName", "/dev/xvda"),
+                "created": item.get("CreationDate", ""), "status": "available"}
+
+    def lookup(self, ctx: Context, spec: dict[str, Any]) -> dict[str, Any] | None:
+        filters = [{"Name": "name", "Values": [spec["name"]]},
+                   {"Name": "state", "Values": ["available"]}]
+        if spec.get("architecture"):
+            filters.append({"Name": "architecture", "Values": [spec["architecture"]]})
+        images = ctx.aws.client("ec2").describe_images(Owners=spec["owners"],
+                                                       Filters=filters)["Images"]
+        if not images:
+            raise NgpError(
+                f"no image of owner {', '.join(spec['owners'])} matches name "
+                f"{spec['name']!r}" + (f" ({spec['architecture']})" if spec.get("architecture")
+                                       else "") + f" in {ctx.aws.region}",
+                hint="Check the image owner and name pattern in the env's settings.")
+        newest = max(images, key=lambda i: (i.get("CreationDate", ""), i.get("Name", "")))
+        return self.live(newest)
+
+
+@kind
+class KeyPair(Ec2Kind):
+    """An EC2 key pair imported from a public key (the user's, or one ngp generated and
+    whose private half lives only in Secrets Manager).
+
+    spec: {"name": "ngp-dev", "public_key": "ssh-ed25519 AAAA... ngp"}
+    """
+
+    name = "ec2.key_pair"
+    describe, items_key, id_key, ids_param = "describe_key_pairs", "KeyPairs", "KeyName", \
+        "KeyNames"
+    not_found = frozenset({"InvalidKeyPair.NotFound"})
+    resource_type = "key-pair"
+    replace_on = frozenset({"name", "public_key"})
+    outputs = ("id", "name", "fingerprint")
+
+    def _describe(self, ctx: Context, **params: Any) -> list[dict[str, Any]]:
+        return super()._describe(ctx, IncludePublicKey=True, **params)
+
+    def live(self, item: dict[str, Any]) -> dict[str, Any]:
+        live = {"id": item["KeyName"], "name": item["KeyName"],
+                "fingerprint": item.get("KeyFingerprint"), "status": "available"}
+        if item.get("PublicKey"):
+            live["public_key"] = item["PublicKey"].strip()
+        return live
+
+    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(spec.get("public_key"), str):
+            return {**spec, "public_key": spec["public_key"].strip()}
+        return spec
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        pair = ctx.aws.client("ec2").import_key_pair(
+            KeyName=spec["name"], PublicKeyMaterial=spec["public_key"].encode(),
+            TagSpecifications=tag_spec(self.resource_type, ctx.tags(address, spec["name"])))
+        return spec["name"], {"id": spec["name"], "name": spec["name"],
+                              "fingerprint": pair.get("KeyFingerprint")}
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        return self.outputs_of(self.read(ctx, id) or {"id": id, "name": id})
+
+    def delete(self, ctx: Context, id: str) -> None:
+        self.delete_call(ctx, ctx.aws.client("ec2").delete_key_pair, KeyName=id)
+
+
+@kind
+class Instance(Ec2Kind):
+    """One EC2 instance: IMDSv2 required, an encrypted root volume, tagged at creation (with
+    its volume), and waited for until it runs.
+
+    spec: {"name": "ngp-openvpn-dev", "image_id": Ref("openvpn.image"),
+           "root_device_name": Ref("openvpn.image", "root_device_name"),
+           "instance_type": "t3.small", "subnet_id": Ref("network.subnet.public[a]"),
+           "security_group_ids": [Ref("network.sg.vpn")], "key_name": "ngp-dev",
+           "instance_profile": Ref("openvpn.profile", "arn"), "user_data": "#!/bin/bash ...",
+           "root_volume_size": 20, "root_volume_type": "gp3"}
+    User data and the root volume are not in a batched describe: they are taken as last
+    applied. A changed instance type stops and starts the instance; a changed image, subnet,
+    key, user data or root volume replaces it.
+    """
+
+    name = "ec2.instance"
+    describe, items_key, id_key, ids_param = "describe_instances", "Reservations", \
+        "InstanceId", "InstanceIds"
+    not_found = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
+    resource_type = "instance"
+    replace_on = frozenset({"image_id", "subnet_id", "key_name", "user_data",
+                            "root_volume_size", "root_volume_type", "root_device_name"})
+    update_notes = {"instance_type": "changing the instance type stops and starts it"}
+    outputs = ("id", "private_ip", "public_ip")
+
+    def _describe(self, ctx: Context, **params: Any) -> list[dict[str, Any]]:
+        reservations = super()._describe(ctx, **params)
+        return [i for r in reservations for i in r["Instances"]]
+
+    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(spec.get("security_group_ids"), list):
+            return {**spec, "security_group_ids": sorted(spec["security_group_ids"], key=str)}
+        return spec
+
+    def live(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        state = item["State"]["Name"]
+        if state in ("shutting-down", "terminated"):
+            return None
+        return self.canonical({
+            "id": item["InstanceId"], "name": tags_of(item).get("Name"),
+            "image_id": item.get("ImageId"), "instance_type": item.get("InstanceType"),
+            "subnet_id": item.get("SubnetId"),
+            "security_group_ids": [g["GroupId"] for g in item.get("SecurityGroups", [])],
+            "key_name": item.get("KeyName"),
+            "instance_profile": (item.get("IamInstanceProfile") or {}).get("Arn"),
+            "private_ip": item.get("PrivateIpAddress"), "public_ip": item.get("PublicIpAddress"),
+            "imdsv2": (item.get("MetadataOptions") or {}).get("HttpTokens"),
+            "status": state})
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        ec2 = ctx.aws.client("ec2")
+        tags = ctx.tags(address, spec["name"])
+        params: dict[str, Any] = {
+            "ImageId": spec["image_id"], "InstanceType": spec["instance_type"],
+            "MinCount": 1, "MaxCount": 1, "SubnetId": spec["subnet_id"],
+            "SecurityGroupIds": spec["security_group_ids"], "UserData": spec["user_data"],
+            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled",
+                                "HttpPutResponseHopLimit": 2},
+            "BlockDeviceMappings": [{"DeviceName": spec["root_device_name"], "Ebs": {
+                "VolumeSize": spec["root_volume_size"], "VolumeType": spec["root_volume_type"],
+                "DeleteOnTermination": True, "Encrypted": True}}],
+            "TagSpecifications": [*tag_spec("instance", tags), *tag_spec("volume", tags)],
+        }
+        if spec.get("key_name"):
+            params["KeyName"] = spec["key_name"]
+        if spec.get("instance_profile"):
+            params["IamInstanceProfile"] = {"Arn": spec["instance_profile"]}
+        try:
+            run = eventually(lambda: ec2.run_instances(**params), also=_profile_not_yet)
+        except ClientError as exc:
+            if error_code(exc) == "OptInRequired":
+                raise ResourceError(
+                    f"image {spec['image_id']} is a Marketplace image this account has not "
+                    "subscribed to", where=address,
+                    hint="Subscribe to its product once in the AWS Marketplace console (accept the "
+                    "terms), then run the command again.") from None
+            raise
+        id = run["Instances"][0]["InstanceId"]
+        live = self._wait(ctx, id, "running")
+        return id, self.outputs_of(live)
+
+    def _wait(self, ctx: Context, id: str, state: str) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            items = eventually(lambda: self._describe(ctx, InstanceIds=[id]),
+                               codes={"InvalidInstanceID.NotFound"})
+            current = items[0]["State"]["Name"] if items else "terminated"
+            if current == state:
+                return items[0] if items else {}
+            if current == "terminated" and state != "terminated":
+                raise ResourceError(f"instance {id} terminated while waiting for {state}: "
+                                    f"{items[0].get('StateReason', {}).get('Message', '')}")
+            return None
+
+        item = wait_until(reached, what=f"instance {id} to be {state}",
+                          timeout=INSTANCE_TIMEOUT)
+        return (self.live(item) or {"id": id}) if item else {"id": id}
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        ec2 = ctx.aws.client("ec2")
+        self.update_name(ctx, id, old, new)
+        if old.get("security_group_ids") != new["security_group_ids"]:
+            ec2.modify_instance_attribute(InstanceId=id, Groups=new["security_group_ids"])
+        if old.get("instance_profile") != new.get("instance_profile"):
+            self._set_profile(ctx, id, new.get("instance_profile"))
+        if old.get("instance_type") != new["instance_type"]:
+            ec2.stop_instances(InstanceIds=[id])
+            self._wait(ctx, id, "stopped")
+            ec2.modify_instance_attribute(InstanceId=id,
+                                          InstanceType={"Value": new["instance_type"]})
+            ec2.start_instances(InstanceIds=[id])
+            return self.outputs_of(self._wait(ctx, id, "running"))
+        return self.outputs_of(self.read(ctx, id) or {"id": id})
+
+    def _set_profile(self, ctx: Context, id: str, arn: str | None) -> None:
+        ec2 = ctx.aws.client("ec2")
+        current = ec2.describe_iam_instance_profile_associations(
+            Filters=[{"Name": "instance-id", "Values": [id]}])["IamInstanceProfileAssociations"]
+        current = [a for a in current if a["State"] in ("associating", "associated")]
+        if current and arn:
+            ec2.replace_iam_instance_profile_association(
+                IamInstanceProfile={"Arn": arn}, AssociationId=current[0]["AssociationId"])
+        elif current:
+            ec2.disassociate_iam_instance_profile(AssociationId=current[0]["AssociationId"])
+        elif arn:
+            eventually(lambda: ec2.associate_iam_instance_profile(
+                IamInstanceProfile={"Arn": arn}, InstanceId=id))
+
+    def delete(self, ctx: Context, id: str) -> None:
+        self.delete_call(ctx, ctx.aws.client("ec2").terminate_instances, InstanceIds=[id])
+        # Its network interface holds the subnet and security groups until it is gone.
+        self._wait(ctx, id, "terminated")
+
+
+@kind
+class EipAssociation(Kind):
+    """An Elastic IP's association with an instance. AWS cannot tag it; its natural key is
+    the address's allocation id.
+
+    spec: {"allocation_id": Ref("openvpn.eip"), "instance_id": Ref("openvpn.instance")}
+    """
+
+    name = "ec2.eip_association"
+    service = "ec2"
+    replace_on = frozenset({"allocation_id", "instance_id"})
+    not_found = frozenset({"InvalidAssociationID.NotFound", "InvalidAllocationID.NotFound"})
+
+    def _associations(self, ctx: Context, **params: Any) -> dict[str, dict[str, Any]]:
+        addresses = ctx.aws.client("ec2").describe_addresses(**params)["Addresses"]
+        return {a["AssociationId"]: {"id": a["AssociationId"],
+                                     "allocation_id": a["AllocationId"],
+                                     "instance_id": a.get("InstanceId"), "status": "associated"}
+                for a in addresses if a.get("AssociationId")}
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        found = self._associations(ctx, Filters=[{"Name": f"tag:{TAG_ENV}",
+                                                  "Values": [ctx.env]}])
+        return {id: found[id] for id in ids if id in found}
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        found = self._associations(ctx, Filters=[{"Name": "association-id", "Values": [id]}])
+        return found.get(id)
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        try:
+            found = self._associations(ctx, AllocationIds=[spec["allocation_id"]])
+        except ClientError as exc:
+            if error_code(exc) in self.not_found:
+                return None
+            raise
+        for id, live in found.items():
+            if live["instance_id"] == spec["instance_id"]:
+                return id, live
+        return None
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        ec2 = ctx.aws.client("ec2")
+        assoc = eventually(lambda: ec2.associate_address(
+            AllocationId=spec["allocation_id"], InstanceId=spec["instance_id"]),
+            codes={"InvalidInstanceID.NotFound", "IncorrectInstanceState",
+                   "InvalidAllocationID.NotFound"})
+        return assoc["AssociationId"], {"id": assoc["AssociationId"]}
+
+    def delete(self, ctx: Context, id: str) -> None:
+        try:
+            ctx.aws.client("ec2").disassociate_address(AssociationId=id)
+        except ClientError as exc:
+            if error_code(exc) not in self.not_found:
+                raise
+

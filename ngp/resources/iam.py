@@ -1,0 +1,215 @@
+"""IAM kinds: roles with their trust and inline policies, and instance profiles.
+
+Every role and profile ngp makes lives under the path /ngp/<env>/, so one listing finds an
+env's objects and a policy can scope ngp's own rights to them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ngp.aws import error_code
+from ngp.resources.base import Context, Kind, check_owned, kind
+
+GONE = frozenset({"NoSuchEntity"})
+
+
+def env_path(env: str) -> str:
+    return f"/ngp/{env}/"
+
+
+def _tags(ctx: Context, address: str, name: str) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in ctx.tags(address, name).items()]
+
+
+def _doc(value: Any) -> dict[str, Any]:
+    """A policy document as a dict, whether AWS gave a dict, JSON or URL-encoded JSON."""
+    if isinstance(value, dict):
+        return value
+    from urllib.parse import unquote
+
+    return json.loads(unquote(value))
+
+
+@kind
+class Role(Kind):
+    """An IAM role under /ngp/<env>/ with a trust policy and inline policies.
+
+    spec: {"name": "ngp-openvpn-dev", "path": "/ngp/dev/", "description": "...",
+           "trust": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                     "Principal": {"Service": "ec2.amazonaws.com"},
+                     "Action": "sts:AssumeRole"}]},
+           "policies": {"read-secret": {"Version": "2012-10-17", "Statement": [...]}}}
+    The role's name is its id (AWS names are unique in an account).
+    """
+
+    name = "iam.role"
+    service = "iam"
+    replace_on = frozenset({"name", "path"})
+    outputs = ("id", "name", "arn")
+
+    def _live(self, detail: dict[str, Any]) -> dict[str, Any]:
+        return {"id": detail["RoleName"], "name": detail["RoleName"], "path": detail["Path"],
+                "arn": detail["Arn"], "trust": _doc(detail["AssumeRolePolicyDocument"]),
+                "policies": {p["PolicyName"]: _doc(p["PolicyDocument"])
+                             for p in detail.get("RolePolicyList", [])},
+                "status": "available"}
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        wanted = set(ids)
+        pages = ctx.aws.client("iam").get_paginator(
+            "get_account_authorization_details").paginate(Filter=["Role"])
+        return {d["RoleName"]: self._live(d) for page in pages for d in page["RoleDetailList"]
+                if d["RoleName"] in wanted}
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        iam = ctx.aws.client("iam")
+        try:
+            role = iam.get_role(RoleName=id)["Role"]
+            names = iam.list_role_policies(RoleName=id)["PolicyNames"]
+            policies = [iam.get_role_policy(RoleName=id, PolicyName=n) for n in names]
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return None
+            raise
+        return self._live({**role, "RolePolicyList": policies})
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        try:
+            role = ctx.aws.client("iam").get_role(RoleName=spec["name"])["Role"]
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return None
+            raise
+        check_owned(ctx, address, "role", spec["name"], role.get("Tags", []))
+        live = self.read(ctx, spec["name"])
+        return (spec["name"], live) if live else None
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        iam = ctx.aws.client("iam")
+        role = iam.create_role(RoleName=spec["name"], Path=spec["path"],
+                               Description=spec.get("description", ""),
+                               AssumeRolePolicyDocument=json.dumps(spec["trust"]),
+                               Tags=_tags(ctx, address, spec["name"]))["Role"]
+        for policy, document in sorted(spec.get("policies", {}).items()):
+            iam.put_role_policy(RoleName=spec["name"], PolicyName=policy,
+                                PolicyDocument=json.dumps(document))
+        return spec["name"], {"id": spec["name"], "name": spec["name"], "arn": role["Arn"]}
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        iam = ctx.aws.client("iam")
+        if old.get("trust") != new["trust"]:
+            iam.update_assume_role_policy(RoleName=id, PolicyDocument=json.dumps(new["trust"]))
+        if old.get("description") != new.get("description", ""):
+            iam.update_role(RoleName=id, Description=new.get("description", ""))
+        before, after = old.get("policies") or {}, new.get("policies", {})
+        for policy in sorted(before.keys() - after.keys()):
+            iam.delete_role_policy(RoleName=id, PolicyName=policy)
+        for policy, document in sorted(after.items()):
+            if before.get(policy) != document:
+                iam.put_role_policy(RoleName=id, PolicyName=policy,
+                                    PolicyDocument=json.dumps(document))
+        return {"id": id, "name": id, "arn": iam.get_role(RoleName=id)["Role"]["Arn"]}
+
+    def delete(self, ctx: Context, id: str) -> None:
+        iam = ctx.aws.client("iam")
+        try:
+            for policy in iam.list_role_policies(RoleName=id)["PolicyNames"]:
+                iam.delete_role_policy(RoleName=id, PolicyName=policy)
+            for profile in iam.list_instance_profiles_for_role(RoleName=id)["InstanceProfiles"]:
+                iam.remove_role_from_instance_profile(
+                    InstanceProfileName=profile["InstanceProfileName"], RoleName=id)
+            iam.delete_role(RoleName=id)
+        except ClientError as exc:
+            if error_code(exc) not in GONE:
+                raise
+
+
+@kind
+class InstanceProfile(Kind):
+    """An instance profile under /ngp/<env>/ holding one role.
+
+    spec: {"name": "ngp-openvpn-dev", "path": "/ngp/dev/", "role": Ref("openvpn.role", "name")}
+    """
+
+    name = "iam.instance_profile"
+    service = "iam"
+    replace_on = frozenset({"name", "path"})
+    outputs = ("id", "name", "arn")
+
+    def _live(self, profile: dict[str, Any]) -> dict[str, Any]:
+        roles = [r["RoleName"] for r in profile.get("Roles", [])]
+        return {"id": profile["InstanceProfileName"], "name": profile["InstanceProfileName"],
+                "path": profile["Path"], "arn": profile["Arn"],
+                "role": roles[0] if roles else None, "status": "available"}
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        wanted = set(ids)
+        pages = ctx.aws.client("iam").get_paginator("list_instance_profiles").paginate(
+            PathPrefix=env_path(ctx.env))
+        found = {p["InstanceProfileName"]: self._live(p) for page in pages
+                 for p in page["InstanceProfiles"] if p["InstanceProfileName"] in wanted}
+        for id in sorted(wanted - found.keys()):  # made under another path, by an older ngp
+            if (live := self.read(ctx, id)) is not None:
+                found[id] = live
+        return found
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        try:
+            profile = ctx.aws.client("iam").get_instance_profile(InstanceProfileName=id)
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return None
+            raise
+        return self._live(profile["InstanceProfile"])
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        try:
+            profile = ctx.aws.client("iam").get_instance_profile(
+                InstanceProfileName=spec["name"])["InstanceProfile"]
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return None
+            raise
+        check_owned(ctx, address, "instance profile", spec["name"], profile.get("Tags", []))
+        return spec["name"], self._live(profile)
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        iam = ctx.aws.client("iam")
+        profile = iam.create_instance_profile(
+            InstanceProfileName=spec["name"], Path=spec["path"],
+            Tags=_tags(ctx, address, spec["name"]))["InstanceProfile"]
+        if spec.get("role"):
+            iam.add_role_to_instance_profile(InstanceProfileName=spec["name"],
+                                             RoleName=spec["role"])
+        return spec["name"], {"id": spec["name"], "name": spec["name"], "arn": profile["Arn"]}
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        iam = ctx.aws.client("iam")
+        if old.get("role") != new.get("role"):
+            if old.get("role"):
+                iam.remove_role_from_instance_profile(InstanceProfileName=id,
+                                                      RoleName=old["role"])
+            if new.get("role"):
+                iam.add_role_to_instance_profile(InstanceProfileName=id, RoleName=new["role"])
+        arn = iam.get_instance_profile(InstanceProfileName=id)["InstanceProfile"]["Arn"]
+        return {"id": id, "name": id, "arn": arn}
+
+    def delete(self, ctx: Context, id: str) -> None:
+        iam = ctx.aws.client("iam")
+        try:
+            profile = iam.get_instance_profile(InstanceProfileName=id)["InstanceProfile"]
+            for role in profile.get("Roles", []):
+                iam.remove_role_from_instance_profile(InstanceProfileName=id,
+                                                      RoleName=role["RoleName"])
+            iam.delete_instance_profile(InstanceProfileName=id)
+        except ClientError as exc:
+            if error_code(exc) not in GONE:
+                raise

@@ -1,0 +1,118 @@
+"""Secrets that ngp generates and keeps in AWS Secrets Manager. The state holds only the ARN;
+`ngp outputs --reveal` is the one way back to a value."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ngp.aws import error_code
+from ngp.resources.base import TAG_ENV, Context, Kind, check_owned, kind
+
+TAG_GENERATE = "ngp:generate"
+TAG_PUBLIC_KEY = "ngp:public-key"
+GONE = frozenset({"ResourceNotFoundException"})
+GENERATORS = ("password", "ssh-ed25519")
+
+
+def generate(how: str) -> tuple[str, str | None]:
+    """A new secret value and, for a key, its public half (which is not secret)."""
+    if how == "password":
+        return secrets.token_urlsafe(24), None
+    if how == "ssh-ed25519":
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        key = Ed25519PrivateKey.generate()
+        private = key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.OpenSSH,
+                                    serialization.NoEncryption()).decode()
+        public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                               serialization.PublicFormat.OpenSSH).decode()
+        return private, public
+    raise ValueError(f"unknown generator {how!r}")
+
+
+def reveal(ctx: Context, arn: str) -> str:
+    return ctx.aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+
+
+@kind
+class Secret(Kind):
+    """A secret whose value ngp generates (a password, or an SSH private key) and stores in
+    Secrets Manager; the state keeps its ARN only. Deleted without a recovery window, so an
+    env can be taken down and brought up again at once.
+
+    spec: {"name": "ngp-openvpn-admin-dev", "description": "OpenVPN admin password",
+           "generate": "password"}
+    outputs: id and arn (the ARN), name, and public_key for "ssh-ed25519".
+    """
+
+    name = "secretsmanager.secret"
+    service = "secretsmanager"
+    replace_on = frozenset({"name", "generate"})
+    outputs = ("id", "arn", "name", "public_key")
+
+    def _live(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        if item.get("DeletedDate"):
+            return None
+        tags = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
+        return {"id": item["ARN"], "arn": item["ARN"], "name": item["Name"],
+                "description": item.get("Description", ""),
+                "generate": tags.get(TAG_GENERATE), "public_key": tags.get(TAG_PUBLIC_KEY),
+                "status": "available"}
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        wanted = set(ids)
+        pages = ctx.aws.client("secretsmanager").get_paginator("list_secrets").paginate(
+            Filters=[{"Key": "tag-key", "Values": [TAG_ENV]},
+                     {"Key": "tag-value", "Values": [ctx.env]}])
+        found = {s["ARN"]: live for page in pages for s in page["SecretList"]
+                 if s["ARN"] in wanted and (live := self._live(s)) is not None}
+        return found
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        try:
+            item = ctx.aws.client("secretsmanager").describe_secret(SecretId=id)
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return None
+            raise
+        return self._live(item)
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        live = self.read(ctx, spec["name"])
+        if live is None:
+            return None
+        item = ctx.aws.client("secretsmanager").describe_secret(SecretId=spec["name"])
+        check_owned(ctx, address, "secret", spec["name"], item.get("Tags", []))
+        return live["id"], live
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        value, public = generate(spec["generate"])
+        tags = {**ctx.tags(address, spec["name"]), TAG_GENERATE: spec["generate"]}
+        if public:
+            tags[TAG_PUBLIC_KEY] = public
+        arn = ctx.aws.client("secretsmanager").create_secret(
+            Name=spec["name"], Description=spec.get("description", ""), SecretString=value,
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["ARN"]
+        return arn, {"id": arn, "arn": arn, "name": spec["name"], "public_key": public}
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        if old.get("description") != new.get("description", ""):
+            ctx.aws.client("secretsmanager").update_secret(
+                SecretId=id, Description=new.get("description", ""))
+        live = self.read(ctx, id) or {}
+        return self.outputs_of(live)
+
+    def delete(self, ctx: Context, id: str) -> None:
+        try:
+            ctx.aws.client("secretsmanager").delete_secret(
+                SecretId=id, ForceDeleteWithoutRecovery=True)
+        except ClientError as exc:
+            if error_code(exc) not in GONE:
+                raise

@@ -1,0 +1,71 @@
+"""Objects the resource tests build on, made with the kinds themselves, in moto."""
+
+import pytest
+
+from ngp.resources import get_kind
+
+TRUST = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+def policy(action):
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": action, "Resource": "arn:aws:s3:::ngp-test/*"}]}
+
+
+@pytest.fixture
+def vpc_id(ctx):
+    return get_kind("ec2.vpc").create(ctx, "network.vpc", {
+        "name": "v", "cidr": "10.0.0.0/16", "dns_support": True, "dns_hostnames": True})[0]
+
+
+@pytest.fixture
+def subnet_id(ctx, vpc_id):
+    return get_kind("ec2.subnet").create(ctx, "network.subnet", {
+        "name": "s", "vpc_id": vpc_id, "cidr": "10.0.0.0/20", "az": "us-east-1a",
+        "public": True})[0]
+
+
+@pytest.fixture
+def igw_id(ctx, vpc_id):
+    return get_kind("ec2.internet_gateway").create(ctx, "network.igw",
+                                                   {"name": "i", "vpc_id": vpc_id})[0]
+
+
+@pytest.fixture
+def eip_id(ctx):
+    return get_kind("ec2.eip").create(ctx, "network.eip", {"name": "e"})[0]
+
+
+@pytest.fixture
+def image(ctx):
+    return get_kind("ec2.image").lookup(ctx, {"owners": ["099720109477"],
+                                              "name": "ubuntu/images/*xenial*"})
+
+
+@pytest.fixture
+def role_name(ctx):
+    return get_kind("iam.role").create(ctx, "x.role", {
+        "name": "ngp-x-role", "path": "/ngp/test/", "trust": TRUST, "policies": {}})[0]
+
+
+@pytest.fixture
+def profile_arn(ctx, role_name):
+    return get_kind("iam.instance_profile").create(ctx, "x.profile", {
+        "name": "ngp-x-profile", "path": "/ngp/test/", "role": role_name})[1]["arn"]
+
+
+@pytest.fixture
+def instance_id(ctx, image, subnet_id, vpc_id):
+    return get_kind("ec2.instance").create(ctx, "x.instance", {
+        "name": "i", "image_id": image["id"], "root_device_name": image["root_device_name"],
+        "instance_type": "t3.small", "subnet_id": subnet_id, "security_group_ids": [],
+        "key_name": None, "instance_profile": None, "user_data": "#!/bin/sh\n",
+        "root_volume_size": 10, "root_volume_type": "gp3"})[0]
+
+
+@pytest.fixture
+def zone_id(ctx):
+    zone = ctx.aws.client("route53").create_hosted_zone(Name="example.com",
+                                                        CallerReference="t")
+    return zone["HostedZone"]["Id"].split("/")[-1]

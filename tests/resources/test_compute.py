@@ -1,0 +1,131 @@
+"""Promises of the compute, IAM and secret kinds beyond the common lifecycle."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from ngp.errors import NgpError, ResourceError
+from ngp.resources import get_kind
+from ngp.resources.secretsmanager import reveal
+from tests.resources.conftest import TRUST
+
+
+def inject(ctx, operation, code, message, times):
+    """Make the next `times` calls of an EC2 operation fail with an AWS error."""
+    left = {"n": times}
+
+    def fail(**kwargs):
+        if left["n"]:
+            left["n"] -= 1
+            raise ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+    ctx.aws.client("ec2").meta.events.register(f"before-call.ec2.{operation}", fail)
+    return left
+
+
+def instance_spec(image, subnet_id, **over):
+    return {"name": "i", "image_id": image["id"], "root_device_name": image["root_device_name"],
+            "instance_type": "t3.small", "subnet_id": subnet_id, "security_group_ids": [],
+            "key_name": None, "instance_profile": None, "user_data": "#!/bin/sh\n",
+            "root_volume_size": 10, "root_volume_type": "gp3", **over}
+
+
+def test_instance_requires_imdsv2_and_encrypts_a_tagged_root_volume(ctx, image, subnet_id):
+    id, outputs = get_kind("ec2.instance").create(ctx, "x.vm", instance_spec(image, subnet_id))
+    ec2 = ctx.aws.client("ec2")
+    item = ec2.describe_instances(InstanceIds=[id])["Reservations"][0]["Instances"][0]
+    assert item["MetadataOptions"]["HttpTokens"] == "required"
+    assert item["State"]["Name"] == "running"
+    volume_id = item["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+    volume = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
+    assert volume["Size"] == 10 and volume["Encrypted"]
+    assert {"Key": "ngp:address", "Value": "x.vm"} in volume["Tags"]
+    assert outputs["private_ip"].startswith("10.0.")
+
+
+def test_instance_waits_for_a_profile_runinstances_does_not_see_yet(ctx, image, subnet_id,
+                                                                    profile_arn):
+    left = inject(ctx, "RunInstances", "InvalidParameterValue",
+                  "Value (ngp-x-profile) for parameter iamInstanceProfile.name is invalid. "
+                  "Invalid IAM Instance Profile name", times=2)
+    id, _ = get_kind("ec2.instance").create(
+        ctx, "x.vm", instance_spec(image, subnet_id, instance_profile=profile_arn))
+    assert left["n"] == 0
+    assert get_kind("ec2.instance").read(ctx, id)["instance_profile"] == profile_arn
+
+
+def test_marketplace_image_without_subscription_says_what_to_do(ctx, image, subnet_id):
+    inject(ctx, "RunInstances", "OptInRequired", "In order to use this AWS Marketplace "
+           "product you need to accept terms and subscribe.", times=1)
+    with pytest.raises(ResourceError) as exc:
+        get_kind("ec2.instance").create(ctx, "x.vm", instance_spec(image, subnet_id))
+    assert "Marketplace" in exc.value.summary and "subscribe" in exc.value.hint.lower()
+
+
+def test_image_lookup_takes_the_newest_and_names_the_filter_when_nothing_matches(ctx):
+    ec2 = ctx.aws.client("ec2")
+    base = get_kind("ec2.image").lookup(ctx, {"owners": ["099720109477"],
+                                              "name": "ubuntu/images/*xenial*"})
+    for n in (1, 3, 2):
+        ec2.register_image(Name=f"ngp-test-image-{n}", RootDeviceName="/dev/xvda",
+                           BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
+                                                 "Ebs": {"VolumeSize": 8}}])
+    newest = get_kind("ec2.image").lookup(ctx, {"owners": ["self"],
+                                                "name": "ngp-test-image-*"})
+    assert newest["name"] == "ngp-test-image-3"
+    assert base["root_device_name"] == "/dev/sda1"
+    with pytest.raises(NgpError) as exc:
+        get_kind("ec2.image").lookup(ctx, {"owners": ["679593333241"],
+                                           "name": "OpenVPN Access Server*"})
+    assert "679593333241" in exc.value.summary and "OpenVPN Access Server*" in exc.value.summary
+
+
+def test_changing_the_instance_type_is_an_update_that_says_it_restarts():
+    from ngp.graph import Graph, Resource
+    from ngp.plan import Action, make_plan
+    from ngp.state import Recorded, State
+
+    spec = {"name": "i", "image_id": "ami-1", "root_device_name": "/dev/xvda",
+            "instance_type": "t3.small", "subnet_id": "subnet-1", "security_group_ids": [],
+            "key_name": None, "instance_profile": None, "user_data": "x",
+            "root_volume_size": 10, "root_volume_type": "gp3"}
+    state = State(env="t")
+    state.resources["o.vm"] = Recorded("ec2.instance", "i-1", spec, {"id": "i-1"})
+    live = {**spec, "id": "i-1", "status": "running"}
+    bigger = Graph.of([Resource("o.vm", "ec2.instance", {**spec, "instance_type": "t3.large"})])
+    change = make_plan(bigger, state, {"o.vm": live}).changes[0]
+    assert change.action == Action.UPDATE and "stops and starts" in change.reason
+    moved = Graph.of([Resource("o.vm", "ec2.instance", {**spec, "user_data": "y"})])
+    change = make_plan(moved, state, {"o.vm": live}).changes[0]
+    assert change.action == Action.REPLACE
+    assert [f.name for f in change.fields if f.forces_replacement] == ["user_data"]
+
+
+def test_secret_value_is_generated_stored_and_never_an_output(ctx):
+    kind = get_kind("secretsmanager.secret")
+    arn, outputs = kind.create(ctx, "x.pw", {"name": "ngp-pw", "generate": "password"})
+    value = reveal(ctx, arn)
+    assert len(value) >= 24
+    assert value not in repr(outputs) and value not in repr(kind.read(ctx, arn))
+    arn2, outputs2 = kind.create(ctx, "x.key", {"name": "ngp-key", "generate": "ssh-ed25519"})
+    assert outputs2["public_key"].startswith("ssh-ed25519 ")
+    assert "PRIVATE KEY" in reveal(ctx, arn2)
+    assert kind.read(ctx, arn2)["public_key"] == outputs2["public_key"]
+
+
+def test_objects_with_our_name_but_not_ours_are_not_adopted(ctx):
+    ctx.aws.client("iam").create_role(RoleName="ngp-taken", AssumeRolePolicyDocument="{}")
+    with pytest.raises(ResourceError, match="not made by ngp"):
+        get_kind("iam.role").find(ctx, "x.role", {"name": "ngp-taken"})
+
+
+def test_role_batch_read_sees_inline_policies(ctx, role_name):
+    kind = get_kind("iam.role")
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                                                   "Resource": "arn:aws:s3:::b/*"}]}
+    kind.update(ctx, role_name, {"policies": {}, "trust": TRUST}, {
+        "trust": TRUST, "policies": {"p": doc}})
+    before = ctx.aws.calls["iam.GetAccountAuthorizationDetails"]
+    assert kind.read_many(ctx, [role_name])[role_name]["policies"] == {"p": doc}
+    assert ctx.aws.calls["iam.GetAccountAuthorizationDetails"] - before == 1
