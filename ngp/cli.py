@@ -34,8 +34,9 @@ app.add_typer(state_app, name="state")
 app.add_typer(sandbox_app, name="sandbox")
 
 # Piped output is not cut at 80 columns: addresses and ids are read by scripts too.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, emoji=False,
+              width=None if sys.stderr.isatty() else 200)
 
 Env = Annotated[str | None, typer.Option("--env", "-e", envvar="NGP_ENV", show_default=False,
                                          help="The env: envs/<env>.toml (or $NGP_ENV).")]
@@ -157,11 +158,13 @@ def outputs(
     env: Env = None,
     name: Annotated[str | None, typer.Argument(help="Print only this output.")] = None,
     as_json: Json = False,
+    reveal: Annotated[bool, typer.Option(
+        "--reveal", help="Fetch secret values (passwords, keys) from Secrets Manager.")] = False,
 ) -> None:
-    """The env's outputs (VPC id, subnet ids, URLs), from its state; no AWS call."""
+    """The env's outputs (URLs, ids) from its state; secrets stay hidden unless --reveal."""
     env = _env(env)
     project = _project()
-    project.load(env)
+    settings = project.load(env)
     state = LocalStore(project.state_dir, env).load()
     values = state.outputs
     if name is not None:
@@ -169,10 +172,13 @@ def outputs(
             raise NgpError(f"no output named {name!r}",
                            hint=f"Known: {', '.join(sorted(values)) or 'none yet (run ngp up)'}.")
         values = {name: values[name]}
+    if reveal and any(render.is_secret(v) for v in values.values()):
+        values = engine.reveal_outputs(engine.connect(project, settings), values)
     if as_json:
         print(json.dumps(values, indent=2))
     elif name is not None:
-        print(values[name] if isinstance(values[name], str) else json.dumps(values[name]))
+        value = values[name]
+        print(value if isinstance(value, str) else render.show(value))
     else:
         render.print_outputs(out, values)
 

@@ -41,6 +41,8 @@ class CoreSettings(_Strict):
     modules: list[str] = Field(min_length=1)
     sandbox: bool = False
     endpoint_url: str | None = None
+    domain: str | None = Field(None, pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")
+    ssh_public_key_path: str | None = None
     parallelism: int = Field(10, ge=1, le=64)
     service_parallelism: dict[str, int] = Field(default_factory=dict)
     state: StateSettings = StateSettings()
@@ -92,6 +94,7 @@ class Settings:
     path: Path
     core: CoreSettings
     module_settings: dict[str, ModuleSettings]
+    ssh_public_key: str | None = None  # the content of core.ssh_public_key_path
 
     @property
     def modules(self) -> list[str]:
@@ -214,4 +217,23 @@ def load_settings(project: Project, env: str, environ: Any) -> Settings:
                     where=f"{where}: modules",
                     hint=f"export {var}=... (README, Secrets) or take {name!r} out of modules.",
                 )
-    return Settings(env=env, path=path, core=core, module_settings=module_settings)
+    return Settings(env=env, path=path, core=core, module_settings=module_settings,
+                    ssh_public_key=_public_key(project, core, where))
+
+
+def _public_key(project: Project, core: CoreSettings, where: str) -> str | None:
+    if core.ssh_public_key_path is None:
+        return None
+    path = Path(core.ssh_public_key_path).expanduser()
+    path = path if path.is_absolute() else project.root / path
+    try:
+        key = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}",
+                          where=f"{where}: ssh_public_key_path",
+                          hint="Give the path of an SSH public key (.pub), or remove the key "
+                          "to let ngp generate one.") from None
+    if not re.match(r"^(ssh-(rsa|ed25519)|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$", key):
+        raise ConfigError(f"{path} is not an SSH public key", where=f"{where}: "
+                          "ssh_public_key_path", hint="Use the .pub file, not the private key.")
+    return key

@@ -98,6 +98,7 @@ def connect(project: Project, settings: Settings, *, start_sandbox: bool = True)
             raise NgpError("the sandbox is not running", hint="Run `ngp sandbox start`.")
         aws = Aws(settings.core.region, endpoint_url=info["endpoint"],
                   credentials=SANDBOX_CREDENTIALS, pool_size=settings.core.parallelism)
+        control.prepare(aws, settings.core.domain)
     else:
         aws = Aws(settings.core.region, endpoint_url=settings.core.endpoint_url,
                   pool_size=settings.core.parallelism)
@@ -512,3 +513,20 @@ def status(run: Run) -> list[dict[str, Any]]:
         rows.append({"address": address, "kind": pending.kind, "id": pending.id,
                      "module": pending.module, "status": f"pending {pending.op}"})
     return rows
+
+
+def reveal_outputs(aws: Aws, outputs: dict[str, Any]) -> dict[str, Any]:
+    """The outputs with each {"secret": ARN} replaced by the secret's value."""
+    from ngp.resources.secretsmanager import reveal
+
+    ctx = Context(aws=aws, env="", lineage="")
+    revealed = {}
+    for name, value in outputs.items():
+        if isinstance(value, dict) and set(value) == {"secret"}:
+            try:
+                value = reveal(ctx, value["secret"])
+            except ClientError as exc:
+                raise ResourceError(f"cannot read the secret: {error_message(exc)}",
+                                    where=f"output {name}") from None
+        revealed[name] = value
+    return revealed

@@ -22,6 +22,22 @@ class Ref:
 
 
 @dataclass(frozen=True)
+class Format:
+    """A string made from a template and values that may be Refs, known once they exist:
+    Format("https://{host}/", host=Ref("openvpn.eip", "public_ip"))."""
+
+    template: str
+    values: dict[str, Any]
+
+    def __init__(self, template: str, **values: Any) -> None:
+        object.__setattr__(self, "template", template)
+        object.__setattr__(self, "values", values)
+
+    def __hash__(self) -> int:
+        return hash((self.template, tuple(sorted(self.values))))
+
+
+@dataclass(frozen=True)
 class Resource:
     """One desired object: its address, its kind (`ec2.vpc`), and its spec as plain data.
 
@@ -42,6 +58,8 @@ class Resource:
 def refs_in(value: Any) -> Iterator[Ref]:
     if isinstance(value, Ref):
         yield value
+    elif isinstance(value, Format):
+        yield from refs_in(value.values)
     elif isinstance(value, dict):
         for item in value.values():
             yield from refs_in(item)
@@ -54,6 +72,9 @@ def resolve(value: Any, lookup: Any) -> Any:
     """Replace every Ref in value by lookup(ref); lookup may return UNKNOWN."""
     if isinstance(value, Ref):
         return lookup(value)
+    if isinstance(value, Format):
+        values = resolve(value.values, lookup)
+        return UNKNOWN if has_unknown(values) else value.template.format(**values)
     if isinstance(value, dict):
         return {k: resolve(v, lookup) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -21,7 +21,14 @@ SYMBOLS = {
 }
 
 
+def is_secret(value: Any) -> bool:
+    """Outputs whose value lives in Secrets Manager are {"secret": <ARN>}."""
+    return isinstance(value, dict) and set(value) == {"secret"}
+
+
 def show(value: Any) -> str:
+    if is_secret(value):
+        return "(hidden: ngp outputs --reveal)"
     if value is UNKNOWN:
         return "(known after apply)"
     if isinstance(value, Ref):

@@ -114,6 +114,26 @@ def security_groups(settings: Settings, net: NetworkSettings, vpc: Ref) -> list[
     ]
 
 
+def access_resources(settings: Settings) -> tuple[list[Resource], dict[str, Any]]:
+    """What every machine of the env shares: its SSH key pair (the user's public key, or one
+    ngp generates with the private half kept only in Secrets Manager) and, with a domain,
+    the hosted zone its names go in."""
+    res: list[Resource] = []
+    outputs: dict[str, Any] = {"key_name": Ref("network.key_pair", "name")}
+    public_key: Any = settings.ssh_public_key
+    if public_key is None:
+        res.append(Resource("network.ssh_key", "secretsmanager.secret", {
+            "name": settings.name("ssh-key"), "generate": "ssh-ed25519",
+            "description": f"ngp {settings.env}: private SSH key of the env's machines"}))
+        public_key = Ref("network.ssh_key", "public_key")
+        outputs["ssh_private_key"] = {"secret": Ref("network.ssh_key", "arn")}
+    res.append(Resource("network.key_pair", "ec2.key_pair",
+                        {"name": settings.name(), "public_key": public_key}))
+    if settings.core.domain:
+        res.append(Resource("network.zone", "route53.zone", {"domain": settings.core.domain}))
+    return res, outputs
+
+
 @module("network", summary="VPC, public and private subnets over N AZs, internet and NAT "
         "gateways, routes, security groups (or an existing VPC)", settings=NetworkSettings)
 def build(settings: Settings) -> Built:
@@ -166,7 +186,10 @@ def build(settings: Settings) -> Built:
                                 "route_table_id": Ref(f"network.route_table.private[{letter}]")}))
 
     res.extend(security_groups(settings, net, vpc))
+    access, access_outputs = access_resources(settings)
+    res.extend(access)
     outputs: dict[str, Any] = {
+        **access_outputs,
         "vpc_id": vpc,
         "public_subnet_ids": [Ref(f"network.subnet.public[{x}]") for x in letters],
         "private_subnet_ids": [Ref(f"network.subnet.private[{x}]") for x in letters],
@@ -183,7 +206,10 @@ def _adopted(settings: Settings, net: NetworkSettings, letters: list[str]) -> Bu
         for i, id in enumerate(ids):
             res.append(Resource(f"network.subnet.{tier}[{i}]", "ec2.existing_subnet", {"id": id}))
     res.extend(security_groups(settings, net, Ref("network.vpc")))
+    access, access_outputs = access_resources(settings)
+    res.extend(access)
     outputs = {
+        **access_outputs,
         "vpc_id": Ref("network.vpc"),
         "public_subnet_ids": [Ref(f"network.subnet.public[{i}]")
                               for i in range(len(net.existing_public_subnet_ids))],

@@ -121,3 +121,13 @@ def _reap(pid: int) -> None:
     """Collect the exit status if the sandbox is our own child (it is in tests)."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def prepare(aws: Any, domain: str | None) -> None:
+    """Give the sandbox what a real account must already have: the env's hosted zone."""
+    if not domain:
+        return
+    route53 = aws.client("route53")
+    zones = route53.list_hosted_zones_by_name(DNSName=domain + ".")["HostedZones"]
+    if not any(z["Name"] == domain + "." for z in zones):
+        route53.create_hosted_zone(Name=domain, CallerReference=f"ngp-sandbox-{domain}")

@@ -42,10 +42,16 @@ class Home:
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
 
-    def env(self, name: str, text: str | None = None, **replace: str) -> str:
-        """Write envs/<name>.toml: the sandbox env under another name, or text."""
+    def env(self, name: str, text: str | None = None, full: bool = False,
+            **replace: str) -> str:
+        """Write envs/<name>.toml: the sandbox env under another name (by default with the
+        network module alone; full=True keeps every module), or text."""
         body = text or (REPO / "envs" / "sandbox.toml").read_text().replace(
             'name_suffix = "sandbox"', f'name_suffix = "{name}"')
+        if not text and not full:
+            body = re.sub(r"(?m)^modules = .*$", 'modules = ["network"]', body)
+            body = re.sub(r"(?m)^domain = .*$", "", body)
+            body = body.split("[openvpn]")[0]
         for old, new in replace.items():
             assert old in body, old
             body = body.replace(old, new)
@@ -59,9 +65,7 @@ class Home:
         return json.loads((self.root / "state" / "sandbox" / "server.json").read_text())
 
     def ec2(self):
-        return boto3.client("ec2", endpoint_url=self.sandbox()["endpoint"],
-                            region_name="us-east-1", aws_access_key_id="testing",
-                            aws_secret_access_key="testing")
+        return self.client("ec2")
 
     def tagged(self, env: str) -> dict[str, set[str]]:
         """Every EC2 object in the sandbox tagged with the env, by type."""
@@ -79,7 +83,22 @@ class Home:
                     ec2.describe_route_tables(Filters=flt)["RouteTables"]},
             "sg": {g["GroupId"] for g in ec2.describe_security_groups(Filters=flt)[
                 "SecurityGroups"]},
+            "key_pair": {k["KeyName"] for k in ec2.describe_key_pairs(Filters=flt)["KeyPairs"]},
+            "instance": {i["InstanceId"] for r in ec2.describe_instances(Filters=flt)[
+                "Reservations"] for i in r["Instances"] if i["State"]["Name"] != "terminated"},
+            "secret": {s["ARN"] for s in self.client("secretsmanager").list_secrets(Filters=[
+                {"Key": "tag-key", "Values": ["ngp:env"]},
+                {"Key": "tag-value", "Values": [env]}])["SecretList"]},
+            "role": {r["RoleName"] for r in self.client("iam").list_roles(
+                PathPrefix=f"/ngp/{env}/")["Roles"]},
+            "profile": {p["InstanceProfileName"] for p in self.client(
+                "iam").list_instance_profiles(PathPrefix=f"/ngp/{env}/")["InstanceProfiles"]},
         }
+
+    def client(self, service: str):
+        return boto3.client(service, endpoint_url=self.sandbox()["endpoint"],
+                            region_name="us-east-1", aws_access_key_id="testing",
+                            aws_secret_access_key="testing")
 
     def stop(self) -> None:
         self.ngp("sandbox", "stop", timeout=30)
@@ -93,8 +112,13 @@ def all_ids(tagged: dict[str, set[str]]) -> set[str]:
     return set().union(*tagged.values())
 
 
+UNTAGGABLE = ("ec2.route_table_association", "ec2.eip_association", "route53.record",
+              "route53.zone", "ec2.image")
+
+
 def state_ids(state: dict) -> set[str]:
-    return {r["id"] for r in state["resources"].values() if not r["id"].startswith("rtbassoc-")}
+    """The ids of the recorded objects that carry the env's tags."""
+    return {r["id"] for r in state["resources"].values() if r["kind"] not in UNTAGGABLE}
 
 
 def one_error_line(stderr: str) -> str:

@@ -8,7 +8,8 @@ import stat
 
 from tests.e2e.conftest import all_ids, one_error_line, state_ids
 
-EXPECTED = {"vpc": 1, "subnet": 6, "igw": 1, "eip": 1, "nat": 1, "rtb": 4, "sg": 5}
+EXPECTED = {"vpc": 1, "subnet": 6, "igw": 1, "eip": 1, "nat": 1, "rtb": 4, "sg": 5,
+            "key_pair": 1, "instance": 0, "secret": 1, "role": 0, "profile": 0}
 RESOURCES = sum(EXPECTED.values()) + 6  # plus the route table associations
 
 
@@ -124,7 +125,7 @@ def test_adopted_vpc_is_used_and_never_deleted(home):
         f'existing_vpc_id = "{vpc}"\nexisting_public_subnet_ids = ["{subnets[0]}"]\n'
         f'existing_private_subnet_ids = ["{subnets[1]}"]')})
     up = home.ngp("up", "--env", env, "--yes", check=True)
-    assert "5 created" in up.stdout and "3 read" in up.stdout
+    assert "7 created" in up.stdout and "3 read" in up.stdout
     groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}])
     assert len([g for g in groups["SecurityGroups"] if g["GroupName"] != "default"]) == 5
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
@@ -144,7 +145,7 @@ def test_graph_state_and_sandbox_commands(home):
     env = home.env("statecmd")
     home.ngp("up", "--env", env, "--yes", "--target", "network.vpc", check=True)
     listing = home.ngp("state", "list", "--env", env, check=True).stdout
-    assert listing.startswith("network.vpc\tec2.vpc\tvpc-")
+    assert "network.vpc\tec2.vpc\tvpc-" in listing
     shown = json.loads(home.ngp("state", "show", "--env", env, "network.vpc", check=True).stdout)
     assert shown["spec"]["cidr"] == "10.0.0.0/16"
     assert "not locked" in home.ngp("state", "unlock", "--env", env, check=True).stdout

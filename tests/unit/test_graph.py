@@ -1,7 +1,7 @@
 import pytest
 
 from ngp.errors import GraphError
-from ngp.graph import Graph, Ref, Resource, matches
+from ngp.graph import UNKNOWN, Format, Graph, Ref, Resource, matches, resolve
 
 
 def vpc(addr="n.vpc"):
@@ -53,3 +53,11 @@ def test_duplicate_address_is_refused():
 ])
 def test_target_matching(address, target, hit):
     assert matches(address, target) is hit
+
+
+def test_format_makes_edges_and_resolves_once_known():
+    res = Resource("a", "ec2.vpc", {"url": Format("https://{host}:{port}/", host=Ref("b", "ip"),
+                                                  port=943)})
+    assert res.deps() == {"b"}
+    assert resolve(res.spec, lambda ref: "192.0.2.1")["url"] == "https://192.0.2.1:943/"
+    assert resolve(res.spec, lambda ref: UNKNOWN)["url"] is UNKNOWN
