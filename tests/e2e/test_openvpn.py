@@ -1,0 +1,70 @@
+"""The OpenVPN module end to end, with the network, through the CLI against the sandbox."""
+
+from __future__ import annotations
+
+import json
+
+from tests.e2e.conftest import all_ids, state_ids
+
+
+def records(home, domain):
+    route53 = home.client("route53")
+    zone = route53.list_hosted_zones_by_name(DNSName=domain + ".")["HostedZones"][0]["Id"]
+    sets = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    return {r["Name"]: r for r in sets if r["Type"] not in ("NS", "SOA")}
+
+
+def test_openvpn_up_outputs_secret_and_down(home):
+    env = home.env("vpn", full=True, **{'domain = "sandbox.ngp.test"': 'domain = "vpn.ngp.test"'})
+    up = home.ngp("up", "--env", env, "--yes", check=True)
+    assert "Apply complete" in up.stdout
+    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+
+    tagged = home.tagged(env)
+    assert len(tagged["instance"]) == 1 and len(tagged["role"]) == 1
+    assert len(tagged["profile"]) == 1 and len(tagged["secret"]) == 2  # ssh key, password
+    assert state_ids(home.state(env)) == all_ids(tagged)
+
+    instance = home.ec2().describe_instances(InstanceIds=list(tagged["instance"]))[
+        "Reservations"][0]["Instances"][0]
+    assert instance["MetadataOptions"]["HttpTokens"] == "required"
+    outputs = json.loads(home.ngp("outputs", "--env", env, "--json", check=True).stdout)
+    ip = outputs["vpn_public_ip"]
+    assert instance["PublicIpAddress"] == ip, "the Elastic IP is the instance's address"
+    assert outputs["vpn_url"] == "https://vpn.vpn.ngp.test/"
+    assert outputs["vpn_admin_url"] == "https://vpn.vpn.ngp.test:943/admin"
+    assert outputs["vpn_admin_user"] == "openvpn"
+    assert set(outputs["vpn_admin_password"]) == {"secret"}
+    assert records(home, "vpn.ngp.test")["vpn.vpn.ngp.test."]["ResourceRecords"] == [
+        {"Value": ip}]
+
+    text = home.ngp("outputs", "--env", env, check=True).stdout
+    assert "vpn_admin_password = (hidden: ngp outputs --reveal)" in text
+    password = home.ngp("outputs", "--env", env, "vpn_admin_password", "--reveal",
+                        check=True).stdout.strip()
+    assert len(password) >= 24
+
+    # The password is nowhere but in Secrets Manager.
+    role = home.client("iam").get_role_policy(RoleName=next(iter(tagged["role"])),
+                                              PolicyName="read-admin-password")
+    statement = role["PolicyDocument"]["Statement"][0]
+    assert statement["Action"] == "secretsmanager:GetSecretValue"
+    assert statement["Resource"] == outputs["vpn_admin_password"]["secret"]
+    user_data = home.ec2().describe_instance_attribute(
+        InstanceId=instance["InstanceId"], Attribute="userData")["UserData"]["Value"]
+    import base64
+
+    script = base64.b64decode(user_data).decode()
+    assert outputs["vpn_admin_password"]["secret"] in script and "vpn.vpn.ngp.test" in script
+    seen = [up.stdout, up.stderr, text,
+            home.ngp("status", "--env", env, "--json", check=True).stdout,
+            home.ngp("plan", "--env", env, "--json").stdout, script]
+    for path in (home.root / "state").rglob("*"):
+        if path.is_file():
+            seen.append(path.read_text(errors="replace"))
+    assert not any(password in s for s in seen)
+
+    down = home.ngp("down", "--env", env, "--yes", check=True)
+    assert password not in down.stdout + down.stderr
+    assert all_ids(home.tagged(env)) == set()
+    assert records(home, "vpn.ngp.test") == {}
