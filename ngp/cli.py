@@ -197,6 +197,17 @@ def graph(
     sys.stdout.write(render.dot(desired.graph) if fmt == "dot" else render.mermaid(desired.graph))
 
 
+@app.command()
+def permissions(env: Env = None) -> None:
+    """The least-privilege IAM policy that running ngp for the env needs (JSON); attach it to
+    the user or role you run ngp as, instead of administrator rights. No AWS call."""
+    env = _env(env)
+    from ngp.permissions import policy
+
+    settings = _project().load(env)
+    print(json.dumps(policy(settings, engine.build_desired(settings).graph), indent=2))
+
+
 @state_app.command("list")
 def state_list(env: Env = None) -> None:
     """The addresses in the env's state, with kind and id."""

@@ -57,6 +57,8 @@ class Kind:
 
     name: ClassVar[str]
     service: ClassVar[str]
+    # Every IAM action the kind's calls need: `ngp permissions` builds ngp's policy from them.
+    actions: ClassVar[tuple[str, ...]] = ()
     replace_on: ClassVar[frozenset[str]] = frozenset()
     outputs: ClassVar[tuple[str, ...]] = ("id",)
     # A read-only kind refers to an object ngp does not own (an adopted VPC, an image): it

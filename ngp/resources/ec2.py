@@ -132,6 +132,8 @@ class Vpc(Ec2Kind):
     """
 
     name = "ec2.vpc"
+    actions = ("ec2:DescribeVpcs", "ec2:CreateVpc", "ec2:CreateTags", "ec2:ModifyVpcAttribute",
+               "ec2:DeleteVpc")
     describe, items_key, id_key, ids_param = "describe_vpcs", "Vpcs", "VpcId", "VpcIds"
     not_found = frozenset({"InvalidVpcID.NotFound"})
     resource_type = "vpc"
@@ -190,6 +192,7 @@ class ExistingVpc(_Existing):
     """A VPC given by id in settings (network.existing_vpc_id). spec: {"id": "vpc-0a1b"}"""
 
     name = "ec2.existing_vpc"
+    actions = ("ec2:DescribeVpcs",)
     describe, items_key, id_key, ids_param = "describe_vpcs", "Vpcs", "VpcId", "VpcIds"
     not_found = frozenset({"InvalidVpcID.NotFound"})
     outputs = ("id", "cidr")
@@ -204,6 +207,7 @@ class ExistingSubnet(_Existing):
     """A subnet given by id in settings. spec: {"id": "subnet-9f8e"}"""
 
     name = "ec2.existing_subnet"
+    actions = ("ec2:DescribeSubnets",)
     describe, items_key, id_key = "describe_subnets", "Subnets", "SubnetId"
     ids_param = "SubnetIds"
     not_found = frozenset({"InvalidSubnetID.NotFound"})
@@ -224,6 +228,8 @@ class Subnet(Ec2Kind):
     """
 
     name = "ec2.subnet"
+    actions = ("ec2:DescribeSubnets", "ec2:CreateSubnet", "ec2:CreateTags",
+               "ec2:ModifySubnetAttribute", "ec2:DeleteSubnet")
     describe, items_key, id_key = "describe_subnets", "Subnets", "SubnetId"
     ids_param = "SubnetIds"
     not_found = frozenset({"InvalidSubnetID.NotFound"})
@@ -271,6 +277,9 @@ class InternetGateway(Ec2Kind):
     """
 
     name = "ec2.internet_gateway"
+    actions = ("ec2:DescribeInternetGateways", "ec2:CreateInternetGateway", "ec2:CreateTags",
+               "ec2:AttachInternetGateway", "ec2:DetachInternetGateway",
+               "ec2:DeleteInternetGateway")
     describe, items_key = "describe_internet_gateways", "InternetGateways"
     id_key, ids_param = "InternetGatewayId", "InternetGatewayIds"
     not_found = frozenset({"InvalidInternetGatewayID.NotFound"})
@@ -326,6 +335,8 @@ class ElasticIp(Ec2Kind):
     """An Elastic IP address in the VPC domain. spec: {"name": "ngp-nat-a-dev"}"""
 
     name = "ec2.eip"
+    actions = ("ec2:DescribeAddresses", "ec2:AllocateAddress", "ec2:CreateTags",
+               "ec2:ReleaseAddress")
     describe, items_key, id_key = "describe_addresses", "Addresses", "AllocationId"
     ids_param = "AllocationIds"
     not_found = frozenset({"InvalidAllocationID.NotFound"})
@@ -368,6 +379,8 @@ class NatGateway(Ec2Kind):
     """
 
     name = "ec2.nat_gateway"
+    actions = ("ec2:DescribeNatGateways", "ec2:CreateNatGateway", "ec2:CreateTags",
+               "ec2:DeleteNatGateway")
     describe, items_key, id_key = "describe_nat_gateways", "NatGateways", "NatGatewayId"
     ids_param, filters_param = "NatGatewayIds", "Filter"
     not_found = frozenset({"NatGatewayNotFound", "InvalidNatGatewayID.NotFound"})
@@ -440,6 +453,8 @@ class RouteTable(Ec2Kind):
     """
 
     name = "ec2.route_table"
+    actions = ("ec2:DescribeRouteTables", "ec2:CreateRouteTable", "ec2:CreateTags",
+               "ec2:CreateRoute", "ec2:ReplaceRoute", "ec2:DeleteRoute", "ec2:DeleteRouteTable")
     describe, items_key, id_key = "describe_route_tables", "RouteTables", "RouteTableId"
     ids_param = "RouteTableIds"
     not_found = frozenset({"InvalidRouteTableID.NotFound"})
@@ -509,6 +524,7 @@ class RouteTableAssociation(Kind):
     """
 
     name = "ec2.route_table_association"
+    actions = ("ec2:DescribeRouteTables", "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable")
     service = "ec2"
     replace_on = frozenset({"subnet_id", "route_table_id"})
     not_found = frozenset({"InvalidAssociationID.NotFound"})
@@ -606,6 +622,9 @@ class SecurityGroup(Ec2Kind):
     """
 
     name = "ec2.security_group"
+    actions = ("ec2:DescribeSecurityGroups", "ec2:CreateSecurityGroup", "ec2:CreateTags",
+               "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress",
+               "ec2:DeleteSecurityGroup")
     describe, items_key, id_key = "describe_security_groups", "SecurityGroups", "GroupId"
     ids_param = "GroupIds"
     not_found = frozenset({"InvalidGroup.NotFound", "InvalidGroupId.NotFound"})

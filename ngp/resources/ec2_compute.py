@@ -32,6 +32,7 @@ class Image(Ec2Kind):
     """
 
     name = "ec2.image"
+    actions = ("ec2:DescribeImages",)
     describe, items_key, id_key, ids_param = "describe_images", "Images", "ImageId", "ImageIds"
     not_found = frozenset({"InvalidAMIID.NotFound", "InvalidAMIID.Malformed"})
     read_only = True
@@ -71,6 +72,7 @@ class KeyPair(Ec2Kind):
     """
 
     name = "ec2.key_pair"
+    actions = ("ec2:DescribeKeyPairs", "ec2:ImportKeyPair", "ec2:CreateTags", "ec2:DeleteKeyPair")
     describe, items_key, id_key, ids_param = "describe_key_pairs", "KeyPairs", "KeyName", \
         "KeyNames"
     not_found = frozenset({"InvalidKeyPair.NotFound"})
@@ -124,6 +126,11 @@ class Instance(Ec2Kind):
     """
 
     name = "ec2.instance"
+    actions = ("ec2:DescribeInstances", "ec2:RunInstances", "ec2:CreateTags",
+               "ec2:ModifyInstanceAttribute", "ec2:StopInstances", "ec2:StartInstances",
+               "ec2:TerminateInstances", "ec2:DescribeIamInstanceProfileAssociations",
+               "ec2:AssociateIamInstanceProfile", "ec2:ReplaceIamInstanceProfileAssociation",
+               "ec2:DisassociateIamInstanceProfile", "iam:PassRole")
     describe, items_key, id_key, ids_param = "describe_instances", "Reservations", \
         "InstanceId", "InstanceIds"
     not_found = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
@@ -250,6 +257,7 @@ class EipAssociation(Kind):
     """
 
     name = "ec2.eip_association"
+    actions = ("ec2:DescribeAddresses", "ec2:AssociateAddress", "ec2:DisassociateAddress")
     service = "ec2"
     replace_on = frozenset({"allocation_id", "instance_id"})
     not_found = frozenset({"InvalidAssociationID.NotFound", "InvalidAllocationID.NotFound"})

@@ -47,6 +47,11 @@ class Role(Kind):
     """
 
     name = "iam.role"
+    actions = ("iam:GetAccountAuthorizationDetails", "iam:GetRole", "iam:ListRolePolicies",
+               "iam:GetRolePolicy", "iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy",
+               "iam:DeleteRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
+               "iam:ListInstanceProfilesForRole", "iam:RemoveRoleFromInstanceProfile",
+               "iam:DeleteRole")
     service = "iam"
     replace_on = frozenset({"name", "path"})
     outputs = ("id", "name", "arn")
@@ -138,6 +143,9 @@ class InstanceProfile(Kind):
     """
 
     name = "iam.instance_profile"
+    actions = ("iam:ListInstanceProfiles", "iam:GetInstanceProfile", "iam:CreateInstanceProfile",
+               "iam:TagInstanceProfile", "iam:AddRoleToInstanceProfile",
+               "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile", "iam:PassRole")
     service = "iam"
     replace_on = frozenset({"name", "path"})
     outputs = ("id", "name", "arn")

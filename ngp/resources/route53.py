@@ -41,6 +41,7 @@ class Zone(Kind):
     """
 
     name = "route53.zone"
+    actions = ("route53:ListHostedZonesByName", "route53:GetHostedZone")
     service = "route53"
     read_only = True
     outputs = ("id", "domain")
@@ -80,6 +81,7 @@ class Record(Kind):
     """
 
     name = "route53.record"
+    actions = ("route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets")
     service = "route53"
     replace_on = frozenset({"zone_id", "name", "type"})
 

@@ -51,6 +51,10 @@ class Secret(Kind):
     """
 
     name = "secretsmanager.secret"
+    actions = ("secretsmanager:ListSecrets", "secretsmanager:DescribeSecret",
+               "secretsmanager:CreateSecret", "secretsmanager:TagResource",
+               "secretsmanager:UpdateSecret", "secretsmanager:DeleteSecret",
+               "secretsmanager:GetSecretValue")
     service = "secretsmanager"
     replace_on = frozenset({"name", "generate"})
     outputs = ("id", "arn", "name", "public_key")

@@ -100,6 +100,8 @@ def test_kind_keeps_the_contract(name):
     assert service and noun and kind.service
     assert "id" in kind.outputs
     assert kind.__doc__, f"{name} needs a docstring with an example spec"
+    assert isinstance(kind.actions, tuple) and kind.actions, "ngp permissions needs them"
+    assert all(a.count(":") == 1 and a.split(":")[1][0].isupper() for a in kind.actions)
 
 
 def visible(kind, live, spec):
@@ -135,6 +137,7 @@ def test_lifecycle(name, ctx, request):
                                     else "subnet-0000000000000000f"]) == {}
         return
 
+    calls_before = dict(ctx.aws.calls)
     id, outputs = kind.create(ctx, ADDRESS, spec)
     assert outputs["id"] == id
 
@@ -160,6 +163,10 @@ def test_lifecycle(name, ctx, request):
     assert kind.read_many(ctx, [id]) == {}
     assert kind.find(ctx, ADDRESS, spec) is None
     kind.delete(ctx, id)  # already gone is success
+
+    # What it called is what it declares: `ngp permissions` grants exactly these.
+    used = {op for op, n in ctx.aws.calls.items() if n > calls_before.get(op, 0)}
+    assert {op.replace(".", ":", 1) for op in used} <= set(kind.actions)
 
 
 def test_vpc_dns_attributes_are_applied(ctx):

@@ -1,0 +1,74 @@
+"""Every IAM policy ngp writes, and the one it asks for, passes the parliament linter with no
+finding above LOW, and grants nothing broader than it must."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from parliament import analyze_policy_string
+from parliament import config as parliament_config
+
+from ngp.config import Project
+from ngp.engine import build_desired
+from ngp.graph import resolve
+from ngp.permissions import EC2_CREATES, UNSCOPED, actions_of, policy
+
+REPO = Path(__file__).resolve().parents[2]
+ENVS = ["sandbox", "dev", "stage", "prod"]
+
+
+def findings_above_low(document: dict) -> list[str]:
+    analysed = analyze_policy_string(json.dumps(document))
+    return [f"{f.issue}: {f.detail}" for f in analysed.findings
+            if parliament_config.get(f.issue, {}).get("severity") not in ("LOW", "INFO")]
+
+
+def settings_and_graph(env):
+    settings = Project(REPO).load(env, {})
+    return settings, build_desired(settings).graph
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_ngp_policy_passes_parliament_and_covers_every_kind(env):
+    settings, graph = settings_and_graph(env)
+    document = policy(settings, graph)
+    assert findings_above_low(document) == []
+    granted = {a for s in document["Statement"] for a in s["Action"]}
+    assert granted == actions_of(graph)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_nothing_is_granted_on_everything_that_could_be_narrower(env):
+    settings, graph = settings_and_graph(env)
+    for statement in policy(settings, graph)["Statement"]:
+        assert statement["Action"] != "*" and "*" not in statement["Action"]
+        if statement["Resource"] == "*" and "Condition" not in statement:
+            for action in statement["Action"]:
+                name = action.split(":")[1]
+                assert name.startswith("Describe") or action in UNSCOPED \
+                    or name in EC2_CREATES, action
+
+
+def test_changes_are_scoped_to_the_env():
+    settings, graph = settings_and_graph("prod")
+    by_sid = {s["Sid"]: s for s in policy(settings, graph)["Statement"]}
+    assert by_sid["ChangeOwnEc2"]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/ngp:env": "prod"}}
+    assert by_sid["OwnIam"]["Resource"] == ["arn:aws:iam::333333333333:role/ngp/prod/*",
+                                            "arn:aws:iam::333333333333:instance-profile/ngp/prod/*"]
+    assert "iam:PassRole" in by_sid["OwnIam"]["Action"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_role_policy_ngp_writes_passes_parliament(env):
+    settings, graph = settings_and_graph(env)
+    fake = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ngp-x-AbCdEf"
+    roles = [r for r in graph.resources.values() if r.kind == "iam.role"]
+    for role in roles:
+        for name, document in role.spec["policies"].items():
+            resolved = resolve(document, lambda ref: fake)
+            assert findings_above_low(resolved) == [], f"{role.address}: {name}"
+            for statement in resolved["Statement"]:
+                assert statement["Resource"] != "*" and statement["Action"] != "*"
