@@ -35,6 +35,17 @@ NOT_YET_VISIBLE = frozenset({
 STILL_IN_USE = frozenset({"DependencyViolation", "InvalidIPAddress.InUse"})
 
 
+# botocore's service names where IAM's action prefix differs.
+IAM_PREFIXES = {"elb": "elasticloadbalancing", "elbv2": "elasticloadbalancing"}
+
+
+def iam_action(call: str) -> str:
+    """The IAM action of a counted call: "elb.CreateLoadBalancer" ->
+    "elasticloadbalancing:CreateLoadBalancer"."""
+    service, operation = call.split(".", 1)
+    return f"{IAM_PREFIXES.get(service, service)}:{operation}"
+
+
 def error_code(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code", ""))

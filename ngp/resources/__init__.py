@@ -1,7 +1,15 @@
 """Resource kinds. Every family module is imported here, explicitly, so the registry is
 complete whatever imports what."""
 
-from ngp.resources import ec2, ec2_compute, iam, route53, secretsmanager  # noqa: F401
+from ngp.resources import (  # noqa: F401
+    autoscaling,
+    ec2,
+    ec2_compute,
+    elb,
+    iam,
+    route53,
+    secretsmanager,
+)
 from ngp.resources.base import KINDS, Context, Kind, get_kind, kind
 
 __all__ = ["KINDS", "Context", "Kind", "get_kind", "kind"]

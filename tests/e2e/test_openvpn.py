@@ -20,13 +20,13 @@ def test_openvpn_up_outputs_secret_and_down(home):
     assert "Apply complete" in up.stdout
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
 
-    tagged = home.tagged(env)
-    assert len(tagged["instance"]) == 1 and len(tagged["role"]) == 1
-    assert len(tagged["profile"]) == 1 and len(tagged["secret"]) == 2  # ssh key, password
+    tagged = home.tagged(env)  # the OpenVPN server and the manager node
+    assert len(tagged["instance"]) == 2 and len(tagged["role"]) == 2
+    assert len(tagged["profile"]) == 2 and len(tagged["secret"]) == 2  # ssh key, password
     assert state_ids(home.state(env)) == all_ids(tagged)
 
-    instance = home.ec2().describe_instances(InstanceIds=list(tagged["instance"]))[
-        "Reservations"][0]["Instances"][0]
+    vm = home.state(env)["resources"]["openvpn.instance"]["id"]
+    instance = home.ec2().describe_instances(InstanceIds=[vm])["Reservations"][0]["Instances"][0]
     assert instance["MetadataOptions"]["HttpTokens"] == "required"
     outputs = json.loads(home.ngp("outputs", "--env", env, "--json", check=True).stdout)
     ip = outputs["vpn_public_ip"]
@@ -45,7 +45,7 @@ def test_openvpn_up_outputs_secret_and_down(home):
     assert len(password) >= 24
 
     # The password is nowhere but in Secrets Manager.
-    role = home.client("iam").get_role_policy(RoleName=next(iter(tagged["role"])),
+    role = home.client("iam").get_role_policy(RoleName=f"ngp-openvpn-{env}",
                                               PolicyName="read-admin-password")
     statement = role["PolicyDocument"]["Statement"][0]
     assert statement["Action"] == "secretsmanager:GetSecretValue"
@@ -63,6 +63,11 @@ def test_openvpn_up_outputs_secret_and_down(home):
         if path.is_file():
             seen.append(path.read_text(errors="replace"))
     assert not any(password in s for s in seen)
+
+    # The manager's role holds exactly what `ngp permissions` prints for the env.
+    manager = home.client("iam").get_role_policy(RoleName=f"ngp-manager-{env}",
+                                                 PolicyName="ngp")["PolicyDocument"]
+    assert manager == json.loads(home.ngp("permissions", "--env", env, check=True).stdout)
 
     down = home.ngp("down", "--env", env, "--yes", check=True)
     assert password not in down.stdout + down.stderr

@@ -69,3 +69,18 @@ def zone_id(ctx):
     zone = ctx.aws.client("route53").create_hosted_zone(Name="example.com",
                                                         CallerReference="t")
     return zone["HostedZone"]["Id"].split("/")[-1]
+
+
+@pytest.fixture
+def launch_template(ctx, image):
+    return get_kind("ec2.launch_template").create(ctx, "x.lt", {
+        "name": "ngp-x-lt", "image_id": image["id"], "root_device_name": image["root_device_name"],
+        "instance_type": "t3.small", "security_group_ids": [], "key_name": None,
+        "instance_profile": None, "user_data": "#!/bin/sh\n", "root_volume_size": 10,
+        "root_volume_type": "gp3"})[1]
+
+
+@pytest.fixture
+def sg_id(ctx, vpc_id):
+    return get_kind("ec2.security_group").create(ctx, "x.sg", {
+        "name": "ngp-x-sg", "description": "d", "vpc_id": vpc_id, "ingress": []})[0]

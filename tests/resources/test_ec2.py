@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from ngp.aws import iam_action
 from ngp.resources import KINDS, get_kind
 from tests.resources.conftest import TRUST, policy
 
@@ -81,6 +82,32 @@ CASES = {
         lambda f: {"zone_id": f("zone_id"), "name": "vpn.example.com", "type": "A",
                    "ttl": 300, "values": ["192.0.2.10"]},
         lambda s: {**s, "values": ["192.0.2.11", "192.0.2.12"]}, "update"),
+    "ec2.launch_template": (
+        lambda f: {"name": "ngp-lt", "image_id": f("image")["id"],
+                   "root_device_name": f("image")["root_device_name"],
+                   "instance_type": "t3.small", "security_group_ids": [], "key_name": None,
+                   "instance_profile": None, "user_data": "#!/bin/sh\n",
+                   "root_volume_size": 10, "root_volume_type": "gp3"},
+        lambda s: {**s, "instance_type": "t3.large"}, "update"),
+    "autoscaling.group": (
+        lambda f: {"name": "ngp-g", "launch_template_id": f("launch_template")["id"],
+                   "launch_template_version": "1", "min_size": 1, "max_size": 2,
+                   "desired_capacity": 1, "subnet_ids": [f("subnet_id")],
+                   "load_balancer_names": [], "health_check_type": "EC2",
+                   "health_check_grace_period": 300},
+        lambda s: {**s, "min_size": 2, "desired_capacity": 2}, "update"),
+    "elb.load_balancer": (
+        lambda f: {"name": "ngp-lb", "scheme": "internal", "subnets": [f("subnet_id")],
+                   "security_groups": [f("sg_id")], "cross_zone": True,
+                   "listeners": [{"protocol": "TCP", "port": 80, "instance_protocol": "TCP",
+                                  "instance_port": 80}],
+                   "health_check": {"target": "TCP:80", "interval": 30, "timeout": 5,
+                                    "healthy": 2, "unhealthy": 2},
+                   "instances": [f("instance_id")]},
+        lambda s: {**s, "listeners": [{"protocol": "TCP", "port": 443,
+                                       "instance_protocol": "TCP", "instance_port": 443}],
+                   "health_check": {**s["health_check"], "target": "TCP:443"},
+                   "instances": []}, "update"),
     "ec2.image": (lambda f: {"owners": ["099720109477"], "name": "ubuntu/images/*"}, None,
                   "read-only"),
     "route53.zone": (lambda f: {"domain": f("zone_id") and "example.com"}, None, "read-only"),
@@ -166,7 +193,7 @@ def test_lifecycle(name, ctx, request):
 
     # What it called is what it declares: `ngp permissions` grants exactly these.
     used = {op for op, n in ctx.aws.calls.items() if n > calls_before.get(op, 0)}
-    assert {op.replace(".", ":", 1) for op in used} <= set(kind.actions)
+    assert {iam_action(op) for op in used} <= set(kind.actions)
 
 
 def test_vpc_dns_attributes_are_applied(ctx):

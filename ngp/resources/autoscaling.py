@@ -1,0 +1,135 @@
+"""Auto-scaling groups: a group's size changes in place, never by replacement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ngp.aws import wait_until
+from ngp.resources.base import TAG_ENV, Context, Kind, check_owned, kind
+
+DELETE_TIMEOUT = 900.0  # a group's instances must terminate first
+
+
+def _gone(exc: ClientError) -> bool:
+    return "not found" in str(exc).lower()
+
+
+@kind
+class Group(Kind):
+    """An auto-scaling group of machines from a launch template, in the given subnets,
+    optionally registered with classic load balancers.
+
+    spec: {"name": "ngp-private-agents-dev", "launch_template_id": Ref("dcos.agent_template"),
+           "launch_template_version": Ref("dcos.agent_template", "latest_version"),
+           "min_size": 3, "max_size": 3, "desired_capacity": 3,
+           "subnet_ids": [Ref("network.subnet.private[a]"), ...],
+           "load_balancer_names": [], "health_check_type": "EC2",
+           "health_check_grace_period": 300}
+    """
+
+    name = "autoscaling.group"
+    service = "autoscaling"
+    actions = ("autoscaling:DescribeAutoScalingGroups", "autoscaling:CreateAutoScalingGroup",
+               "autoscaling:CreateOrUpdateTags", "autoscaling:UpdateAutoScalingGroup",
+               "autoscaling:AttachLoadBalancers", "autoscaling:DetachLoadBalancers",
+               "autoscaling:DeleteAutoScalingGroup", "ec2:RunInstances", "iam:PassRole")
+    replace_on = frozenset({"name"})
+    outputs = ("id", "name", "arn")
+
+    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        out = dict(spec)
+        for key in ("subnet_ids", "load_balancer_names"):
+            if isinstance(spec.get(key), list):
+                out[key] = sorted(spec[key], key=str)
+        if isinstance(spec.get("launch_template_version"), int):
+            out["launch_template_version"] = str(spec["launch_template_version"])
+        return out
+
+    def _live(self, group: dict[str, Any]) -> dict[str, Any] | None:
+        if group.get("Status") == "Delete in progress":
+            return None
+        template = group.get("LaunchTemplate") or {}
+        subnets = [s for s in group.get("VPCZoneIdentifier", "").split(",") if s]
+        return self.canonical({
+            "id": group["AutoScalingGroupName"], "name": group["AutoScalingGroupName"],
+            "arn": group["AutoScalingGroupARN"],
+            "launch_template_id": template.get("LaunchTemplateId"),
+            "launch_template_version": str(template.get("Version")),
+            "min_size": group["MinSize"], "max_size": group["MaxSize"],
+            "desired_capacity": group["DesiredCapacity"], "subnet_ids": subnets,
+            "load_balancer_names": group.get("LoadBalancerNames", []),
+            "health_check_type": group.get("HealthCheckType"),
+            "health_check_grace_period": group.get("HealthCheckGracePeriod"),
+            "instances": len(group.get("Instances", [])),
+            "status": f"{len(group.get('Instances', []))}/{group['DesiredCapacity']} instances"})
+
+    def _describe(self, ctx: Context, **params: Any) -> list[dict[str, Any]]:
+        pages = ctx.aws.client("autoscaling").get_paginator(
+            "describe_auto_scaling_groups").paginate(**params)
+        return [g for page in pages for g in page["AutoScalingGroups"]]
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        groups = self._describe(ctx, Filters=[{"Name": f"tag:{TAG_ENV}", "Values": [ctx.env]}])
+        return {g["AutoScalingGroupName"]: live for g in groups
+                if g["AutoScalingGroupName"] in ids and (live := self._live(g))}
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        groups = self._describe(ctx, AutoScalingGroupNames=[id])
+        return self._live(groups[0]) if groups else None
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        groups = self._describe(ctx, AutoScalingGroupNames=[spec["name"]])
+        if not groups:
+            return None
+        check_owned(ctx, address, "auto-scaling group", spec["name"], groups[0].get("Tags", []))
+        live = self._live(groups[0])
+        return (spec["name"], live) if live else None
+
+    def _params(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return {"AutoScalingGroupName": spec["name"],
+                "LaunchTemplate": {"LaunchTemplateId": spec["launch_template_id"],
+                                   "Version": str(spec["launch_template_version"])},
+                "MinSize": spec["min_size"], "MaxSize": spec["max_size"],
+                "DesiredCapacity": spec["desired_capacity"],
+                "VPCZoneIdentifier": ",".join(spec["subnet_ids"]),
+                "HealthCheckType": spec.get("health_check_type", "EC2"),
+                "HealthCheckGracePeriod": spec.get("health_check_grace_period", 300)}
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        client = ctx.aws.client("autoscaling")
+        tags = [{"Key": k, "Value": v, "PropagateAtLaunch": k != "ngp:address",
+                 "ResourceId": spec["name"], "ResourceType": "auto-scaling-group"}
+                for k, v in ctx.tags(address, spec["name"]).items()]
+        client.create_auto_scaling_group(**self._params(spec), Tags=tags,
+                                         LoadBalancerNames=spec.get("load_balancer_names", []))
+        live = self.read(ctx, spec["name"]) or {}
+        return spec["name"], {"id": spec["name"], "name": spec["name"], "arn": live.get("arn")}
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        client = ctx.aws.client("autoscaling")
+        client.update_auto_scaling_group(**self._params(new))
+        before = set(old.get("load_balancer_names") or [])
+        after = set(new.get("load_balancer_names", []))
+        if before - after:
+            client.detach_load_balancers(AutoScalingGroupName=id,
+                                         LoadBalancerNames=sorted(before - after))
+        if after - before:
+            client.attach_load_balancers(AutoScalingGroupName=id,
+                                         LoadBalancerNames=sorted(after - before))
+        return self.outputs_of(self.read(ctx, id) or {"id": id, "name": id})
+
+    def delete(self, ctx: Context, id: str) -> None:
+        try:
+            ctx.aws.client("autoscaling").delete_auto_scaling_group(
+                AutoScalingGroupName=id, ForceDelete=True)
+        except ClientError as exc:
+            if not _gone(exc):
+                raise
+        # Its instances hold subnets and security groups until they are gone.
+        wait_until(lambda: True if not self._describe(ctx, AutoScalingGroupNames=[id])
+                   else None, what=f"auto-scaling group {id} to be deleted",
+                   timeout=DELETE_TIMEOUT)

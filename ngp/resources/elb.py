@@ -1,0 +1,184 @@
+"""Classic load balancers, as DC/OS on AWS uses them (masters, internal masters, public agents)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ngp.aws import error_code
+from ngp.resources.base import Context, Kind, check_owned, kind
+from ngp.resources.route53 import CLASSIC_ELB_ZONES
+
+GONE = frozenset({"LoadBalancerNotFound", "AccessPointNotFound"})
+
+
+def _listener(item: dict[str, Any]) -> dict[str, Any]:
+    return {"protocol": item["Protocol"].upper(), "port": item["LoadBalancerPort"],
+            "instance_protocol": item.get("InstanceProtocol", item["Protocol"]).upper(),
+            "instance_port": item["InstancePort"]}
+
+
+def _listener_param(listener: dict[str, Any]) -> dict[str, Any]:
+    return {"Protocol": listener["protocol"], "LoadBalancerPort": listener["port"],
+            "InstanceProtocol": listener["instance_protocol"],
+            "InstancePort": listener["instance_port"]}
+
+
+@kind
+class LoadBalancer(Kind):
+    """A classic load balancer: listeners, a health check, cross-zone balancing, and (when
+    the spec lists them) registered instances; groups register theirs themselves.
+
+    spec: {"name": "ngp-masters-dev", "scheme": "internet-facing",
+           "subnets": [Ref("network.subnet.public[a]"), ...],
+           "security_groups": [Ref("network.sg.master_lb")],
+           "listeners": [{"protocol": "TCP", "port": 443, "instance_protocol": "TCP",
+                          "instance_port": 443}],
+           "health_check": {"target": "TCP:5050", "interval": 30, "timeout": 5,
+                            "healthy": 2, "unhealthy": 2},
+           "cross_zone": true, "instances": [Ref("dcos.master[0]")]}
+    outputs: id (the name), dns_name, zone_id (for Route53 aliases).
+    Cross-zone balancing is not in a batched describe: it is taken as last applied.
+    """
+
+    name = "elb.load_balancer"
+    service = "elasticloadbalancing"
+    actions = ("elasticloadbalancing:DescribeLoadBalancers",
+               "elasticloadbalancing:DescribeTags",
+               "elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:AddTags",
+               "elasticloadbalancing:ConfigureHealthCheck",
+               "elasticloadbalancing:ModifyLoadBalancerAttributes",
+               "elasticloadbalancing:CreateLoadBalancerListeners",
+               "elasticloadbalancing:DeleteLoadBalancerListeners",
+               "elasticloadbalancing:AttachLoadBalancerToSubnets",
+               "elasticloadbalancing:DetachLoadBalancerFromSubnets",
+               "elasticloadbalancing:ApplySecurityGroupsToLoadBalancer",
+               "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+               "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
+               "elasticloadbalancing:DeleteLoadBalancer")
+    replace_on = frozenset({"name", "scheme"})
+    outputs = ("id", "name", "dns_name", "zone_id")
+
+    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        out = dict(spec)
+        for key in ("subnets", "security_groups", "instances"):
+            if isinstance(spec.get(key), list):
+                out[key] = sorted(spec[key], key=str)
+        if isinstance(spec.get("listeners"), list):
+            out["listeners"] = sorted(
+                ({**item, "protocol": str(item["protocol"]).upper(),
+                  "instance_protocol": str(item["instance_protocol"]).upper()}
+                 for item in spec["listeners"]), key=lambda item: item["port"])
+        return out
+
+    def _live(self, ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
+        live: dict[str, Any] = {
+            "id": item["LoadBalancerName"], "name": item["LoadBalancerName"],
+            "scheme": item.get("Scheme"), "subnets": item.get("Subnets", []),
+            "security_groups": item.get("SecurityGroups", []),
+            "listeners": [_listener(d["Listener"]) for d in item.get("ListenerDescriptions", [])],
+            "instances": [i["InstanceId"] for i in item.get("Instances", [])],
+            "dns_name": item.get("DNSName"),
+            # moto leaves this out; AWS documents one zone per region.
+            "zone_id": item.get("CanonicalHostedZoneNameID")
+            or CLASSIC_ELB_ZONES.get(ctx.aws.region), "status": "active"}
+        if item.get("HealthCheck"):
+            check = item["HealthCheck"]
+            live["health_check"] = {"target": check["Target"], "interval": check["Interval"],
+                                    "timeout": check["Timeout"],
+                                    "healthy": check["HealthyThreshold"],
+                                    "unhealthy": check["UnhealthyThreshold"]}
+        return self.canonical(live)
+
+    def _describe(self, ctx: Context, **params: Any) -> list[dict[str, Any]]:
+        pages = ctx.aws.client("elb").get_paginator("describe_load_balancers").paginate(**params)
+        return [d for page in pages for d in page["LoadBalancerDescriptions"]]
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        return {d["LoadBalancerName"]: self._live(ctx, d) for d in self._describe(ctx)
+                if d["LoadBalancerName"] in ids}
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        try:
+            found = self._describe(ctx, LoadBalancerNames=[id])
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return None
+            raise
+        return self._live(ctx, found[0]) if found else None
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        live = self.read(ctx, spec["name"])
+        if live is None:
+            return None
+        tags = ctx.aws.client("elb").describe_tags(LoadBalancerNames=[spec["name"]])
+        check_owned(ctx, address, "load balancer", spec["name"],
+                    tags["TagDescriptions"][0].get("Tags", []))
+        return spec["name"], live
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        elb = ctx.aws.client("elb")
+        elb.create_load_balancer(
+            LoadBalancerName=spec["name"], Scheme=spec["scheme"], Subnets=spec["subnets"],
+            SecurityGroups=spec["security_groups"],
+            Listeners=[_listener_param(item) for item in spec["listeners"]],
+            Tags=[{"Key": k, "Value": v} for k, v in ctx.tags(address, spec["name"]).items()])
+        self._settings(ctx, spec["name"], {}, spec)
+        live = self.read(ctx, spec["name"]) or {}
+        return spec["name"], self.outputs_of(live)
+
+    def _settings(self, ctx: Context, name: str, old: dict, new: dict) -> None:
+        elb = ctx.aws.client("elb")
+        if new.get("health_check") and old.get("health_check") != new["health_check"]:
+            check = new["health_check"]
+            elb.configure_health_check(LoadBalancerName=name, HealthCheck={
+                "Target": check["target"], "Interval": check["interval"],
+                "Timeout": check["timeout"], "HealthyThreshold": check["healthy"],
+                "UnhealthyThreshold": check["unhealthy"]})
+        if "cross_zone" in new and old.get("cross_zone") != new["cross_zone"]:
+            elb.modify_load_balancer_attributes(LoadBalancerName=name, LoadBalancerAttributes={
+                "CrossZoneLoadBalancing": {"Enabled": new["cross_zone"]}})
+        if "instances" in new:
+            before, after = set(old.get("instances") or []), set(new["instances"])
+            if after - before:
+                elb.register_instances_with_load_balancer(
+                    LoadBalancerName=name,
+                    Instances=[{"InstanceId": i} for i in sorted(after - before)])
+            if before - after:
+                elb.deregister_instances_from_load_balancer(
+                    LoadBalancerName=name,
+                    Instances=[{"InstanceId": i} for i in sorted(before - after)])
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        elb = ctx.aws.client("elb")
+        before = {item["port"]: item for item in old.get("listeners") or []}
+        after = {item["port"]: item for item in new["listeners"]}
+        changed = [p for p in before if p not in after or before[p] != after[p]]
+        if changed:
+            elb.delete_load_balancer_listeners(LoadBalancerName=id, LoadBalancerPorts=changed)
+        added = [after[p] for p in sorted(after) if p not in before or before[p] != after[p]]
+        if added:
+            elb.create_load_balancer_listeners(
+                LoadBalancerName=id, Listeners=[_listener_param(item) for item in added])
+        gone_subnets = set(old.get("subnets") or []) - set(new["subnets"])
+        new_subnets = set(new["subnets"]) - set(old.get("subnets") or [])
+        if new_subnets:
+            elb.attach_load_balancer_to_subnets(LoadBalancerName=id, Subnets=sorted(new_subnets))
+        if gone_subnets:
+            elb.detach_load_balancer_from_subnets(LoadBalancerName=id,
+                                                  Subnets=sorted(gone_subnets))
+        if sorted(old.get("security_groups") or []) != new["security_groups"]:
+            elb.apply_security_groups_to_load_balancer(LoadBalancerName=id,
+                                                       SecurityGroups=new["security_groups"])
+        self._settings(ctx, id, old, new)
+        return self.outputs_of(self.read(ctx, id) or {"id": id})
+
+    def delete(self, ctx: Context, id: str) -> None:
+        try:
+            ctx.aws.client("elb").delete_load_balancer(LoadBalancerName=id)
+        except ClientError as exc:
+            if error_code(exc) not in GONE:
+                raise
