@@ -556,10 +556,12 @@ class RouteTableAssociation(Kind):
         return {id: found[id] for id in ids if id in found}
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        # The filter selects tables; a table lists all its subnets' associations.
         found = self._associations(
             ctx, [{"Name": "association.subnet-id", "Values": [spec["subnet_id"]]}])
         for id, live in found.items():
-            if live["route_table_id"] == spec["route_table_id"]:
+            if (live["subnet_id"], live["route_table_id"]) == (spec["subnet_id"],
+                                                             spec["route_table_id"]):
                 return id, live
         return None
 

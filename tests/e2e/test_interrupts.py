@@ -131,3 +131,33 @@ def test_ctrl_c_lets_running_steps_finish_and_be_saved(slow_home):
     assert counts(home.tagged(env)) == EXPECTED
     home.ngp("down", "--env", env, "--yes", check=True)
     assert all_ids(home.tagged(env)) == set()
+
+
+FULL = {"vpc": 1, "subnet": 6, "igw": 1, "eip": 2, "nat": 1, "rtb": 4, "sg": 5, "key_pair": 1,
+        "instance": 2, "secret": 2, "role": 2, "profile": 2}
+
+
+@pytest.mark.parametrize("trial", range(2))
+def test_whole_platform_killed_at_a_random_moment_resumes_cleanly(slow_home, trial):
+    """Every module on: instances, roles, profiles, secrets and DNS records are adopted too."""
+    home = slow_home
+    env = home.env(f"kill-all-{trial}", full=True,
+                   **{'domain = "sandbox.ngp.test"': f'domain = "k{trial}.ngp.test"'})
+    rng = random.Random(100 + trial)
+    proc = home.popen("up", "--env", env, "--yes")
+    wait_for_serial(home, env, rng.randint(20, 70), proc)
+    time.sleep(rng.random() * 0.03)
+    kill(proc)
+
+    home.ngp("up", "--env", env, "--yes", check=True)
+    tagged = home.tagged(env)
+    assert counts(tagged) == FULL
+    state = home.state(env)
+    assert state_ids(state) == all_ids(tagged) and state["pending"] == {}
+    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+
+    proc = home.popen("down", "--env", env, "--yes")
+    wait_for_serial(home, env, state["serial"] + rng.randint(5, 60), proc)
+    kill(proc)
+    home.ngp("down", "--env", env, "--yes", check=True)
+    assert all_ids(home.tagged(env)) == set()

@@ -290,3 +290,16 @@ def test_find_tells_indexed_addresses_apart(ctx):
            for a in ("network.eip[a]", "network.eip[b]", "network.eip.a.", "network.eip")}
     for address, id in ids.items():
         assert kind.find(ctx, address, {})[0] == id
+
+
+def test_association_find_tells_the_subnets_of_one_table_apart(ctx, vpc_id, igw_id):
+    table = get_kind("ec2.route_table").create(ctx, "x.rt", {
+        "name": "r", "vpc_id": vpc_id, "routes": []})[0]
+    kind = get_kind("ec2.route_table_association")
+    subnets = [get_kind("ec2.subnet").create(ctx, f"x.s[{i}]", {
+        "name": f"s{i}", "vpc_id": vpc_id, "cidr": f"10.0.{i * 16}.0/20", "az": "us-east-1a",
+        "public": False})[0] for i in range(3)]
+    ids = [kind.create(ctx, f"x.a[{i}]", {"subnet_id": s, "route_table_id": table})[0]
+           for i, s in enumerate(subnets)]
+    for subnet, id in zip(subnets, ids, strict=True):
+        assert kind.find(ctx, "x.a", {"subnet_id": subnet, "route_table_id": table})[0] == id
