@@ -13,13 +13,10 @@ from pydantic import Field
 
 from ngp.graph import Format, Graph, Ref, Resource
 from ngp.modules.base import MODULES, Built, ModuleSettings, module
-from ngp.resources.iam import env_path
+from ngp.resources.iam import EC2_TRUST, env_path
 
 if TYPE_CHECKING:
     from ngp.config import Settings
-
-EC2_TRUST = {"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 USER_DATA = """#!/bin/bash
 # ngp: the manager node of env {env}. Installs ngp; its role gives it ngp's permissions.

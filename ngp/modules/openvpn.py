@@ -18,13 +18,10 @@ from pydantic import Field
 
 from ngp.graph import Format, Ref, Resource
 from ngp.modules.base import Built, ModuleSettings, module
-from ngp.resources.iam import env_path
+from ngp.resources.iam import EC2_TRUST, env_path
 
 if TYPE_CHECKING:
     from ngp.config import Settings
-
-EC2_TRUST = {"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 # Boot script. Runs as root once; every step retries, since the network may come up late.
 USER_DATA = """#!/bin/bash

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -19,6 +20,26 @@ def _profile_not_yet(exc: BaseException) -> bool:
     code, message = error_code(exc), error_message(exc)
     return (code == "InvalidParameterValue" and "iamInstanceProfile" in message) or (
         code == "NoSuchEntity" and "nstance profile" in message)
+
+
+def machine(spec: dict[str, Any], tags: dict[str, str], user_data: str) -> dict[str, Any]:
+    """What RunInstances and a launch template share: image, type, groups, key, role, user
+    data, IMDSv2 required, an encrypted root volume, and tags on machine and volume."""
+    data: dict[str, Any] = {
+        "ImageId": spec["image_id"], "InstanceType": spec["instance_type"],
+        "SecurityGroupIds": spec["security_group_ids"], "UserData": user_data,
+        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled",
+                            "HttpPutResponseHopLimit": 2},
+        "BlockDeviceMappings": [{"DeviceName": spec["root_device_name"], "Ebs": {
+            "VolumeSize": spec["root_volume_size"], "VolumeType": spec["root_volume_type"],
+            "DeleteOnTermination": True, "Encrypted": True}}],
+        "TagSpecifications": [*tag_spec("instance", tags), *tag_spec("volume", tags)],
+    }
+    if spec.get("key_name"):
+        data["KeyName"] = spec["key_name"]
+    if spec.get("instance_profile"):
+        data["IamInstanceProfile"] = {"Arn": spec["instance_profile"]}
+    return data
 
 
 @kind
@@ -166,22 +187,8 @@ class Instance(Ec2Kind):
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         ec2 = ctx.aws.client("ec2")
-        tags = ctx.tags(address, spec["name"])
-        params: dict[str, Any] = {
-            "ImageId": spec["image_id"], "InstanceType": spec["instance_type"],
-            "MinCount": 1, "MaxCount": 1, "SubnetId": spec["subnet_id"],
-            "SecurityGroupIds": spec["security_group_ids"], "UserData": spec["user_data"],
-            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled",
-                                "HttpPutResponseHopLimit": 2},
-            "BlockDeviceMappings": [{"DeviceName": spec["root_device_name"], "Ebs": {
-                "VolumeSize": spec["root_volume_size"], "VolumeType": spec["root_volume_type"],
-                "DeleteOnTermination": True, "Encrypted": True}}],
-            "TagSpecifications": [*tag_spec("instance", tags), *tag_spec("volume", tags)],
-        }
-        if spec.get("key_name"):
-            params["KeyName"] = spec["key_name"]
-        if spec.get("instance_profile"):
-            params["IamInstanceProfile"] = {"Arn": spec["instance_profile"]}
+        params = {**machine(spec, ctx.tags(address, spec["name"]), spec["user_data"]),
+                  "MinCount": 1, "MaxCount": 1, "SubnetId": spec["subnet_id"]}
         try:
             run = eventually(lambda: ec2.run_instances(**params), also=_profile_not_yet)
         except ClientError as exc:
@@ -309,12 +316,6 @@ class EipAssociation(Kind):
 
 
 
-def _b64(text: str) -> str:
-    import base64
-
-    return base64.b64encode(text.encode()).decode()
-
-
 @kind
 class LaunchTemplate(Ec2Kind):
     """A launch template for an auto-scaling group. Every version holds the complete data
@@ -352,21 +353,8 @@ class LaunchTemplate(Ec2Kind):
         # Machines a group launches are the group's, not resources of the state: they carry
         # the env (so nothing of it goes unseen) but no address of their own.
         tags = {TAG_ENV: ctx.env, "ngp:launch-template": spec["name"], "Name": spec["name"]}
-        data: dict[str, Any] = {
-            "ImageId": spec["image_id"], "InstanceType": spec["instance_type"],
-            "SecurityGroupIds": spec["security_group_ids"], "UserData": _b64(spec["user_data"]),
-            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled",
-                                "HttpPutResponseHopLimit": 2},
-            "BlockDeviceMappings": [{"DeviceName": spec["root_device_name"], "Ebs": {
-                "VolumeSize": spec["root_volume_size"], "VolumeType": spec["root_volume_type"],
-                "DeleteOnTermination": True, "Encrypted": True}}],
-            "TagSpecifications": [*tag_spec("instance", tags), *tag_spec("volume", tags)],
-        }
-        if spec.get("key_name"):
-            data["KeyName"] = spec["key_name"]
-        if spec.get("instance_profile"):
-            data["IamInstanceProfile"] = {"Arn": spec["instance_profile"]}
-        return data
+        # A launch template takes user data base64-encoded (RunInstances encodes it itself).
+        return machine(spec, tags, base64.b64encode(spec["user_data"].encode()).decode())
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         template = ctx.aws.client("ec2").create_launch_template(

@@ -15,6 +15,8 @@ from ngp.aws import error_code
 from ngp.resources.base import Context, Kind, check_owned, kind
 
 GONE = frozenset({"NoSuchEntity"})
+EC2_TRUST = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 
 def env_path(env: str) -> str:
