@@ -129,3 +129,20 @@ def test_role_batch_read_sees_inline_policies(ctx, role_name):
     before = ctx.aws.calls["iam.GetAccountAuthorizationDetails"]
     assert kind.read_many(ctx, [role_name])[role_name]["policies"] == {"p": doc}
     assert ctx.aws.calls["iam.GetAccountAuthorizationDetails"] - before == 1
+
+
+def test_alias_record_to_a_classic_load_balancer(ctx, subnet_id, sg_id, zone_id):
+    _, lb = get_kind("elb.load_balancer").create(ctx, "x.lb", {
+        "name": "ngp-masters", "scheme": "internet-facing", "subnets": [subnet_id],
+        "security_groups": [sg_id], "listeners": [{"protocol": "TCP", "port": 443,
+                                                   "instance_protocol": "TCP",
+                                                   "instance_port": 443}]})
+    assert lb["zone_id"] == "Z35SXDOTRQ7X7K"  # moto gives none: the per-region table does
+    kind = get_kind("route53.record")
+    spec = kind.canonical({"zone_id": zone_id, "name": "dcos.example.com", "type": "A",
+                           "alias": {"dns_name": lb["dns_name"], "zone_id": lb["zone_id"]}})
+    id, _ = kind.create(ctx, "x.dns", spec)
+    live = kind.read(ctx, id)
+    assert live["alias"] == spec["alias"] and live["name"] == "dcos.example.com."
+    kind.delete(ctx, id)
+    assert kind.read(ctx, id) is None
