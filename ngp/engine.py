@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import graphlib
 import heapq
+import signal
 import threading
 import time
 from collections import Counter
@@ -313,59 +314,74 @@ def apply(run: Run, plan: Plan) -> Summary:
     running: dict[Future, tuple[Op, float]] = {}
     summary = Summary()
     started = time.monotonic()
-    last_progress = started
-    bug: BaseException | None = None
     completed: set[tuple[str, str]] = set()
+    stop = threading.Event()
+    bugs: list[BaseException] = []
 
-    with ThreadPoolExecutor(max_workers=limit) as pool:
-        while ready or running:
-            held = []
-            while ready and len(running) < limit and not summary.interrupted and bug is None:
-                item = heapq.heappop(ready)
-                op = ops[item[1]]
-                if busy[op.service] >= per_service.get(op.service, 10):
-                    held.append(item)
-                    continue
-                busy[op.service] += 1
-                run.reporter.started(op)
-                running[pool.submit(_step, run, op)] = (op, time.monotonic())
-            for item in held:
-                heapq.heappush(ready, item)
-            if not running:
-                break
-            try:
-                done, _ = wait(running, timeout=PROGRESS_EVERY, return_when=FIRST_COMPLETED)
-            except KeyboardInterrupt:
-                if summary.interrupted:
-                    raise  # the second Ctrl-C: quit now; intents in flight are saved
-                summary.interrupted = True
-                run.reporter.warn(f"interrupted: waiting for {len(running)} running step(s) "
-                                  "to finish and be saved (Ctrl-C again to quit at once)")
+    def on_interrupt(signum: int, frame: Any) -> None:
+        # The first Ctrl-C lets running steps finish and be saved; the second quits at once
+        # (their intents are saved, so the next run settles them).
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        run.reporter.warn(f"interrupted: waiting for {len(running)} running step(s) to finish "
+                          "and be saved (Ctrl-C again to quit at once)")
+
+    def launch(pool: ThreadPoolExecutor) -> None:
+        held = []
+        while ready and len(running) < limit and not stop.is_set() and not bugs:
+            item = heapq.heappop(ready)
+            op = ops[item[1]]
+            if busy[op.service] >= per_service.get(op.service, 10):
+                held.append(item)
                 continue
-            if time.monotonic() - last_progress >= PROGRESS_EVERY:
-                last_progress = time.monotonic()
-                run.reporter.still_running(
-                    [(op, time.monotonic() - t0) for op, t0 in running.values()])
-            for future in done:
-                op, t0 = running.pop(future)
-                busy[op.service] -= 1
-                error = future.exception()
-                if error is None:
-                    run.reporter.finished(op, time.monotonic() - t0)
-                    if label := _done_label(op):
-                        summary.done[label] += 1
-                    completed.add(op.key)
-                    for nxt in after.get(op.key, ()):
-                        waiting[nxt].discard(op.key)
-                        if not waiting[nxt]:
-                            heapq.heappush(ready, (-heights[nxt], nxt))
-                elif isinstance(error, NgpError):
-                    summary.failures[op.address] = error
-                    run.reporter.failed(op, error)
-                else:
-                    bug = bug or error
-    if bug is not None:
-        raise bug
+            busy[op.service] += 1
+            run.reporter.started(op)
+            running[pool.submit(_step, run, op)] = (op, time.monotonic())
+        for item in held:
+            heapq.heappush(ready, item)
+
+    def settle(future: Future) -> None:
+        op, t0 = running.pop(future)
+        busy[op.service] -= 1
+        error = future.exception()
+        if error is None:
+            run.reporter.finished(op, time.monotonic() - t0)
+            if label := _done_label(op):
+                summary.done[label] += 1
+            completed.add(op.key)
+            for nxt in after.get(op.key, ()):
+                waiting[nxt].discard(op.key)
+                if not waiting[nxt]:
+                    heapq.heappush(ready, (-heights[nxt], nxt))
+        elif isinstance(error, NgpError):
+            summary.failures[op.address] = error
+            run.reporter.failed(op, error)
+        else:
+            bugs.append(error)
+
+    pool = ThreadPoolExecutor(max_workers=limit)
+    try:
+        with _handling_sigint(on_interrupt):
+            last_progress = started
+            while True:
+                launch(pool)
+                if not running:
+                    break
+                done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+                if time.monotonic() - last_progress >= PROGRESS_EVERY:
+                    last_progress = time.monotonic()
+                    run.reporter.still_running(
+                        [(op, time.monotonic() - t0) for op, t0 in running.values()])
+                for future in done:
+                    settle(future)
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)  # quit now: do not wait for AWS
+        raise
+    pool.shutdown()
+    if bugs:
+        raise bugs[0]
+    summary.interrupted = stop.is_set()
     summary.skipped = sorted({op.address for key, op in ops.items()
                               if key not in completed and op.address not in summary.failures})
     if not plan.destroy:
@@ -375,6 +391,19 @@ def apply(run: Run, plan: Plan) -> Summary:
             state.outputs = {}
     summary.seconds = time.monotonic() - started
     return summary
+
+
+@contextmanager
+def _handling_sigint(handler: Any) -> Iterator[None]:
+    """Route Ctrl-C to handler for the block (only the main thread can take signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _done_label(op: Op) -> str | None:
