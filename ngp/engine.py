@@ -141,11 +141,12 @@ def settle_pending(run: Run) -> None:
         try:
             if pending.op == "create":
                 found = kind.find(run.ctx, address, pending.spec)
-                taken = {rec.id: a for a, rec in run.state.resources.items()}
-                if found and found[0] in taken:
+                taken = {(rec.kind, rec.id): a for a, rec in run.state.resources.items()}
+                if found and (pending.kind, found[0]) in taken:
                     # Never record one object under two addresses: that is a kind's bug.
                     raise ResourceError(f"{pending.kind}.find returned {found[0]}, which is "
-                                        f"already {taken[found[0]]}", where=address)
+                                        f"already {taken[pending.kind, found[0]]}",
+                                        where=address)
                 with run.saving() as state:
                     if found:
                         id, live = found
