@@ -1,7 +1,8 @@
 """The sandbox process: moto's server on 127.0.0.1, optionally slowed down like AWS.
 
-Run as `python -m ngp.sandbox serve --info PATH`; it writes PATH (pid, endpoint) once it
-answers, and stops on SIGTERM. The local Marathon will be served by this process too.
+Run as `python -m ngp.sandbox serve --info PATH`; it writes PATH (pid, endpoint, the local
+Marathon's URL) once it answers, and stops on SIGTERM. The local Marathon runs in the same
+process, on a port of its own.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def write_info(path: Path, info: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0) -> None:
+def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
+          marathon_deploy_seconds: float = 0.5) -> None:
     os.environ.update(VALIDATION_FLAGS)
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -59,13 +61,22 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0) -> None:
                          request_handler=MotoRequestHandler)
     host, bound = server.server_address[:2]
 
+    from ngp.sandbox.marathon import LocalMarathon
+
+    marathon_app: Any = LocalMarathon(deploy_seconds=marathon_deploy_seconds)
+    if latency_ms > 0:
+        marathon_app = Latency(marathon_app, latency_ms / 1000.0)
+    marathon = make_server("127.0.0.1", 0, marathon_app, threaded=True)
+    threading.Thread(target=marathon.serve_forever, daemon=True).start()
+
     def stop(*_: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     write_info(info_path, {"pid": os.getpid(), "endpoint": f"http://{host}:{bound}",
-                           "marathon_url": None, "latency_ms": latency_ms,
+                           "marathon_url": f"http://127.0.0.1:{marathon.server_address[1]}",
+                           "latency_ms": latency_ms,
                            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     try:
         server.serve_forever()
