@@ -41,6 +41,7 @@ class CoreSettings(_Strict):
     modules: list[str] = Field(min_length=1)
     sandbox: bool = False
     endpoint_url: str | None = None
+    marathon_url: str | None = None
     domain: str | None = Field(None, pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")
     ssh_public_key_path: str | None = None
     parallelism: int = Field(10, ge=1, le=64)
@@ -64,7 +65,7 @@ class CoreSettings(_Strict):
             )
         return part
 
-    @field_validator("endpoint_url")
+    @field_validator("endpoint_url", "marathon_url")
     @classmethod
     def _endpoint(cls, url: str | None) -> str | None:
         if url is not None and not re.match(r"^https?://[^\s/]+", url):

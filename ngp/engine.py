@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import graphlib
 import heapq
+import os
 import signal
 import threading
 import time
@@ -72,11 +73,13 @@ class Run:
     store: LocalStore
     state: State
     reporter: Reporter
+    marathon: Any = None
     ctx: Context = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
-        self.ctx = Context(aws=self.aws, env=self.settings.env, lineage=self.state.lineage)
+        self.ctx = Context(aws=self.aws, env=self.settings.env, lineage=self.state.lineage,
+                           marathon=self.marathon)
 
     def save(self) -> None:
         self.store.save(self.state)
@@ -115,6 +118,23 @@ def connect(project: Project, settings: Settings, *, start_sandbox: bool = True)
     return aws
 
 
+def marathon_for(project: Project, settings: Settings) -> Any:
+    """The env's Marathon client: the sandbox's local one, the env's marathon_url, or None."""
+    from ngp.marathon.client import Marathon, token_source
+
+    if settings.core.sandbox:
+        from ngp.sandbox import control
+
+        info = control.status(project)
+        url = info.get("marathon_url") if info else None
+        return Marathon(url) if url else None
+    url = settings.core.marathon_url
+    if not url:
+        return None
+    dcos_url = url.split("/service/marathon")[0]
+    return Marathon(url, login=token_source(dcos_url, os.environ))
+
+
 @contextmanager
 def open_run(
     project: Project, env: str, command: str, reporter: Reporter, *, lock: bool = True
@@ -124,14 +144,19 @@ def open_run(
     settings = project.load(env)
     desired = build_desired(settings)
     aws = connect(project, settings)
+    marathon = marathon_for(project, settings)
     store = LocalStore(project.state_dir, env)
-    if not lock:
-        yield Run(settings, desired, aws, store, store.load(), reporter)
-        return
-    with store.lock(command, reporter.warn):
-        run = Run(settings, desired, aws, store, store.load(), reporter)
-        settle_pending(run)
-        yield run
+    try:
+        if not lock:
+            yield Run(settings, desired, aws, store, store.load(), reporter, marathon)
+            return
+        with store.lock(command, reporter.warn):
+            run = Run(settings, desired, aws, store, store.load(), reporter, marathon)
+            settle_pending(run)
+            yield run
+    finally:
+        if marathon is not None:
+            marathon.close()
 
 
 def settle_pending(run: Run) -> None:

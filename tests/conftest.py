@@ -36,3 +36,31 @@ def aws():
 @pytest.fixture
 def ctx(aws):
     return Context(aws=aws, env="test", lineage="lineage-test")
+
+
+@pytest.fixture
+def local_marathon():
+    """A local Marathon on a loopback port, its deployments taking 0.1 s; stopped after."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from ngp.sandbox.marathon import LocalMarathon
+
+    app = LocalMarathon(deploy_seconds=0.1)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    app.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield app
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def marathon(local_marathon):
+    from ngp.marathon.client import Marathon
+
+    client = Marathon(local_marathon.url, poll=0.02)
+    yield client
+    client.close()

@@ -1,6 +1,7 @@
 """Resource kinds. Every family module is imported here, explicitly, so the registry is
 complete whatever imports what."""
 
+from ngp.marathon import app as marathon_app  # noqa: F401  (the marathon.app kind)
 from ngp.resources import (  # noqa: F401
     autoscaling,
     ec2,

@@ -24,6 +24,7 @@ class Context:
     aws: Aws
     env: str
     lineage: str
+    marathon: Any = None  # ngp.marathon.client.Marathon, when the env has one
 
     def tags(self, address: str, name: str | None = None) -> dict[str, str]:
         tags = {TAG_ENV: self.env, TAG_ADDRESS: address, TAG_LINEAGE: self.lineage}

@@ -1,0 +1,93 @@
+"""`marathon.app`: a Marathon app as a resource kind, in the same graph, plan and state as
+the AWS resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ngp.errors import NgpError, ResourceError
+from ngp.marathon import rules
+from ngp.resources.base import Context, Kind, kind
+
+LABEL_ENV = "NGP_ENV"
+LABEL_ADDRESS = "NGP_ADDRESS"
+
+
+def _marathon(ctx: Context) -> Any:
+    if ctx.marathon is None:
+        raise NgpError("this env has no Marathon to push apps to",
+                       hint="Set marathon_url in the env's settings (the sandbox has its own).")
+    return ctx.marathon
+
+
+@kind
+class App(Kind):
+    """A Marathon app, written in the current format (networks, container.portMappings,
+    fetch). Applied as a complete replacement and waited for until its tasks run (and are
+    healthy); compared after Marathon's defaults, with set-like fields in any order. ngp
+    labels it with the env and the address, which is how an interrupted create is adopted.
+
+    spec: {"id": "/platform/registry", "instances": 1, "cpus": 0.5, "mem": 512,
+           "container": {"type": "DOCKER", "docker": {"image": "registry:2"},
+                         "portMappings": [{"containerPort": 5000}]},
+           "networks": [{"mode": "container/bridge"}]}
+    """
+
+    name = "marathon.app"
+    service = "marathon"
+    outputs = ("id", "version")
+
+    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(spec.get("id"), str) or rules.id_errors(spec["id"]):
+            return spec  # apply refuses it with the reason
+        return rules.comparable(spec)
+
+    def _live(self, app: dict[str, Any]) -> dict[str, Any]:
+        labels = {k: v for k, v in app.get("labels", {}).items()
+                  if k not in (LABEL_ENV, LABEL_ADDRESS)}
+        live = self.canonical({**app, "labels": labels})
+        running, wanted = app.get("tasksRunning", 0), app.get("instances", 0)
+        healthy = app.get("tasksHealthy", 0)
+        live.update({"version": app.get("version"), "tasks_running": running,
+                     "tasks_healthy": healthy,
+                     "status": f"{running}/{wanted} running, {healthy} healthy"
+                     + (", deploying" if app.get("deployments") else "")})
+        return live
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        return {app["id"]: self._live(app) for app in _marathon(ctx).list_apps()
+                if app["id"] in ids}
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        app = _marathon(ctx).get_app(id)
+        return self._live(app) if app else None
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        app = _marathon(ctx).get_app(spec["id"])
+        if app is None:
+            return None
+        if app.get("labels", {}).get(LABEL_ENV) != ctx.env:
+            raise ResourceError(f"Marathon app {app['id']} exists but was not deployed by ngp "
+                                f"for env {ctx.env!r}", where=address,
+                                hint="Delete it, or give ngp's app another id.")
+        return app["id"], self._live(app)
+
+    def _apply(self, ctx: Context, address: str, spec: dict[str, Any]) -> dict[str, Any]:
+        labels = {**spec.get("labels", {}), LABEL_ENV: ctx.env, LABEL_ADDRESS: address}
+        definition = {k: v for k, v in spec.items() if k not in rules.READ_ONLY}
+        app = _marathon(ctx).apply({**definition, "labels": labels})
+        return {"id": app["id"], "version": app["version"]}
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        outputs = self._apply(ctx, address, spec)
+        return outputs["id"], outputs
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        app = _marathon(ctx).get_app(id) or {}
+        address = app.get("labels", {}).get(LABEL_ADDRESS, "")
+        return self._apply(ctx, address, new)
+
+    def delete(self, ctx: Context, id: str) -> None:
+        _marathon(ctx).delete(id)

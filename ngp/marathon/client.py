@@ -1,0 +1,247 @@
+"""A Marathon client that gets the real API right (see shared/reference/marathon/API-NOTES.md).
+
+- Directly (`http://master:8080`) or through DC/OS's Admin Router (`<dcos>/service/marathon`)
+  with `Authorization: token=<ACS token>`; a 401 (HTML, not JSON) logs in once more, then fails.
+- apply = `PUT /v2/apps/{id}?partialUpdate=false` (a plain PUT merges and never removes a
+  field), then a bounded wait for its deployment, then a check of the app itself: a deployment
+  that vanished may have been cancelled.
+- 409 (locked by a deployment): wait for the blocking deployments and retry; cancel them only
+  when asked to force. 422: Marathon's details as field errors. 503: retried.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ngp.errors import NgpError
+from ngp.marathon import rules
+
+DEPLOY_TIMEOUT = 600.0
+
+
+class MarathonError(NgpError):
+    """Marathon refused or failed a request."""
+
+
+def _details(body: Any) -> str:
+    """Marathon's error body as one line: `details` may be missing, a string, or a list of
+    {path, errors} with indices written as (n)."""
+    if not isinstance(body, dict):
+        return str(body)[:200]
+    message = str(body.get("message", ""))
+    details = body.get("details")
+    if isinstance(details, list):
+        fields = "; ".join(f"{d.get('path', '?')}: {', '.join(map(str, d.get('errors', [])))}"
+                           for d in details if isinstance(d, dict))
+        return f"{message} ({fields})" if fields else message
+    if details:
+        return f"{message} ({details})"
+    return message
+
+
+class Marathon:
+    """One Marathon, reached at `url`. `login` returns a fresh ACS token (or None when no
+    authentication is needed); it is called once at first use and once more on a 401."""
+
+    def __init__(self, url: str, *, login: Callable[[], str | None] | None = None,
+                 timeout: float = 30.0, poll: float = 0.25) -> None:
+        self.url = url.rstrip("/")
+        self._login = login
+        self._token: str | None = None
+        self._logged_in = False
+        self._poll = poll
+        self._http = httpx.Client(timeout=timeout)
+        self.calls = 0
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- transport ---------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        if self._login and not self._logged_in:
+            self._token, self._logged_in = self._login(), True
+        return {"Authorization": f"token={self._token}"} if self._token else {}
+
+    def request(self, method: str, path: str, *, params: dict | None = None,
+                body: Any = None, retries: int = 5) -> httpx.Response:
+        """One call; re-login once on 401, retry 503 and lost connections with backoff."""
+        relogged = False
+        for attempt in range(retries + 1):
+            self.calls += 1
+            try:
+                response = self._http.request(method, f"{self.url}{path}", params=params,
+                                              json=body, headers=self._headers())
+            except httpx.TransportError as exc:
+                if attempt == retries:
+                    raise MarathonError(f"cannot reach Marathon at {self.url}: {exc}",
+                                        hint="Check the URL, the VPN, and that the cluster "
+                                        "is up.") from None
+                time.sleep(min(0.2 * 2 ** attempt, 5))
+                continue
+            if response.status_code == 401 and self._login and not relogged:
+                relogged, self._logged_in = True, False  # the token expired: log in again
+                continue
+            if response.status_code == 401:
+                raise MarathonError(f"Marathon at {self.url} refused the credentials (401)",
+                                    hint="Set DCOS_ACS_TOKEN, or DCOS_UID and DCOS_PASSWORD, "
+                                    "to valid ones.")
+            if response.status_code == 503 and attempt < retries:
+                time.sleep(min(0.2 * 2 ** attempt, 5))  # no leader yet, or a timeout
+                continue
+            return response
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _path(app_id: str) -> str:
+        return "/v2/apps/" + quote(app_id.strip("/"))
+
+    @staticmethod
+    def _body(response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+    def _fail(self, what: str, response: httpx.Response, app_id: str) -> MarathonError:
+        return MarathonError(f"{what} failed with {response.status_code}: "
+                             f"{_details(self._body(response))}", where=f"marathon app "
+                             f"{app_id}")
+
+    # -- reads -------------------------------------------------------------------------
+
+    def ping(self) -> bool:
+        return self.request("GET", "/ping", retries=0).status_code == 200
+
+    def get_app(self, app_id: str) -> dict[str, Any] | None:
+        response = self.request("GET", self._path(app_id))
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._fail("reading the app", response, app_id)
+        return response.json()["app"]
+
+    def list_apps(self) -> list[dict[str, Any]]:
+        response = self.request("GET", "/v2/apps")
+        if response.status_code != 200:
+            raise self._fail("listing apps", response, "*")
+        return response.json()["apps"]
+
+    def deployments(self) -> list[dict[str, Any]]:
+        response = self.request("GET", "/v2/deployments")
+        if response.status_code != 200:
+            raise self._fail("listing deployments", response, "*")
+        return response.json()
+
+    # -- writes ------------------------------------------------------------------------
+
+    def apply(self, app: dict[str, Any], *, force: bool = False,
+              deadline: float = DEPLOY_TIMEOUT) -> dict[str, Any]:
+        """Make the app exactly `app` (complete replacement) and wait until it runs."""
+        errors = rules.id_errors(app.get("id"))
+        if errors:
+            raise MarathonError(f"invalid app id {app.get('id')!r}: {'; '.join(errors)}",
+                                where=f"marathon app {app.get('id')}")
+        app_id = rules.absolute(app["id"])
+        give_up = time.monotonic() + deadline
+        while True:
+            response = self.request("PUT", self._path(app_id),
+                                    params={"partialUpdate": "false"} | (
+                                        {"force": "true"} if force else {}), body=app)
+            if response.status_code != 409:
+                break
+            blocking = [d["id"] for d in (self._body(response) or {}).get("deployments", [])]
+            if force:
+                for dep in blocking:
+                    self.request("DELETE", f"/v2/deployments/{dep}", params={"force": "true"})
+                continue
+            for dep in blocking:  # wait for what holds the lock, then try again
+                self._wait_gone(dep, app_id, give_up)
+        if response.status_code not in (200, 201):
+            raise self._fail("deploying", response, app_id)
+        result = response.json()
+        deployment = response.headers.get("Marathon-Deployment-Id") or result.get("deploymentId")
+        self._wait_gone(deployment, app_id, give_up)
+        return self._check(app_id, result.get("version"), give_up)
+
+    def _wait_gone(self, deployment: str | None, app_id: str, give_up: float) -> None:
+        while deployment and any(d["id"] == deployment for d in self.deployments()):
+            if time.monotonic() > give_up:
+                raise MarathonError(
+                    f"deployment {deployment} did not finish in time", where=f"marathon app "
+                    f"{app_id}", hint="See why in Marathon (GET /v2/queue, the app's last "
+                    "task failure): too few agents for its constraints, or failing health "
+                    "checks. `ngp up` again waits again.")
+            time.sleep(self._poll)
+
+    def _check(self, app_id: str, version: str | None, give_up: float) -> dict[str, Any]:
+        """A deployment that is gone may have been cancelled: check the app itself."""
+        while True:
+            app = self.get_app(app_id)
+            if app is None:
+                raise MarathonError("the app vanished after its deployment (deleted or "
+                                    "rolled back by someone else?)", where=f"marathon app "
+                                    f"{app_id}")
+            wanted = app["instances"]
+            healthy = not app.get("healthChecks") or app.get("tasksHealthy", 0) >= wanted
+            current = version is None or app.get("version", "") >= version
+            if not app.get("deployments") and current and \
+                    app.get("tasksRunning", 0) >= wanted and healthy:
+                return app
+            if not current:
+                raise MarathonError(f"the app is at version {app.get('version')}, not "
+                                    f"{version}: its deployment was replaced or cancelled",
+                                    where=f"marathon app {app_id}",
+                                    hint="Run `ngp up` again to apply it.")
+            if time.monotonic() > give_up:
+                raise MarathonError(f"{app.get('tasksRunning', 0)} of {wanted} tasks running "
+                                    f"({app.get('tasksHealthy', 0)} healthy) at the deadline",
+                                    where=f"marathon app {app_id}")
+            time.sleep(self._poll)
+
+    def delete(self, app_id: str, *, deadline: float = DEPLOY_TIMEOUT) -> None:
+        """Delete the app (gone already is success); DELETE forces by default in Marathon."""
+        response = self.request("DELETE", self._path(app_id))
+        if response.status_code == 404:
+            return
+        if response.status_code != 200:
+            raise self._fail("deleting", response, app_id)
+        deployment = response.headers.get("Marathon-Deployment-Id") or \
+            response.json().get("deploymentId")
+        self._wait_gone(deployment, app_id, time.monotonic() + deadline)
+
+
+def acs_login(dcos_url: str, uid: str, password: str) -> str:
+    """A fresh ACS token from DC/OS's login endpoint."""
+    try:
+        response = httpx.post(f"{dcos_url.rstrip('/')}/acs/api/v1/auth/login",
+                              json={"uid": uid, "password": password}, timeout=30)
+    except httpx.TransportError as exc:
+        raise MarathonError(f"cannot reach DC/OS at {dcos_url}: {exc}") from None
+    if response.status_code != 200:
+        raise MarathonError(f"DC/OS login as {uid!r} failed ({response.status_code})",
+                            hint="Check DCOS_UID and DCOS_PASSWORD.")
+    return str(response.json()["token"])
+
+
+def token_source(dcos_url: str, environ: Any) -> Callable[[], str | None]:
+    """Where tokens come from: DCOS_ACS_TOKEN, or a login with DCOS_UID and DCOS_PASSWORD
+    (which also renews an expired token), or nothing (a Marathon without authentication)."""
+    uid, password = environ.get("DCOS_UID"), environ.get("DCOS_PASSWORD")
+    first = environ.get("DCOS_ACS_TOKEN")
+    used = {"first": False}
+
+    def token() -> str | None:
+        if first and not used["first"]:
+            used["first"] = True
+            return first
+        if uid and password:
+            return acs_login(dcos_url, uid, password)
+        return first
+
+    return token

@@ -1,0 +1,177 @@
+"""The Marathon client against the local Marathon, over HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ngp.marathon import rules
+from ngp.marathon.client import Marathon, MarathonError
+
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "marathon"
+WEB = {"id": "/platform/web", "cmd": "sleep 1000", "instances": 2, "cpus": 0.1, "mem": 64,
+       "healthChecks": [{"protocol": "COMMAND", "command": {"value": "true"}}]}
+
+
+def test_create_waits_until_tasks_run_and_are_healthy(marathon):
+    app = marathon.apply(WEB)
+    assert app["tasksRunning"] == 2 and app["tasksHealthy"] == 2 and app["deployments"] == []
+    assert app["id"] == "/platform/web"
+
+
+def test_reapplying_the_same_definition_restarts_nothing(marathon):
+    first = marathon.apply(WEB)
+    again = marathon.apply(WEB)
+    assert again["version"] == first["version"]
+    assert again["versionInfo"] == first["versionInfo"]
+
+
+def test_apply_replaces_so_removed_fields_go_away(marathon):
+    marathon.apply({**WEB, "labels": {"team": "a"}, "env": {"MODE": "x"}})
+    app = marathon.apply(WEB)
+    assert app["labels"] == {} and app["env"] == {}
+    # A plain PUT (the default partialUpdate=true) would have kept them:
+    marathon.apply({**WEB, "labels": {"team": "a"}})
+    marathon.request("PUT", "/v2/apps/platform/web", body={"cmd": "sleep 2000"})
+    time.sleep(0.2)
+    assert marathon.get_app("/platform/web")["labels"] == {"team": "a"}
+
+
+def test_a_scale_change_keeps_the_config_version(marathon):
+    first = marathon.apply(WEB)
+    scaled = marathon.apply({**WEB, "instances": 3})
+    assert scaled["tasksRunning"] == 3
+    assert scaled["versionInfo"]["lastConfigChangeAt"] == \
+        first["versionInfo"]["lastConfigChangeAt"]
+
+
+def test_locked_app_is_waited_for_then_applied(marathon, local_marathon):
+    local_marathon.deploy_seconds = 0.5
+    marathon.apply(WEB, deadline=5)
+    raw = marathon.request("PUT", "/v2/apps/platform/web", params={"partialUpdate": "false"},
+                           body={**WEB, "cmd": "sleep 3000"})
+    assert raw.status_code == 200
+    locked = marathon.request("PUT", "/v2/apps/platform/web",
+                              params={"partialUpdate": "false"}, body=WEB)
+    assert locked.status_code == 409 and locked.json()["deployments"]
+    t0 = time.monotonic()
+    app = marathon.apply({**WEB, "cmd": "sleep 4000"}, deadline=10)
+    assert app["cmd"] == "sleep 4000" and time.monotonic() - t0 >= 0.3
+
+
+def test_force_cancels_the_blocking_deployment(marathon, local_marathon):
+    local_marathon.deploy_seconds = 30
+    marathon.request("PUT", "/v2/apps/platform/web", params={"partialUpdate": "false"},
+                     body=WEB)
+    local_marathon.deploy_seconds = 0.1
+    app = marathon.apply({**WEB, "cmd": "sleep 5"}, force=True, deadline=5)
+    assert app["cmd"] == "sleep 5"
+
+
+def test_invalid_definition_shows_marathons_field_errors(marathon):
+    with pytest.raises(MarathonError) as exc:
+        marathon.apply({**WEB, "instances": -1, "upgradeStrategy": {
+            "minimumHealthCapacity": 2, "maximumOverCapacity": 1}})
+    line = exc.value.line()
+    assert "422" in line and "/instances" in line
+    assert "/upgradeStrategy/minimumHealthCapacity: is greater than 1" in line
+
+
+def test_invalid_ids_are_refused_before_any_call(marathon):
+    for bad in ("/Platform/web", "/platform/web_1", "/platform/-web", "/platform/tasks", ""):
+        calls = marathon.calls
+        with pytest.raises(MarathonError, match="invalid app id"):
+            marathon.apply({**WEB, "id": bad})
+        assert marathon.calls == calls
+
+
+def test_expired_token_logs_in_once_more(local_marathon):
+    local_marathon.token = "good"
+    tokens = iter(["stale", "good"])
+    logins = []
+
+    def login():
+        logins.append(1)
+        return next(tokens)
+
+    client = Marathon(local_marathon.url, login=login, poll=0.02)
+    assert client.apply(WEB)["tasksRunning"] == 2
+    assert len(logins) == 2
+    refused = Marathon(local_marathon.url, login=lambda: "wrong", poll=0.02)
+    with pytest.raises(MarathonError, match="refused the credentials"):
+        refused.list_apps()
+
+
+def test_a_deployment_past_its_deadline_is_a_clear_error(marathon, local_marathon):
+    local_marathon.deploy_seconds = 30
+    with pytest.raises(MarathonError) as exc:
+        marathon.apply(WEB, deadline=0.3)
+    assert "did not finish in time" in exc.value.summary
+    assert exc.value.where == "marathon app /platform/web"
+
+
+def test_delete_and_delete_again(marathon):
+    marathon.apply(WEB)
+    marathon.delete("/platform/web")
+    assert marathon.get_app("/platform/web") is None
+    marathon.delete("/platform/web")
+
+
+def test_unreachable_marathon_is_one_line():
+    client = Marathon("http://127.0.0.1:9", poll=0.01)
+    with pytest.raises(MarathonError, match="cannot reach Marathon"):
+        client.request("GET", "/v2/apps", retries=1)
+
+
+def test_local_marathon_answers_like_the_real_one(local_marathon):
+    url = local_marathon.url
+    bad = httpx.put(f"{url}/v2/apps/x", content=b"{nope")
+    assert bad.status_code == 400 and isinstance(bad.json()["details"], str)
+    wrong = httpx.put(f"{url}/v2/apps/x", json={"instances": "two"})
+    assert wrong.status_code == 422
+    assert wrong.json() == {"message": "Invalid JSON", "details": [
+        {"path": "/instances", "errors": ["error.expected.jsnumber"]}]}
+    created = httpx.post(f"{url}/v2/apps", json={"id": "solo", "cmd": "sleep 1"})
+    assert created.status_code == 201 and created.headers["Marathon-Deployment-Id"]
+    assert "deploymentId" not in created.json() and created.json()["deployments"]
+    assert httpx.post(f"{url}/v2/apps", json={"id": "solo"}).status_code == 409
+    assert httpx.get(f"{url}/v2/apps/solo").json()["app"]["id"] == "/solo"
+    assert httpx.get(f"{url}/v2/apps/nope").status_code == 404
+    assert httpx.get(f"{url}/ping").text == "pong"
+    assert httpx.get(f"{url}/v2/info").json()["version"].startswith("1.11")
+
+
+def reference_examples():
+    folder = REFERENCE / "examples"
+    return sorted(folder.rglob("*.json")) if folder.is_dir() else []
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="shared/reference/marathon is absent")
+@pytest.mark.parametrize("path", reference_examples(), ids=lambda p: p.name)
+def test_reference_examples_are_taken_as_the_real_server_takes_them(local_marathon, path):
+    body = json.loads(path.read_text())
+    apps = body.get("apps", []) if "apps" in body or "groups" in body else [body]
+    for app in apps:
+        url = f"{local_marathon.url}/v2/apps/{app['id'].strip('/')}"
+        if "version" in app:  # a GET body sent back: a plain PUT refuses it, as Marathon does
+            refused = httpx.put(url, json=app)
+            assert refused.status_code == 422
+            assert "may only be combined with the 'id' field" in refused.text
+        response = httpx.put(url, params={"partialUpdate": "false"}, json=app)
+        assert response.status_code in (200, 201), response.text
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="shared/reference/marathon is absent")
+def test_definitions_ngp_writes_validate_against_the_official_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((REFERENCE / "schema" / "AppDefinition.json").read_text())
+    from tests.resources.test_ec2 import CASES
+
+    build, change, _ = CASES["marathon.app"]
+    for app in (build(None), change(build(None))):
+        jsonschema.Draft4Validator(schema).validate(app)
+        assert rules.id_errors(app["id"]) == []
