@@ -39,9 +39,20 @@ STILL_IN_USE = frozenset({"DependencyViolation", "InvalidIPAddress.InUse"})
 IAM_PREFIXES = {"elb": "elasticloadbalancing", "elbv2": "elasticloadbalancing"}
 
 
+# API operations whose IAM action has another name.
+IAM_ACTIONS = {
+    "s3.ListBuckets": "s3:ListAllMyBuckets", "s3.HeadBucket": "s3:ListBucket",
+    "s3.PutBucketEncryption": "s3:PutEncryptionConfiguration",
+    "s3.PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "s3.ListObjectVersions": "s3:ListBucketVersions", "s3.DeleteObjects": "s3:DeleteObject",
+}
+
+
 def iam_action(call: str) -> str:
     """The IAM action of a counted call: "elb.CreateLoadBalancer" ->
     "elasticloadbalancing:CreateLoadBalancer"."""
+    if call in IAM_ACTIONS:
+        return IAM_ACTIONS[call]
     service, operation = call.split(".", 1)
     return f"{IAM_PREFIXES.get(service, service)}:{operation}"
 

@@ -212,7 +212,8 @@ def load_settings(project: Project, env: str, environ: Any) -> Settings:
 
     for name in core.modules:
         for var in MODULES[name].required_env:
-            if not environ.get(var):
+            # The sandbox talks to no real Sysdig or Tyk: it makes do with a placeholder.
+            if not environ.get(var) and not core.sandbox:
                 raise ConfigError(
                     f"module {name!r} needs the environment variable {var}, which is not set",
                     where=f"{where}: modules",

@@ -103,6 +103,9 @@ def connect(project: Project, settings: Settings, *, start_sandbox: bool = True)
         aws = Aws(settings.core.region, endpoint_url=info["endpoint"],
                   credentials=SANDBOX_CREDENTIALS, pool_size=settings.core.parallelism)
         control.prepare(aws, settings.core.domain)
+        for name in settings.modules:
+            for var in MODULES[name].required_env:
+                os.environ.setdefault(var, f"sandbox-placeholder-{var.lower()}")
     else:
         aws = Aws(settings.core.region, endpoint_url=settings.core.endpoint_url,
                   pool_size=settings.core.parallelism)

@@ -6,7 +6,7 @@ objects where AWS allows it:
   cannot be scoped, nor can creates, whose requests also name objects ngp does not own (an
   image, an adopted VPC);
 - IAM only on roles and instance profiles under the env's path `/ngp/<env>/`;
-- Secrets Manager only on secrets named with the env's prefix;
+- Secrets Manager only on secrets named with the env's prefix, S3 on buckets likewise;
 - Route53 only on hosted zones and their record sets.
 """
 
@@ -25,7 +25,7 @@ EC2_CREATES = ("CreateVpc", "CreateSubnet", "CreateInternetGateway", "AllocateAd
                "RunInstances")
 UNSCOPED = {  # actions AWS does not scope to a resource
     "iam:GetAccountAuthorizationDetails", "iam:ListInstanceProfiles",
-    "secretsmanager:ListSecrets", "route53:ListHostedZonesByName",
+    "secretsmanager:ListSecrets", "route53:ListHostedZonesByName", "s3:ListAllMyBuckets",
 }
 
 
@@ -75,6 +75,11 @@ def policy(settings: Settings, graph: Graph) -> dict[str, Any]:
     add("ListSecrets", [a for a in secrets if a in UNSCOPED], "*")
     add("OwnSecrets", [a for a in secrets if a not in UNSCOPED],
         f"arn:aws:secretsmanager:{region}:{account}:secret:{settings.name('*')}-*")
+
+    storage = by_service.get("s3", [])
+    add("ListBuckets", [a for a in storage if a in UNSCOPED], "*")
+    add("OwnBuckets", [a for a in storage if a not in UNSCOPED],
+        [f"arn:aws:s3:::{settings.name('*')}", f"arn:aws:s3:::{settings.name('*')}/*"])
 
     dns = by_service.get("route53", [])
     add("FindZones", [a for a in dns if a in UNSCOPED], "*")

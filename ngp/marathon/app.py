@@ -11,6 +11,11 @@ from ngp.resources.base import Context, Kind, kind
 
 LABEL_ENV = "NGP_ENV"
 LABEL_ADDRESS = "NGP_ADDRESS"
+SECRET_LABEL = "NGP_SECRET_"  # NGP_SECRET_<VAR> = the ARN its value comes from
+
+
+def is_secret_ref(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secret"}
 
 
 def _marathon(ctx: Context) -> Any:
@@ -26,6 +31,8 @@ class App(Kind):
     fetch). Applied as a complete replacement and waited for until its tasks run (and are
     healthy); compared after Marathon's defaults, with set-like fields in any order. ngp
     labels it with the env and the address, which is how an interrupted create is adopted.
+    An env value {"secret": <ARN>} is read from Secrets Manager when the app is applied and
+    shown as that reference everywhere else (Marathon on DC/OS OSS has no secret store).
 
     spec: {"id": "/platform/registry", "instances": 1, "cpus": 0.5, "mem": 512,
            "container": {"type": "DOCKER", "docker": {"image": "registry:2"},
@@ -43,9 +50,15 @@ class App(Kind):
         return rules.comparable(spec)
 
     def _live(self, app: dict[str, Any]) -> dict[str, Any]:
-        labels = {k: v for k, v in app.get("labels", {}).items()
-                  if k not in (LABEL_ENV, LABEL_ADDRESS)}
-        live = self.canonical({**app, "labels": labels})
+        all_labels = app.get("labels", {})
+        labels = {k: v for k, v in all_labels.items()
+                  if k not in (LABEL_ENV, LABEL_ADDRESS) and not k.startswith(SECRET_LABEL)}
+        # A secret's value is shown as the reference it came from: it never reaches a plan
+        # or the state.
+        env = {**app.get("env", {}), **{k.removeprefix(SECRET_LABEL): {"secret": arn}
+                                        for k, arn in all_labels.items()
+                                        if k.startswith(SECRET_LABEL)}}
+        live = self.canonical({**app, "labels": labels, "env": env})
         running, wanted = app.get("tasksRunning", 0), app.get("instances", 0)
         healthy = app.get("tasksHealthy", 0)
         live.update({"version": app.get("version"), "tasks_running": running,
@@ -75,9 +88,17 @@ class App(Kind):
         return app["id"], self._live(app)
 
     def _apply(self, ctx: Context, address: str, spec: dict[str, Any]) -> dict[str, Any]:
-        labels = {**spec.get("labels", {}), LABEL_ENV: ctx.env, LABEL_ADDRESS: address}
+        from ngp.resources.secretsmanager import reveal
+
+        env, labels = {}, {**spec.get("labels", {}), LABEL_ENV: ctx.env, LABEL_ADDRESS: address}
+        for name, value in spec.get("env", {}).items():
+            if is_secret_ref(value):  # fetched now, sent to Marathon, kept nowhere else
+                env[name] = reveal(ctx, value["secret"])
+                labels[SECRET_LABEL + name] = value["secret"]
+            else:
+                env[name] = value
         definition = {k: v for k, v in spec.items() if k not in rules.READ_ONLY}
-        app = _marathon(ctx).apply({**definition, "labels": labels})
+        app = _marathon(ctx).apply({**definition, "labels": labels, "env": env})
         return {"id": app["id"], "version": app["version"]}
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:

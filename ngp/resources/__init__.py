@@ -9,6 +9,7 @@ from ngp.resources import (  # noqa: F401
     elb,
     iam,
     route53,
+    s3,
     secretsmanager,
 )
 from ngp.resources.base import KINDS, Context, Kind, get_kind, kind

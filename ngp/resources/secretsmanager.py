@@ -9,16 +9,25 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
+from ngp.errors import NgpError
 from ngp.resources.base import TAG_ENV, Context, Kind, check_owned, kind
 
 TAG_GENERATE = "ngp:generate"
 TAG_PUBLIC_KEY = "ngp:public-key"
 GONE = frozenset({"ResourceNotFoundException"})
-GENERATORS = ("password", "ssh-ed25519")
+GENERATORS = ("password", "ssh-ed25519", "env")
 
 
-def generate(how: str) -> tuple[str, str | None]:
-    """A new secret value and, for a key, its public half (which is not secret)."""
+def generate(how: str, variable: str | None = None) -> tuple[str, str | None]:
+    """A new secret value and, for a key, its public half (which is not secret). "env" takes
+    the value the user gave in an environment variable (a Tyk or Sysdig key)."""
+    if how == "env":
+        import os
+
+        if not variable or not os.environ.get(variable):
+            raise NgpError(f"the environment variable {variable} is not set",
+                           hint=f"export {variable}=... (README, Secrets)")
+        return os.environ[variable], None
     if how == "password":
         return secrets.token_urlsafe(24), None
     if how == "ssh-ed25519":
@@ -47,6 +56,9 @@ class Secret(Kind):
 
     spec: {"name": "ngp-openvpn-admin-dev", "description": "OpenVPN admin password",
            "generate": "password"}
+       or {"name": "ngp-sysdig-dev", "generate": "env", "variable": "SYSDIG_ACCESS_KEY"}
+    A value from an environment variable is stored at creation; to change it, change the
+    variable and the secret's name (or delete the secret), as ngp cannot see the old value.
     outputs: id and arn (the ARN), name, and public_key for "ssh-ed25519".
     """
 
@@ -97,7 +109,7 @@ class Secret(Kind):
         return live["id"], live
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
-        value, public = generate(spec["generate"])
+        value, public = generate(spec["generate"], spec.get("variable"))
         tags = {**ctx.tags(address, spec["name"]), TAG_GENERATE: spec["generate"]}
         if public:
             tags[TAG_PUBLIC_KEY] = public

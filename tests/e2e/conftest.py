@@ -93,7 +93,25 @@ class Home:
                 PathPrefix=f"/ngp/{env}/")["Roles"]},
             "profile": {p["InstanceProfileName"] for p in self.client(
                 "iam").list_instance_profiles(PathPrefix=f"/ngp/{env}/")["InstanceProfiles"]},
+            "bucket": {b for b in self.buckets() if self.bucket_env(b) == env},
+            "app": {a["id"] for a in self.marathon_apps()
+                    if a.get("labels", {}).get("NGP_ENV") == env},
         }
+
+    def buckets(self) -> list[str]:
+        return [b["Name"] for b in self.client("s3").list_buckets()["Buckets"]]
+
+    def bucket_env(self, bucket: str) -> str | None:
+        try:
+            tags = self.client("s3").get_bucket_tagging(Bucket=bucket)["TagSet"]
+        except Exception:  # untagged
+            return None
+        return {t["Key"]: t["Value"] for t in tags}.get("ngp:env")
+
+    def marathon_apps(self) -> list[dict]:
+        import httpx
+
+        return httpx.get(f"{self.sandbox()['marathon_url']}/v2/apps").json()["apps"]
 
     def client(self, service: str):
         return boto3.client(service, endpoint_url=self.sandbox()["endpoint"],

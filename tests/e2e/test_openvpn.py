@@ -22,7 +22,8 @@ def test_openvpn_up_outputs_secret_and_down(home):
 
     tagged = home.tagged(env)  # the OpenVPN server and the manager node
     assert len(tagged["instance"]) == 2 and len(tagged["role"]) == 2
-    assert len(tagged["profile"]) == 2 and len(tagged["secret"]) == 2  # ssh key, password
+    assert len(tagged["profile"]) == 2
+    assert len(tagged["secret"]) == 5  # ssh key, vpn password, registry, tyk, sysdig
     assert state_ids(home.state(env)) == all_ids(tagged)
 
     vm = home.state(env)["resources"]["openvpn.instance"]["id"]

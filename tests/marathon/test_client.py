@@ -175,3 +175,36 @@ def test_definitions_ngp_writes_validate_against_the_official_schema():
     for app in (build(None), change(build(None))):
         jsonschema.Draft4Validator(schema).validate(app)
         assert rules.id_errors(app["id"]) == []
+
+
+def generated_apps():
+    from ngp.config import Project
+    from ngp.engine import build_desired
+    from ngp.graph import resolve
+
+    settings = Project(Path(__file__).resolve().parents[2]).load("sandbox", {})
+    apps = [r for r in build_desired(settings).graph.resources.values()
+            if r.kind == "marathon.app"]
+    for res in apps:
+        app = resolve(res.spec, lambda ref: f"resolved-{ref.output}")
+        # Secret references become their values before they are sent.
+        app["env"] = {k: "value" if isinstance(v, dict) else v
+                      for k, v in app.get("env", {}).items()}
+        yield res.address, app
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="shared/reference/marathon is absent")
+def test_every_app_ngp_generates_validates_against_the_official_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft4Validator(
+        json.loads((REFERENCE / "schema" / "AppDefinition.json").read_text()))
+    seen = []
+    for address, app in generated_apps():
+        errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in
+                  validator.iter_errors(app)]
+        assert errors == [], address
+        assert rules.id_errors(app["id"]) == [] and rules.semantic_errors(app) == []
+        assert not {"ports", "uris", "ipAddress"} & set(app), "legacy format"
+        assert "network" not in app.get("container", {}).get("docker", {})
+        seen.append(address)
+    assert len(seen) == 5

@@ -115,6 +115,8 @@ CASES = {
                    "mem": 64, "constraints": [["hostname", "UNIQUE"]],
                    "healthChecks": [{"protocol": "COMMAND", "command": {"value": "true"}}]},
         lambda s: {**s, "instances": 3, "labels": {"team": "platform"}}, "update"),
+    "s3.bucket": (lambda f: {"name": "ngp-registry-test", "versioning": False},
+                  lambda s: {**s, "versioning": True}, "update"),
     "ec2.image": (lambda f: {"owners": ["099720109477"], "name": "ubuntu/images/*"}, None,
                   "read-only"),
     "route53.zone": (lambda f: {"domain": f("zone_id") and "example.com"}, None, "read-only"),

@@ -1,0 +1,79 @@
+"""The api_gateway module: Redis, then the Tyk gateway on the public agents.
+
+With TYK_ORG_ID and TYK_API_KEY set, the gateway runs in Tyk's hybrid mode against Tyk's
+cloud (the original platform's way); without them, it runs standalone. Redis is reached at
+its VIP, and Tyk depends on it so Redis starts first.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from ngp.graph import Ref, Resource
+from ngp.modules.base import Built, ModuleSettings, module
+from ngp.modules.marathon_apps import app_id, vip_host
+
+if TYPE_CHECKING:
+    from ngp.config import Settings
+
+
+class GatewaySettings(ModuleSettings):
+    redis_image: str = "redis:7"
+    tyk_image: str = "tykio/tyk-gateway:v5.3"
+    instances: int = Field(1, ge=1, le=100)
+    listen_port: int = Field(8080, ge=1, le=65535)
+    hybrid_connection: str = "hybrid.cloud.tyk.io:9091"
+
+
+def hybrid() -> bool:
+    return bool(os.environ.get("TYK_ORG_ID") and os.environ.get("TYK_API_KEY"))
+
+
+@module("api_gateway", summary="Redis and the Tyk API gateway on the public agents (Tyk "
+        "hybrid mode with TYK_ORG_ID and TYK_API_KEY)", settings=GatewaySettings)
+def build(settings: Settings) -> Built:
+    gw: GatewaySettings = settings.module("api_gateway")
+    redis = {
+        "id": app_id("redis"), "instances": 1, "cpus": 0.5, "mem": 1024, "disk": 2000,
+        "container": {"type": "DOCKER", "docker": {"image": gw.redis_image},
+                      "portMappings": [{"containerPort": 6379, "hostPort": 0, "name": "redis",
+                                        "labels": {"VIP_0": "/redis:6379"}}]},
+        "networks": [{"mode": "container/bridge"}],
+        "healthChecks": [{"protocol": "MESOS_TCP", "portIndex": 0}],
+    }
+    env: dict[str, Any] = {
+        "TYK_GW_STORAGE_TYPE": "redis", "TYK_GW_STORAGE_HOST": vip_host("redis"),
+        "TYK_GW_STORAGE_PORT": "6379", "TYK_GW_LISTENPORT": str(gw.listen_port),
+        "TYK_GW_SECRET": {"secret": Ref("api_gateway.tyk_secret", "arn")},
+    }
+    resources = [Resource("api_gateway.tyk_secret", "secretsmanager.secret", {
+        "name": settings.name("tyk-secret"), "generate": "password",
+        "description": f"ngp {settings.env}: Tyk gateway API secret"})]
+    if hybrid():
+        resources.append(Resource("api_gateway.tyk_api_key", "secretsmanager.secret", {
+            "name": settings.name("tyk-api-key"), "generate": "env", "variable": "TYK_API_KEY",
+            "description": f"ngp {settings.env}: Tyk hybrid API key"}))
+        env.update({"TYK_GW_SLAVEOPTIONS_USERPC": "true",
+                    "TYK_GW_SLAVEOPTIONS_RPCKEY": os.environ["TYK_ORG_ID"],
+                    "TYK_GW_SLAVEOPTIONS_APIKEY": {"secret": Ref("api_gateway.tyk_api_key",
+                                                                 "arn")},
+                    "TYK_GW_SLAVEOPTIONS_CONNECTIONSTRING": gw.hybrid_connection,
+                    "TYK_GW_POLICIES_POLICYSOURCE": "rpc"})
+    tyk = {
+        "id": app_id("tyk-gateway"), "instances": gw.instances, "cpus": 1, "mem": 1024,
+        "acceptedResourceRoles": ["slave_public"], "dependencies": [app_id("redis")],
+        "container": {"type": "DOCKER", "docker": {"image": gw.tyk_image},
+                      "portMappings": [{"containerPort": gw.listen_port,
+                                        "hostPort": gw.listen_port, "name": "http"}]},
+        "networks": [{"mode": "container/bridge"}],
+        "env": env,
+        "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/hello", "portIndex": 0}],
+    }
+    resources += [Resource("api_gateway.redis", "marathon.app", redis),
+                  Resource("api_gateway.tyk", "marathon.app", tyk,
+                           depends_on=("api_gateway.redis",))]
+    return Built(resources, {"api_gateway_port": gw.listen_port,
+                             "api_gateway_mode": "hybrid" if hybrid() else "standalone"})

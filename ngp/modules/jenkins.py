@@ -1,0 +1,50 @@
+"""The jenkins module: a Jenkins master on Marathon with a persistent volume, reachable over
+the VPN at its VIP. Example output: jenkins_url = http://jenkins.marathon.l4lb.thisdcos.directory:8080
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from ngp.graph import Resource
+from ngp.modules.base import Built, ModuleSettings, module
+from ngp.modules.marathon_apps import app_id, mesos_http_check, vip_host
+
+if TYPE_CHECKING:
+    from ngp.config import Settings
+
+
+class JenkinsSettings(ModuleSettings):
+    image: str = "jenkins/jenkins:lts-jdk17"
+    cpus: float = Field(1.0, gt=0)
+    mem: int = Field(2048, ge=512)
+    volume_gib: int = Field(10, ge=1, le=1024)
+
+
+@module("jenkins", summary="a Jenkins master on Marathon, with a persistent volume",
+        settings=JenkinsSettings)
+def build(settings: Settings) -> Built:
+    jenkins: JenkinsSettings = settings.module("jenkins")
+    app = {
+        "id": app_id("jenkins"), "instances": 1, "cpus": jenkins.cpus, "mem": jenkins.mem,
+        "container": {
+            "type": "DOCKER", "docker": {"image": jenkins.image},
+            "volumes": [
+                {"containerPath": "jenkins_home", "mode": "RW",
+                 "persistent": {"size": jenkins.volume_gib * 1024}},
+                {"containerPath": "/var/jenkins_home", "hostPath": "jenkins_home",
+                 "mode": "RW"}],
+            "portMappings": [{"containerPort": 8080, "hostPort": 0, "name": "http",
+                              "labels": {"VIP_0": "/jenkins:8080"}}]},
+        "networks": [{"mode": "container/bridge"}],
+        "env": {"JAVA_OPTS": "-Djenkins.install.runSetupWizard=true"},
+        "healthChecks": [mesos_http_check("/login", grace=600)],
+        # A local volume pins it to its agent: stop the old task before starting a new one.
+        "upgradeStrategy": {"minimumHealthCapacity": 0, "maximumOverCapacity": 0},
+        "unreachableStrategy": "disabled",
+        "labels": {"MARATHON_SINGLE_INSTANCE_APP": "true"},
+    }
+    return Built([Resource("jenkins.app", "marathon.app", app)],
+                 {"jenkins_url": f"http://{vip_host('jenkins')}:8080"})

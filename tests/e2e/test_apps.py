@@ -1,0 +1,52 @@
+"""The platform's Marathon apps through the CLI, against the sandbox's local Marathon."""
+
+from __future__ import annotations
+
+import json
+
+from tests.e2e.conftest import all_ids
+
+APPS = {"/platform/registry", "/platform/redis", "/platform/tyk-gateway",
+        "/platform/sysdig-agent", "/platform/jenkins"}
+
+
+def test_apps_come_up_healthy_change_alone_and_go_first(home):
+    env = home.env("apps", full=True, **{'domain = "sandbox.ngp.test"': 'domain = "apps.ngp.test"'})
+    home.ngp("up", "--env", env, "--yes", check=True)
+    assert home.tagged(env)["app"] == APPS
+    status = json.loads(home.ngp("status", "--env", env, "--json", check=True).stdout)
+    apps = {r["id"]: r["status"] for r in status["resources"] if r["kind"] == "marathon.app"}
+    assert set(apps) == APPS
+    assert all(s.startswith("1/1 running, 1 healthy") for s in apps.values()), apps
+
+    live = {a["id"]: a for a in home.marathon_apps()}
+    registry = live["/platform/registry"]
+    assert registry["env"]["REGISTRY_STORAGE_S3_BUCKET"] == "ngp-registry-apps"
+    assert registry["container"]["portMappings"][0]["labels"]["VIP_0"] == "192.168.0.1:80"
+    assert live["/platform/tyk-gateway"]["dependencies"] == ["/platform/redis"]
+    assert live["/platform/sysdig-agent"]["constraints"] == [["hostname", "UNIQUE"]]
+    # Secret values go to Marathon only, never to the state.
+    key = live["/platform/sysdig-agent"]["env"]["ACCESS_KEY"]
+    assert key == "sandbox-placeholder-sysdig_access_key"
+    secret = registry["env"]["REGISTRY_HTTP_SECRET"]
+    state_text = (home.root / "state" / f"{env}.json").read_text()
+    assert secret not in state_text and key not in state_text
+    versions = {i: a["version"] for i, a in live.items()}
+
+    # One setting of one app: only that app changes, in place.
+    path = home.root / "envs" / f"{env}.toml"
+    path.write_text(path.read_text() + '\n[jenkins]\nmem = 4096\n')
+    plan = json.loads(home.ngp("plan", "--env", env, "--json", check=True).stdout)
+    assert [(c["address"], c["action"]) for c in plan["changes"]] == [("jenkins.app", "update")]
+    assert [f["name"] for f in plan["changes"][0]["fields"]] == ["mem"]
+    home.ngp("up", "--env", env, "--yes", check=True)
+    after = {a["id"]: a for a in home.marathon_apps()}
+    assert after["/platform/jenkins"]["mem"] == 4096
+    assert {i: a["version"] for i, a in after.items() if i != "/platform/jenkins"} == {
+        i: v for i, v in versions.items() if i != "/platform/jenkins"}
+    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+
+    down = home.ngp("down", "--env", env, "--yes", check=True)
+    order = [line.split(":")[0] for line in down.stderr.splitlines() if "deleted after" in line]
+    assert order.index("jenkins.app") < order.index("network.vpc")
+    assert all_ids(home.tagged(env)) == set()
