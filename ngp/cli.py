@@ -73,10 +73,10 @@ def _confirm(plan: Plan, yes: bool, question: str) -> bool:
 
 
 def _apply(env: str, command: str, *, yes: bool, targets: list[str] | None, destroy: bool,
-           stats: bool) -> None:
+           stats: bool, force: bool = False) -> None:
     t0 = time.monotonic()
     reporter = render.LineReporter(err)
-    with engine.open_run(_project(), env, command, reporter) as run:
+    with engine.open_run(_project(), env, command, reporter, force=force) as run:
         plan = engine.plan(run, targets=targets, destroy=destroy)
         render.print_plan(out, plan)
         if plan.actionable:
@@ -97,10 +97,15 @@ def _apply(env: str, command: str, *, yes: bool, targets: list[str] | None, dest
 
 
 @app.command()
-def up(env: Env = None, yes: Yes = False, target: Target = None, stats: Stats = False) -> None:
+def up(
+    env: Env = None, yes: Yes = False, target: Target = None, stats: Stats = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Cancel Marathon deployments that lock an app, instead of waiting "
+        "for them.")] = False,
+) -> None:
     """Create or change everything the env's modules want; shows the plan first."""
     env = _env(env)
-    _apply(env, "up", yes=yes, targets=target, destroy=False, stats=stats)
+    _apply(env, "up", yes=yes, targets=target, destroy=False, stats=stats, force=force)
 
 
 @app.command()
@@ -256,10 +261,16 @@ def state_unlock(
 def sandbox_start(
     latency_ms: Annotated[float, typer.Option(
         "--latency-ms", help="Delay every AWS request by this much, on the server side.")] = 0.0,
+    deploy_seconds: Annotated[float, typer.Option(
+        "--marathon-deploy-seconds", help="How long a local Marathon deployment takes.")] = 0.5,
+    marathon_token: Annotated[str | None, typer.Option(
+        "--marathon-token", help="Make the local Marathon require this ACS token, as DC/OS's "
+        "Admin Router does.")] = None,
     as_json: Json = False,
 ) -> None:
-    """Start the local AWS on 127.0.0.1 (it keeps running until `ngp sandbox stop`)."""
-    info, started = control.start(_project(), latency_ms)
+    """Start the local AWS and the local Marathon on 127.0.0.1 (they keep running until
+    `ngp sandbox stop`)."""
+    info, started = control.start(_project(), latency_ms, deploy_seconds, marathon_token)
     if as_json:
         print(json.dumps({**info, "started_now": started}))
         return
@@ -267,7 +278,7 @@ def sandbox_start(
         err.print(f"[yellow]warning:[/] the sandbox already runs with "
                   f"--latency-ms {info.get('latency_ms', 0)}; stop it to change that")
     out.print(f"Sandbox {'started' if started else 'already running'}: AWS at "
-              f"{info['endpoint']} (pid {info['pid']}).")
+              f"{info['endpoint']}, Marathon at {info.get('marathon_url')} (pid {info['pid']}).")
 
 
 @sandbox_app.command("stop")

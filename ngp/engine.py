@@ -121,33 +121,37 @@ def connect(project: Project, settings: Settings, *, start_sandbox: bool = True)
     return aws
 
 
-def marathon_for(project: Project, settings: Settings) -> Any:
+def marathon_for(project: Project, settings: Settings, force: bool = False) -> Any:
     """The env's Marathon client: the sandbox's local one, the env's marathon_url, or None."""
     from ngp.marathon.client import Marathon, token_source
 
     if settings.core.sandbox:
         from ngp.sandbox import control
 
-        info = control.status(project)
-        url = info.get("marathon_url") if info else None
-        return Marathon(url) if url else None
+        info = control.status(project) or {}
+        if not info.get("marathon_url"):
+            return None
+        token = info.get("marathon_token")
+        return Marathon(info["marathon_url"], force=force,
+                        login=(lambda: token) if token else None)
     url = settings.core.marathon_url
     if not url:
         return None
     dcos_url = url.split("/service/marathon")[0]
-    return Marathon(url, login=token_source(dcos_url, os.environ))
+    return Marathon(url, login=token_source(dcos_url, os.environ), force=force)
 
 
 @contextmanager
 def open_run(
-    project: Project, env: str, command: str, reporter: Reporter, *, lock: bool = True
+    project: Project, env: str, command: str, reporter: Reporter, *, lock: bool = True,
+    force: bool = False,
 ) -> Iterator[Run]:
     """Load settings and graph (no AWS call before both are valid), connect, lock, load
     the state and settle what an interrupted run left pending."""
     settings = project.load(env)
     desired = build_desired(settings)
     aws = connect(project, settings)
-    marathon = marathon_for(project, settings)
+    marathon = marathon_for(project, settings, force)
     store = LocalStore(project.state_dir, env)
     try:
         if not lock:

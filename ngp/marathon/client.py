@@ -49,8 +49,9 @@ class Marathon:
     authentication is needed); it is called once at first use and once more on a 401."""
 
     def __init__(self, url: str, *, login: Callable[[], str | None] | None = None,
-                 timeout: float = 30.0, poll: float = 0.25) -> None:
+                 timeout: float = 30.0, poll: float = 0.25, force: bool = False) -> None:
         self.url = url.rstrip("/")
+        self.force = force  # cancel deployments that lock an app (`ngp up --force`)
         self._login = login
         self._token: str | None = None
         self._logged_in = False
@@ -140,9 +141,10 @@ class Marathon:
 
     # -- writes ------------------------------------------------------------------------
 
-    def apply(self, app: dict[str, Any], *, force: bool = False,
+    def apply(self, app: dict[str, Any], *, force: bool | None = None,
               deadline: float = DEPLOY_TIMEOUT) -> dict[str, Any]:
         """Make the app exactly `app` (complete replacement) and wait until it runs."""
+        force = self.force if force is None else force
         errors = rules.id_errors(app.get("id"))
         if errors:
             raise MarathonError(f"invalid app id {app.get('id')!r}: {'; '.join(errors)}",

@@ -63,7 +63,8 @@ def status(project: Project) -> dict[str, Any] | None:
     return info
 
 
-def start(project: Project, latency_ms: float = 0.0) -> tuple[dict[str, Any], bool]:
+def start(project: Project, latency_ms: float = 0.0, deploy_seconds: float = 0.5,
+          marathon_token: str | None = None) -> tuple[dict[str, Any], bool]:
     """Start the sandbox unless it runs; returns its info and whether it was started now."""
     info = status(project)
     if info is not None:
@@ -74,7 +75,8 @@ def start(project: Project, latency_ms: float = 0.0) -> tuple[dict[str, Any], bo
     with open(log_path(project), "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ngp.sandbox", "serve", "--info", str(path),
-             "--latency-ms", str(latency_ms)],
+             "--latency-ms", str(latency_ms), "--marathon-deploy-seconds", str(deploy_seconds),
+             *(["--marathon-token", marathon_token] if marathon_token else [])],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             start_new_session=True,  # outlives this command, and its Ctrl-C
             cwd=project.root,

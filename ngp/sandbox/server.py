@@ -44,7 +44,7 @@ def write_info(path: Path, info: dict[str, Any]) -> None:
 
 
 def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
-          marathon_deploy_seconds: float = 0.5) -> None:
+          marathon_deploy_seconds: float = 0.5, marathon_token: str | None = None) -> None:
     os.environ.update(VALIDATION_FLAGS)
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -63,7 +63,9 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
 
     from ngp.sandbox.marathon import LocalMarathon
 
-    marathon_app: Any = LocalMarathon(deploy_seconds=marathon_deploy_seconds)
+    marathon_app: Any = LocalMarathon(
+        deploy_seconds=marathon_deploy_seconds, token=marathon_token,
+        credentials=("admin", marathon_token) if marathon_token else None)
     if latency_ms > 0:
         marathon_app = Latency(marathon_app, latency_ms / 1000.0)
     marathon = make_server("127.0.0.1", 0, marathon_app, threaded=True)
@@ -76,7 +78,7 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
     signal.signal(signal.SIGINT, stop)
     write_info(info_path, {"pid": os.getpid(), "endpoint": f"http://{host}:{bound}",
                            "marathon_url": f"http://127.0.0.1:{marathon.server_address[1]}",
-                           "latency_ms": latency_ms,
+                           "marathon_token": marathon_token, "latency_ms": latency_ms,
                            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     try:
         server.serve_forever()
