@@ -131,7 +131,7 @@ def bench(latency_ms: float, runs: int) -> None:
     shutil.copytree(REPO / "envs", home / "envs")
     # The network module alone, as the figures compare it with the same objects by hand.
     text = (home / "envs" / "sandbox.toml").read_text()
-    text = re.sub(r"(?m)^modules = .*$", 'modules = ["network"]', text)
+    text = re.sub(r"(?ms)^modules = \[.*?\]", 'modules = ["network"]', text)
     text = re.sub(r"(?m)^domain = .*$", "", text).split("[openvpn]")[0]
     (home / "envs" / "bench.toml").write_text(text)
     project = Project(home)

@@ -36,7 +36,10 @@ class Bucket(Kind):
                "s3:PutBucketTagging", "s3:PutEncryptionConfiguration",
                "s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy", "s3:PutBucketVersioning",
                "s3:ListBucketVersions", "s3:DeleteObject", "s3:DeleteObjectVersion",
-               "s3:DeleteBucket")
+               "s3:DeleteBucket",
+               # Not called, but whoever may set a bucket's policy may grant itself these:
+               # the policy says what it amounts to (and parliament wants it said).
+               "s3:GetObject", "s3:PutObject")
     replace_on = frozenset({"name"})
     outputs = ("id", "name", "arn")
 

@@ -49,7 +49,7 @@ class Home:
         body = text or (REPO / "envs" / "sandbox.toml").read_text().replace(
             'name_suffix = "sandbox"', f'name_suffix = "{name}"')
         if not text and not full:
-            body = re.sub(r"(?m)^modules = .*$", 'modules = ["network"]', body)
+            body = re.sub(r"(?ms)^modules = \[.*?\]", 'modules = ["network"]', body)
             body = re.sub(r"(?m)^domain = .*$", "", body)
             body = body.split("[openvpn]")[0]
         for old, new in replace.items():
