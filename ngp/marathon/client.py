@@ -149,6 +149,12 @@ class Marathon:
         if errors:
             raise MarathonError(f"invalid app id {app.get('id')!r}: {'; '.join(errors)}",
                                 where=f"marathon app {app.get('id')}")
+        # What Marathon would refuse, refused before sending (its own wording).
+        invalid = rules.shape_errors(app) or rules.semantic_errors(app)
+        if invalid:
+            raise MarathonError(f"invalid definition: {_details({'details': invalid})}",
+                                where=f"marathon app {app['id']}",
+                                hint="Fix the module's settings for this app.")
         app_id = rules.absolute(app["id"])
         give_up = time.monotonic() + deadline
         while True:

@@ -73,12 +73,19 @@ def test_force_cancels_the_blocking_deployment(marathon, local_marathon):
 
 
 def test_invalid_definition_shows_marathons_field_errors(marathon):
+    bad = {**WEB, "instances": -1, "upgradeStrategy": {"minimumHealthCapacity": 2,
+                                                       "maximumOverCapacity": 1}}
+    calls = marathon.calls
     with pytest.raises(MarathonError) as exc:
-        marathon.apply({**WEB, "instances": -1, "upgradeStrategy": {
-            "minimumHealthCapacity": 2, "maximumOverCapacity": 1}})
+        marathon.apply(bad)
+    assert marathon.calls == calls, "refused before sending"
     line = exc.value.line()
-    assert "422" in line and "/instances" in line
-    assert "/upgradeStrategy/minimumHealthCapacity: is greater than 1" in line
+    assert "/instances" in line and "/upgradeStrategy/minimumHealthCapacity: is greater" in line
+    # What Marathon itself answers, rendered the same way:
+    response = marathon.request("PUT", "/v2/apps/platform/web", body=bad)
+    assert response.status_code == 422
+    error = marathon._fail("deploying", response, "/platform/web")
+    assert "failed with 422" in error.line() and "/instances: got -1" in error.line()
 
 
 def test_invalid_ids_are_refused_before_any_call(marathon):
