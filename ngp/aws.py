@@ -118,6 +118,7 @@ class Aws:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
+        self._account: str | None = None
 
     def client(self, service: str) -> Any:
         with self._lock:
@@ -138,6 +139,12 @@ class Aws:
         return sum(self.calls.values())
 
     def account_id(self) -> str:
+        """The account the credentials belong to (asked once per run)."""
+        if self._account is None:
+            self._account = self._ask_account()
+        return self._account
+
+    def _ask_account(self) -> str:
         try:
             return str(self.client("sts").get_caller_identity()["Account"])
         except NoCredentialsError:

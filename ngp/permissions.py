@@ -69,7 +69,8 @@ def policy(settings: Settings, graph: Graph) -> dict[str, Any]:
     iam = [a for a in by_service.get("iam", []) if a not in UNSCOPED]
     add("ReadIam", [a for a in by_service.get("iam", []) if a in UNSCOPED], "*")
     add("OwnIam", iam, [f"arn:aws:iam::{account}:role/ngp/{env}/*",
-                        f"arn:aws:iam::{account}:instance-profile/ngp/{env}/*"])
+                        f"arn:aws:iam::{account}:instance-profile/ngp/{env}/*",
+                        f"arn:aws:iam::{account}:policy/ngp/{env}/*"])
 
     secrets = by_service.get("secretsmanager", [])
     add("ListSecrets", [a for a in secrets if a in UNSCOPED], "*")

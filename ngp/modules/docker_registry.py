@@ -1,8 +1,9 @@
 """The docker_registry module: a private Docker registry (registry:2) on Marathon, storing
 images in an S3 bucket, at the virtual IP 192.168.0.1:80 as in the original platform.
 
-The bucket is private, encrypted and TLS-only; the registry reaches it with the agents' role
-(`agent_statements` is what the agents' role must allow; the dcos module grants it).
+The bucket is private, encrypted and TLS-only; the registry reaches it with the agents' role,
+through a managed policy that allows that bucket and nothing more (the dcos module attaches it
+to the agents' role).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import Field
 from ngp.graph import Ref, Resource
 from ngp.modules.base import Built, ModuleSettings, module
 from ngp.modules.marathon_apps import app_id, mesos_http_check
+from ngp.resources.iam import env_path
 
 if TYPE_CHECKING:
     from ngp.config import Settings
@@ -70,8 +72,14 @@ def build(settings: Settings) -> Built:
     return Built([
         Resource("docker_registry.bucket", "s3.bucket",
                  {"name": bucket_name(settings), "versioning": False}),
+        # The agents run the registry: the dcos module attaches this to their role.
+        Resource("docker_registry.agent_access", "iam.policy", {
+            "name": settings.name("registry-access"), "path": env_path(settings.env),
+            "description": "The registry's storage, for the DC/OS agents",
+            "document": {"Version": "2012-10-17", "Statement": agent_statements(settings)}}),
         Resource("docker_registry.http_secret", "secretsmanager.secret", {
             "name": settings.name("registry-http"), "generate": "password",
             "description": f"ngp {settings.env}: the registry's shared HTTP secret"}),
         Resource("docker_registry.app", "marathon.app", app),
-    ], {"registry": VIP, "registry_bucket": Ref("docker_registry.bucket", "name")})
+    ], {"registry": VIP, "registry_bucket": Ref("docker_registry.bucket", "name"),
+        "registry_agent_policy": Ref("docker_registry.agent_access", "arn")})

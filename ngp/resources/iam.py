@@ -223,3 +223,102 @@ class InstanceProfile(Kind):
         except ClientError as exc:
             if error_code(exc) not in GONE:
                 raise
+
+
+@kind
+class Policy(Kind):
+    """A customer-managed policy under /ngp/<env>/, for roles another module makes (the
+    registry's bucket access, attached to the DC/OS agents' role). A change makes a new
+    default version; old versions are pruned to stay under AWS's five.
+
+    spec: {"name": "ngp-registry-access-dev", "path": "/ngp/dev/", "description": "...",
+           "document": {"Version": "2012-10-17", "Statement": [...]}}
+    """
+
+    name = "iam.policy"
+    service = "iam"
+    actions = ("iam:GetAccountAuthorizationDetails", "iam:GetPolicy", "iam:GetPolicyVersion",
+               "iam:CreatePolicy", "iam:TagPolicy", "iam:CreatePolicyVersion",
+               "iam:ListPolicyVersions", "iam:DeletePolicyVersion",
+               "iam:ListEntitiesForPolicy", "iam:DetachRolePolicy", "iam:DeletePolicy")
+    replace_on = frozenset({"name", "path", "description"})
+    outputs = ("id", "arn", "name")
+
+    def _live(self, detail: dict[str, Any]) -> dict[str, Any]:
+        default = next((v for v in detail.get("PolicyVersionList", [])
+                        if v.get("IsDefaultVersion")), {})
+        # moto leaves PolicyName out of GetAccountAuthorizationDetails: the ARN ends with it.
+        name = detail.get("PolicyName") or detail["Arn"].rsplit("/", 1)[-1]
+        return {"id": detail["Arn"], "arn": detail["Arn"], "name": name,
+                "path": detail["Path"], "document": _doc(default.get("Document", "{}")),
+                "status": f"attached {detail.get('AttachmentCount', 0)}x"}
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        pages = ctx.aws.client("iam").get_paginator(
+            "get_account_authorization_details").paginate(Filter=["LocalManagedPolicy"])
+        return {d["Arn"]: self._live(d) for page in pages for d in page["Policies"]
+                if d["Arn"] in ids}
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        iam = ctx.aws.client("iam")
+        try:
+            policy = iam.get_policy(PolicyArn=id)["Policy"]
+            version = iam.get_policy_version(PolicyArn=id,
+                                             VersionId=policy["DefaultVersionId"])
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return None
+            raise
+        return self._live({**policy, "PolicyVersionList": [
+            {**version["PolicyVersion"], "IsDefaultVersion": True}]})
+
+    def _arn(self, ctx: Context, spec: dict[str, Any]) -> str:
+        account = ctx.aws.account_id()
+        return f"arn:aws:iam::{account}:policy{spec['path']}{spec['name']}"
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        arn = self._arn(ctx, spec)
+        try:
+            policy = ctx.aws.client("iam").get_policy(PolicyArn=arn)["Policy"]
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return None
+            raise
+        check_owned(ctx, address, "policy", spec["name"], policy.get("Tags", []))
+        live = self.read(ctx, arn)
+        return (arn, live) if live else None
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        policy = ctx.aws.client("iam").create_policy(
+            PolicyName=spec["name"], Path=spec["path"],
+            Description=spec.get("description", ""),
+            PolicyDocument=json.dumps(spec["document"]),
+            Tags=_tags(ctx, address, spec["name"]))["Policy"]
+        return policy["Arn"], {"id": policy["Arn"], "arn": policy["Arn"], "name": spec["name"]}
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        iam = ctx.aws.client("iam")
+        if old.get("document") != new["document"]:
+            versions = iam.list_policy_versions(PolicyArn=id)["Versions"]
+            spare = sorted((v for v in versions if not v["IsDefaultVersion"]),
+                           key=lambda v: v["CreateDate"])
+            if len(versions) >= 5:  # AWS keeps at most five
+                iam.delete_policy_version(PolicyArn=id, VersionId=spare[0]["VersionId"])
+            iam.create_policy_version(PolicyArn=id, SetAsDefault=True,
+                                      PolicyDocument=json.dumps(new["document"]))
+        return {"id": id, "arn": id, "name": new["name"]}
+
+    def delete(self, ctx: Context, id: str) -> None:
+        iam = ctx.aws.client("iam")
+        try:
+            for role in iam.list_entities_for_policy(PolicyArn=id)["PolicyRoles"]:
+                iam.detach_role_policy(RoleName=role["RoleName"], PolicyArn=id)
+            for version in iam.list_policy_versions(PolicyArn=id)["Versions"]:
+                if not version["IsDefaultVersion"]:
+                    iam.delete_policy_version(PolicyArn=id, VersionId=version["VersionId"])
+            iam.delete_policy(PolicyArn=id)
+        except ClientError as exc:
+            if error_code(exc) not in GONE:
+                raise

@@ -93,6 +93,8 @@ class Home:
                 PathPrefix=f"/ngp/{env}/")["Roles"]},
             "profile": {p["InstanceProfileName"] for p in self.client(
                 "iam").list_instance_profiles(PathPrefix=f"/ngp/{env}/")["InstanceProfiles"]},
+            "policy": {p["Arn"] for p in self.client("iam").list_policies(
+                Scope="Local", PathPrefix=f"/ngp/{env}/")["Policies"]},
             "bucket": {b for b in self.buckets() if self.bucket_env(b) == env},
             "app": {a["id"] for a in self.marathon_apps()
                     if a.get("labels", {}).get("NGP_ENV") == env},

@@ -9,8 +9,8 @@ import stat
 from tests.e2e.conftest import all_ids, one_error_line, state_ids
 
 EXPECTED = {"vpc": 1, "subnet": 6, "igw": 1, "eip": 1, "nat": 1, "rtb": 4, "sg": 5,
-            "key_pair": 1, "instance": 0, "secret": 1, "role": 0, "profile": 0, "bucket": 0,
-            "app": 0}
+            "key_pair": 1, "instance": 0, "secret": 1, "role": 0, "profile": 0, "policy": 0,
+            "bucket": 0, "app": 0}
 RESOURCES = sum(EXPECTED.values()) + 6  # plus the route table associations
 
 

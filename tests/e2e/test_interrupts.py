@@ -135,7 +135,8 @@ def test_ctrl_c_lets_running_steps_finish_and_be_saved(slow_home):
 
 
 FULL = {"vpc": 1, "subnet": 6, "igw": 1, "eip": 2, "nat": 1, "rtb": 4, "sg": 5, "key_pair": 1,
-        "instance": 2, "secret": 5, "role": 2, "profile": 2, "bucket": 1, "app": 5}
+        "instance": 2, "secret": 5, "role": 2, "profile": 2, "policy": 1, "bucket": 1,
+        "app": 5}
 
 
 @pytest.mark.parametrize("trial", range(max(2, TRIALS // 2)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tests.e2e.conftest import all_ids, state_ids
 
@@ -40,7 +41,7 @@ def test_openvpn_up_outputs_secret_and_down(home):
         {"Value": ip}]
 
     text = home.ngp("outputs", "--env", env, check=True).stdout
-    assert "vpn_admin_password = (hidden: ngp outputs --reveal)" in text
+    assert re.search(r"vpn_admin_password +\= \(hidden: ngp outputs --reveal\)", text)
     password = home.ngp("outputs", "--env", env, "vpn_admin_password", "--reveal",
                         check=True).stdout.strip()
     assert len(password) >= 24

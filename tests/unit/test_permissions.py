@@ -63,8 +63,10 @@ def test_changes_are_scoped_to_the_env():
     by_sid = {s["Sid"]: s for s in policy(settings, graph)["Statement"]}
     assert by_sid["ChangeOwnEc2"]["Condition"] == {
         "StringEquals": {"aws:ResourceTag/ngp:env": "prod"}}
-    assert by_sid["OwnIam"]["Resource"] == ["arn:aws:iam::333333333333:role/ngp/prod/*",
-                                            "arn:aws:iam::333333333333:instance-profile/ngp/prod/*"]
+    assert by_sid["OwnIam"]["Resource"] == [
+        "arn:aws:iam::333333333333:role/ngp/prod/*",
+        "arn:aws:iam::333333333333:instance-profile/ngp/prod/*",
+        "arn:aws:iam::333333333333:policy/ngp/prod/*"]
     assert "iam:PassRole" in by_sid["OwnIam"]["Action"]
 
 
