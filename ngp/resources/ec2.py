@@ -76,7 +76,7 @@ class Ec2Kind(Kind):
         seen: set[str] = set()
         for item in self._describe(ctx, **{self.filters_param: env_filter}):
             id = item[self.id_key]
-            if id in wanted:
+            if id in wanted and tags_of(item).get(TAG_ENV) in (ctx.env, None):
                 seen.add(id)
                 live = self.live(item)
                 if live is not None:
@@ -91,8 +91,9 @@ class Ec2Kind(Kind):
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         filters = [{"Name": f"tag:{TAG_ENV}", "Values": [ctx.env]},
                    {"Name": f"tag:{TAG_ADDRESS}", "Values": [tag_pattern(address)]}]
+        # Compare the tags here too: moto ignores tag filters on some describes (NAT gateways).
         items = [i for i in self._describe(ctx, **{self.filters_param: filters})
-                 if tags_of(i).get(TAG_ADDRESS) == address]
+                 if tags_of(i).get(TAG_ADDRESS) == address and tags_of(i).get(TAG_ENV) == ctx.env]
         alive = [(i[self.id_key], live) for i in items if (live := self.live(i)) is not None]
         if len(alive) > 1:
             ids = ", ".join(sorted(id for id, _ in alive))

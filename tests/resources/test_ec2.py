@@ -320,3 +320,14 @@ def test_association_find_tells_the_subnets_of_one_table_apart(ctx, vpc_id, igw_
            for i, s in enumerate(subnets)]
     for subnet, id in zip(subnets, ids, strict=True):
         assert kind.find(ctx, "x.a", {"subnet_id": subnet, "route_table_id": table})[0] == id
+
+
+def test_find_never_adopts_another_envs_object(ctx, aws, subnet_id):
+    """moto ignores tag filters on DescribeNatGateways: find must check the env itself."""
+    from ngp.resources import Context
+
+    other = Context(aws=aws, env="other", lineage="x")
+    eip = get_kind("ec2.eip").create(other, "network.eip", {"name": "e"})[0]
+    get_kind("ec2.nat_gateway").create(other, "network.nat[a]", {
+        "name": "n", "subnet_id": subnet_id, "allocation_id": eip})
+    assert get_kind("ec2.nat_gateway").find(ctx, "network.nat[a]", {}) is None
