@@ -37,6 +37,36 @@ class Latency:
         return self.app(environ, start_response)
 
 
+class AwsStyleErrors:
+    """WSGI middleware: when moto itself crashes, it answers an HTML page that botocore cannot
+    parse (and so never retries). Answer as AWS does instead, a bare 500 that clients retry,
+    and log it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        crashed: dict[str, bool] = {}
+
+        def start(status: str, headers: list, exc_info: Any = None) -> Any:
+            kind = dict((k.lower(), v) for k, v in headers).get("content-type", "")
+            if status.startswith("500") and kind.startswith("text/html"):
+                crashed["yes"] = True
+                logging.getLogger("ngp.sandbox").error(
+                    "moto failed on %s %s%s", environ.get("REQUEST_METHOD"),
+                    environ.get("PATH_INFO"), environ.get("QUERY_STRING", "")[:200])
+                return start_response("500 Internal Server Error",
+                                      [("Content-Length", "0")], exc_info)
+            return start_response(status, headers, exc_info)
+
+        body = self.app(environ, start)
+        if crashed:
+            if hasattr(body, "close"):
+                body.close()
+            return [b""]
+        return body
+
+
 def write_info(path: Path, info: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(info))
@@ -54,7 +84,8 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    app: Any = DomainDispatcherApplication(create_backend_app)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    app: Any = AwsStyleErrors(DomainDispatcherApplication(create_backend_app))
     if latency_ms > 0:
         app = Latency(app, latency_ms / 1000.0)
     server = make_server("127.0.0.1", port, app, threaded=True,
