@@ -33,7 +33,7 @@ def hybrid() -> bool:
 
 
 @module("api_gateway", summary="Redis and the Tyk API gateway on the public agents (Tyk "
-        "hybrid mode with TYK_ORG_ID and TYK_API_KEY)", settings=GatewaySettings)
+        "hybrid mode with TYK_ORG_ID and TYK_API_KEY)", settings=GatewaySettings, marathon=True)
 def build(settings: Settings) -> Built:
     gw: GatewaySettings = settings.module("api_gateway")
     redis = {

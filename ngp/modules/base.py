@@ -53,6 +53,8 @@ class Module:
     required_env: tuple[str, ...] = ()
     # Modules whose resources this one references; settings validation checks they are on.
     needs: tuple[str, ...] = ()
+    # It pushes apps to Marathon: the env must say where Marathon is.
+    marathon: bool = False
 
 
 MODULES: dict[str, Module] = {}
@@ -65,13 +67,14 @@ def module(
     settings: type[ModuleSettings],
     required_env: tuple[str, ...] = (),
     needs: tuple[str, ...] = (),
+    marathon: bool = False,
 ) -> Callable[[Callable[[Settings], Built]], Callable[[Settings], Built]]:
     """Register a module's build function under `name`; a second registration is a bug."""
 
     def register(build: Callable[[Settings], Built]) -> Callable[[Settings], Built]:
         if name in MODULES:
             raise RuntimeError(f"module {name!r} is registered twice")
-        MODULES[name] = Module(name, summary, settings, build, required_env, needs)
+        MODULES[name] = Module(name, summary, settings, build, required_env, needs, marathon)
         return build
 
     return register

@@ -24,7 +24,7 @@ class JenkinsSettings(ModuleSettings):
 
 
 @module("jenkins", summary="a Jenkins master on Marathon, with a persistent volume",
-        settings=JenkinsSettings)
+        settings=JenkinsSettings, marathon=True)
 def build(settings: Settings) -> Built:
     jenkins: JenkinsSettings = settings.module("jenkins")
     app = {

@@ -33,7 +33,8 @@ def host_volume(path: str, mode: str = "RO") -> dict[str, str]:
 
 
 @module("monitoring", summary="the Sysdig agent on every node (access key from "
-        "SYSDIG_ACCESS_KEY)", settings=MonitoringSettings, required_env=("SYSDIG_ACCESS_KEY",))
+        "SYSDIG_ACCESS_KEY)", settings=MonitoringSettings, marathon=True,
+        required_env=("SYSDIG_ACCESS_KEY",))
 def build(settings: Settings) -> Built:
     sysdig: MonitoringSettings = settings.module("monitoring")
     app = {

@@ -116,3 +116,12 @@ def test_module_needing_another_module(tmp_path, monkeypatch):
                                                 lambda s: Built([]), needs=("openvpn",)))
     error = error_for(tmp_path, GOOD.replace('["network"]', '["network", "dcos"]'))
     assert "needs module 'openvpn'" in error.summary
+
+
+def test_app_modules_need_to_know_where_marathon_is(tmp_path):
+    error = error_for(tmp_path, GOOD.replace('["network"]', '["network", "jenkins"]'))
+    assert error.where == "envs/dev.toml: marathon_url" and "'jenkins'" in error.summary
+    text = GOOD.replace('["network"]', '["network", "jenkins"]').replace(
+        'name_suffix = "dev"', 'name_suffix = "dev"\nmarathon_url = "https://dcos.example.com'
+        '/service/marathon"')
+    assert project_with(tmp_path, text).load("dev", {}).core.marathon_url
