@@ -135,9 +135,6 @@ class Aws:
         with self._lock:
             self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
 
-    def total_calls(self) -> int:
-        return sum(self.calls.values())
-
     def account_id(self) -> str:
         """The account the credentials belong to (asked once per run)."""
         if self._account is None:

@@ -92,14 +92,22 @@ class Run:
             self.save()
 
 
-def connect(project: Project, settings: Settings, *, start_sandbox: bool = True) -> Aws:
+def sandbox_info(project: Project, settings: Settings) -> dict[str, Any] | None:
+    """For a sandbox env, the running sandbox (started if need be); None otherwise."""
+    if not settings.core.sandbox:
+        return None
+    from ngp.sandbox import control
+
+    return control.start(project)[0]
+
+
+def connect(project: Project, settings: Settings,
+            sandbox: dict[str, Any] | None = None) -> Aws:
     """The run's AWS access, checked against the env's allowed accounts."""
     if settings.core.sandbox:
         from ngp.sandbox import control
 
-        info = control.ensure_started(project) if start_sandbox else control.status(project)
-        if info is None:
-            raise NgpError("the sandbox is not running", hint="Run `ngp sandbox start`.")
+        info = sandbox or sandbox_info(project, settings)
         aws = Aws(settings.core.region, endpoint_url=info["endpoint"],
                   credentials=SANDBOX_CREDENTIALS, pool_size=settings.core.parallelism)
         control.prepare(aws, settings.core.domain)
@@ -121,18 +129,14 @@ def connect(project: Project, settings: Settings, *, start_sandbox: bool = True)
     return aws
 
 
-def marathon_for(project: Project, settings: Settings, force: bool = False) -> Any:
+def marathon_for(settings: Settings, sandbox: dict[str, Any] | None,
+                 force: bool = False) -> Any:
     """The env's Marathon client: the sandbox's local one, the env's marathon_url, or None."""
     from ngp.marathon.client import Marathon, token_source
 
-    if settings.core.sandbox:
-        from ngp.sandbox import control
-
-        info = control.status(project) or {}
-        if not info.get("marathon_url"):
-            return None
-        token = info.get("marathon_token")
-        return Marathon(info["marathon_url"], force=force,
+    if sandbox is not None:
+        token = sandbox.get("marathon_token")
+        return Marathon(sandbox["marathon_url"], force=force,
                         login=(lambda: token) if token else None)
     url = settings.core.marathon_url
     if not url:
@@ -150,8 +154,9 @@ def open_run(
     the state and settle what an interrupted run left pending."""
     settings = project.load(env)
     desired = build_desired(settings)
-    aws = connect(project, settings)
-    marathon = marathon_for(project, settings, force)
+    sandbox = sandbox_info(project, settings)
+    aws = connect(project, settings, sandbox)
+    marathon = marathon_for(settings, sandbox, force)
     store = LocalStore(project.state_dir, env)
     try:
         if not lock:

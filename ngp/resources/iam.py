@@ -74,7 +74,8 @@ class Role(Kind):
         return {d["RoleName"]: self._live(d) for page in pages for d in page["RoleDetailList"]
                 if d["RoleName"] in wanted}
 
-    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+    def _fetch(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        """The role with its tags and inline policies, or None."""
         iam = ctx.aws.client("iam")
         try:
             role = iam.get_role(RoleName=id)["Role"]
@@ -84,18 +85,18 @@ class Role(Kind):
             if error_code(exc) in GONE:
                 return None
             raise
-        return self._live({**role, "RolePolicyList": policies})
+        return {**role, "RolePolicyList": policies}
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        role = self._fetch(ctx, id)
+        return self._live(role) if role else None
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
-        try:
-            role = ctx.aws.client("iam").get_role(RoleName=spec["name"])["Role"]
-        except ClientError as exc:
-            if error_code(exc) in GONE:
-                return None
-            raise
+        role = self._fetch(ctx, spec["name"])
+        if role is None:
+            return None
         check_owned(ctx, address, "role", spec["name"], role.get("Tags", []))
-        live = self.read(ctx, spec["name"])
-        return (spec["name"], live) if live else None
+        return spec["name"], self._live(role)
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         iam = ctx.aws.client("iam")
@@ -261,18 +262,23 @@ class Policy(Kind):
         return {d["Arn"]: self._live(d) for page in pages for d in page["Policies"]
                 if d["Arn"] in ids}
 
-    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+    def _fetch(self, ctx: Context, arn: str) -> dict[str, Any] | None:
+        """The policy with its tags and default version, or None."""
         iam = ctx.aws.client("iam")
         try:
-            policy = iam.get_policy(PolicyArn=id)["Policy"]
-            version = iam.get_policy_version(PolicyArn=id,
+            policy = iam.get_policy(PolicyArn=arn)["Policy"]
+            version = iam.get_policy_version(PolicyArn=arn,
                                              VersionId=policy["DefaultVersionId"])
         except ClientError as exc:
             if error_code(exc) in GONE:
                 return None
             raise
-        return self._live({**policy, "PolicyVersionList": [
-            {**version["PolicyVersion"], "IsDefaultVersion": True}]})
+        return {**policy, "PolicyVersionList": [
+            {**version["PolicyVersion"], "IsDefaultVersion": True}]}
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        policy = self._fetch(ctx, id)
+        return self._live(policy) if policy else None
 
     def _arn(self, ctx: Context, spec: dict[str, Any]) -> str:
         account = ctx.aws.account_id()
@@ -280,15 +286,11 @@ class Policy(Kind):
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         arn = self._arn(ctx, spec)
-        try:
-            policy = ctx.aws.client("iam").get_policy(PolicyArn=arn)["Policy"]
-        except ClientError as exc:
-            if error_code(exc) in GONE:
-                return None
-            raise
+        policy = self._fetch(ctx, arn)
+        if policy is None:
+            return None
         check_owned(ctx, address, "policy", spec["name"], policy.get("Tags", []))
-        live = self.read(ctx, arn)
-        return (arn, live) if live else None
+        return arn, self._live(policy)
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         policy = ctx.aws.client("iam").create_policy(

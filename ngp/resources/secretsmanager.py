@@ -15,7 +15,6 @@ from ngp.resources.base import TAG_ENV, Context, Kind, check_owned, kind
 TAG_GENERATE = "ngp:generate"
 TAG_PUBLIC_KEY = "ngp:public-key"
 GONE = frozenset({"ResourceNotFoundException"})
-GENERATORS = ("password", "ssh-ed25519", "env")
 
 
 def generate(how: str, variable: str | None = None) -> tuple[str, str | None]:
@@ -91,20 +90,23 @@ class Secret(Kind):
                  if s["ARN"] in wanted and (live := self._live(s)) is not None}
         return found
 
-    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+    def _describe(self, ctx: Context, id: str) -> dict[str, Any] | None:
         try:
-            item = ctx.aws.client("secretsmanager").describe_secret(SecretId=id)
+            return ctx.aws.client("secretsmanager").describe_secret(SecretId=id)
         except ClientError as exc:
             if error_code(exc) in GONE:
                 return None
             raise
-        return self._live(item)
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        item = self._describe(ctx, id)
+        return self._live(item) if item else None
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
-        live = self.read(ctx, spec["name"])
+        item = self._describe(ctx, spec["name"])
+        live = self._live(item) if item else None
         if live is None:
             return None
-        item = ctx.aws.client("secretsmanager").describe_secret(SecretId=spec["name"])
         check_owned(ctx, address, "secret", spec["name"], item.get("Tags", []))
         return live["id"], live
 

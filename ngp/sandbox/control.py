@@ -96,10 +96,6 @@ def start(project: Project, latency_ms: float = 0.0, deploy_seconds: float = 0.5
                    hint=f"See {log_path(project)}.")
 
 
-def ensure_started(project: Project) -> dict[str, Any]:
-    return start(project)[0]
-
-
 def stop(project: Project) -> dict[str, Any] | None:
     """Stop the sandbox (everything in it is lost); returns what was stopped, or None."""
     info = status(project)
