@@ -164,6 +164,8 @@ def wait_until(
     timeout: float,
     first_delay: float = 0.2,
     max_delay: float = 15.0,
+    hint: str = "AWS may be slow or the object stuck: look at it in the console, then run "
+    "the command again.",
 ) -> T:
     """Poll check with a growing delay until it returns something, or fail after timeout."""
     deadline = time.monotonic() + timeout
@@ -175,9 +177,6 @@ def wait_until(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise NgpError(
-                f"timed out after {timeout:.0f}s waiting for {what}",
-                hint="AWS may be slow or the object stuck: look at it in the console, "
-                "then run the command again.",
-            )
+                f"timed out after {timeout:.0f}s waiting for {what}", hint=hint)
         time.sleep(min(delay, remaining))
         delay = min(delay * 1.6, max_delay)

@@ -198,12 +198,13 @@ def load_settings(project: Project, env: str, environ: Any) -> Settings:
                 )
 
     apps = [name for name in core.modules if MODULES[name].marathon]
-    if apps and not (core.sandbox or core.marathon_url):
+    # Marathon is the sandbox's, the dcos module's own cluster's, or at marathon_url.
+    if apps and not (core.sandbox or core.marathon_url or "dcos" in core.modules):
         raise ConfigError(
             f"module {apps[0]!r} pushes apps to Marathon, but the env does not say where it is",
             where=f"{where}: marathon_url",
-            hint="Set marathon_url (https://<dcos>/service/marathon), or take the app "
-            "modules out of modules.")
+            hint="Turn on the dcos module, or set marathon_url "
+            "(https://<dcos>/service/marathon), or take the app modules out of modules.")
 
     module_settings: dict[str, ModuleSettings] = {}
     for name, mod in MODULES.items():

@@ -25,6 +25,7 @@ from ngp.aws import Aws, error_message
 from ngp.config import SANDBOX_ACCOUNT_ID, Project, Settings
 from ngp.errors import ApplyError, NgpError, ResourceError
 from ngp.graph import Graph, Ref, Resource, dependents, resolve
+from ngp.marathon.ready import reach_recorded_cluster
 from ngp.modules import MODULES
 from ngp.plan import Action, Change, Plan, make_plan
 from ngp.resources import Context, get_kind
@@ -78,6 +79,8 @@ class Run:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
+        if self.marathon is not None:
+            reach_recorded_cluster(self.marathon, self.state)
         self.ctx = Context(aws=self.aws, env=self.settings.env, lineage=self.state.lineage,
                            marathon=self.marathon)
 
@@ -140,7 +143,8 @@ def marathon_for(settings: Settings, sandbox: dict[str, Any] | None,
                         login=(lambda: token) if token else None)
     url = settings.core.marathon_url
     if not url:
-        return None
+        # The env's own cluster: reached once it answers (see marathon.ready).
+        return Marathon(None, force=force) if "dcos" in settings.modules else None
     dcos_url = url.split("/service/marathon")[0]
     return Marathon(url, login=token_source(dcos_url, os.environ), force=force)
 

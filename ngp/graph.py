@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import graphlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,16 @@ class Format:
         return hash((self.template, tuple(sorted(self.values))))
 
 
+@dataclass(frozen=True, eq=False)
+class Derived:
+    """A value computed from data that may hold Refs, once all of them are known:
+    Derived(yaml_text, {"bootstrap_url": Format("http://{ip}:8080", ip=Ref(...))}).
+    The function must be pure: the same data gives the same value, or every plan changes."""
+
+    function: Callable[[Any], Any]
+    data: Any
+
+
 @dataclass(frozen=True)
 class Resource:
     """One desired object: its address, its kind (`ec2.vpc`), and its spec as plain data.
@@ -60,6 +70,8 @@ def refs_in(value: Any) -> Iterator[Ref]:
         yield value
     elif isinstance(value, Format):
         yield from refs_in(value.values)
+    elif isinstance(value, Derived):
+        yield from refs_in(value.data)
     elif isinstance(value, dict):
         for item in value.values():
             yield from refs_in(item)
@@ -75,6 +87,9 @@ def resolve(value: Any, lookup: Any) -> Any:
     if isinstance(value, Format):
         values = resolve(value.values, lookup)
         return UNKNOWN if has_unknown(values) else value.template.format(**values)
+    if isinstance(value, Derived):
+        data = resolve(value.data, lookup)
+        return UNKNOWN if has_unknown(data) else value.function(data)
     if isinstance(value, dict):
         return {k: resolve(v, lookup) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -6,7 +6,8 @@ objects where AWS allows it:
   cannot be scoped, nor can creates, whose requests also name objects ngp does not own (an
   image, an adopted VPC);
 - IAM only on roles and instance profiles under the env's path `/ngp/<env>/`;
-- Secrets Manager only on secrets named with the env's prefix, S3 on buckets likewise;
+- Secrets Manager only on secrets named with the env's prefix, S3 buckets, classic load
+  balancers and auto-scaling groups likewise;
 - Route53 only on hosted zones and their record sets.
 """
 
@@ -81,6 +82,18 @@ def policy(settings: Settings, graph: Graph) -> dict[str, Any]:
     add("ListBuckets", [a for a in storage if a in UNSCOPED], "*")
     add("OwnBuckets", [a for a in storage if a not in UNSCOPED],
         [f"arn:aws:s3:::{settings.name('*')}", f"arn:aws:s3:::{settings.name('*')}/*"])
+
+    # Load balancers and groups by the env's names: prefix-*-suffix.
+    own_name = settings.name("*")
+    balancers = by_service.get("elasticloadbalancing", [])
+    add("ReadLoadBalancers", [a for a in balancers if ":Describe" in a], "*")
+    add("OwnLoadBalancers", [a for a in balancers if ":Describe" not in a],
+        f"arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/{own_name}")
+    groups = by_service.get("autoscaling", [])
+    add("ReadGroups", [a for a in groups if ":Describe" in a], "*")
+    add("OwnGroups", [a for a in groups if ":Describe" not in a],
+        f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:*:"
+        f"autoScalingGroupName/{own_name}")
 
     dns = by_service.get("route53", [])
     add("FindZones", [a for a in dns if a in UNSCOPED], "*")

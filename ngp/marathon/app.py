@@ -18,7 +18,7 @@ def is_secret_ref(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"secret"}
 
 
-def _marathon(ctx: Context) -> Any:
+def marathon_of(ctx: Context) -> Any:
     if ctx.marathon is None:
         raise NgpError("this env has no Marathon to push apps to",
                        hint="Set marathon_url in the env's settings (the sandbox has its own).")
@@ -70,15 +70,15 @@ class App(Kind):
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
-        return {app["id"]: self._live(app) for app in _marathon(ctx).list_apps()
+        return {app["id"]: self._live(app) for app in marathon_of(ctx).list_apps()
                 if app["id"] in ids}
 
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
-        app = _marathon(ctx).get_app(id)
+        app = marathon_of(ctx).get_app(id)
         return self._live(app) if app else None
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
-        app = _marathon(ctx).get_app(spec["id"])
+        app = marathon_of(ctx).get_app(spec["id"])
         if app is None:
             return None
         if app.get("labels", {}).get(LABEL_ENV) != ctx.env:
@@ -98,7 +98,7 @@ class App(Kind):
             else:
                 env[name] = value
         definition = {k: v for k, v in spec.items() if k not in rules.READ_ONLY}
-        app = _marathon(ctx).apply({**definition, "labels": labels, "env": env})
+        app = marathon_of(ctx).apply({**definition, "labels": labels, "env": env})
         return {"id": app["id"], "version": app["version"]}
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
@@ -106,9 +106,9 @@ class App(Kind):
         return outputs["id"], outputs
 
     def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
-        app = _marathon(ctx).get_app(id) or {}
+        app = marathon_of(ctx).get_app(id) or {}
         address = app.get("labels", {}).get(LABEL_ADDRESS, "")
         return self._apply(ctx, address, new)
 
     def delete(self, ctx: Context, id: str) -> None:
-        _marathon(ctx).delete(id)
+        marathon_of(ctx).delete(id)

@@ -28,6 +28,10 @@ class MarathonError(NgpError):
     """Marathon refused or failed a request."""
 
 
+class Unreachable(MarathonError):
+    """No answer at all: a wrong address, no route (no VPN), or a cluster not up yet."""
+
+
 def _details(body: Any) -> str:
     """Marathon's error body as one line: `details` may be missing, a string, or a list of
     {path, errors} with indices written as (n)."""
@@ -46,11 +50,15 @@ def _details(body: Any) -> str:
 
 class Marathon:
     """One Marathon, reached at `url`. `login` returns a fresh ACS token (or None when no
-    authentication is needed); it is called once at first use and once more on a 401."""
+    authentication is needed); it is called once at first use and once more on a 401.
 
-    def __init__(self, url: str, *, login: Callable[[], str | None] | None = None,
+    A cluster ngp is building has no address yet: such a client starts without a URL and is
+    pointed at the cluster (`point_at`) once its load balancer exists."""
+
+    def __init__(self, url: str | None, *, login: Callable[[], str | None] | None = None,
                  timeout: float = 30.0, poll: float = 0.25, force: bool = False) -> None:
-        self.url = url.rstrip("/")
+        self.url = url.rstrip("/") if url else None
+        self.pinned = url is not None  # the sandbox's, or the env's marathon_url
         self.force = force  # cancel deployments that lock an app (`ngp up --force`)
         self._login = login
         self._token: str | None = None
@@ -62,6 +70,14 @@ class Marathon:
     def close(self) -> None:
         self._http.close()
 
+    def point_at(self, url: str, login: Callable[[], str | None] | None) -> None:
+        """Reach Marathon at url from now on (the cluster's, once known); a pinned client
+        keeps its own address."""
+        if self.pinned or self.url == url.rstrip("/"):
+            return
+        self.url, self._login = url.rstrip("/"), login
+        self._token, self._logged_in = None, False
+
     # -- transport ---------------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
@@ -72,6 +88,9 @@ class Marathon:
     def request(self, method: str, path: str, *, params: dict | None = None,
                 body: Any = None, retries: int = 5) -> httpx.Response:
         """One call; re-login once on 401, retry 503 and lost connections with backoff."""
+        if self.url is None:
+            raise MarathonError("the cluster's Marathon has no address yet",
+                                hint="Run `ngp up`: the dcos module's cluster comes first.")
         relogged = False
         for attempt in range(retries + 1):
             self.calls += 1
@@ -80,7 +99,7 @@ class Marathon:
                                               json=body, headers=self._headers())
             except httpx.TransportError as exc:
                 if attempt == retries:
-                    raise MarathonError(f"cannot reach Marathon at {self.url}: {exc}",
+                    raise Unreachable(f"cannot reach Marathon at {self.url}: {exc}",
                                         hint="Check the URL, the VPN, and that the cluster "
                                         "is up.") from None
                 time.sleep(min(0.2 * 2 ** attempt, 5))
@@ -118,6 +137,18 @@ class Marathon:
 
     def ping(self) -> bool:
         return self.request("GET", "/ping", retries=0).status_code == 200
+
+    def info(self) -> dict[str, Any] | None:
+        """Marathon's /v2/info (name, version, leader), or None while it does not answer
+        yet (no leader, Admin Router starting, a load balancer with no healthy node)."""
+        try:
+            response = self.request("GET", "/v2/info", retries=0)
+        except Unreachable:
+            return None
+        if response.status_code != 200:
+            return None
+        body = self._body(response)
+        return body if isinstance(body, dict) else None
 
     def get_app(self, app_id: str) -> dict[str, Any] | None:
         response = self.request("GET", self._path(app_id))
@@ -230,7 +261,10 @@ def acs_login(dcos_url: str, uid: str, password: str) -> str:
         response = httpx.post(f"{dcos_url.rstrip('/')}/acs/api/v1/auth/login",
                               json={"uid": uid, "password": password}, timeout=30)
     except httpx.TransportError as exc:
-        raise MarathonError(f"cannot reach DC/OS at {dcos_url}: {exc}") from None
+        raise Unreachable(f"cannot reach DC/OS at {dcos_url}: {exc}") from None
+    if response.status_code >= 500:  # Admin Router up, its auth service not yet
+        raise Unreachable(f"DC/OS at {dcos_url} answered the login with "
+                          f"{response.status_code}")
     if response.status_code != 200:
         raise MarathonError(f"DC/OS login as {uid!r} failed ({response.status_code})",
                             hint="Check DCOS_UID and DCOS_PASSWORD.")

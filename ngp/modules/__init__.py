@@ -3,6 +3,7 @@ complete whatever imports what."""
 
 from ngp.modules import (  # noqa: F401
     api_gateway,
+    dcos,
     docker_registry,
     jenkins,
     manager,

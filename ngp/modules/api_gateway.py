@@ -14,7 +14,7 @@ from pydantic import Field
 
 from ngp.graph import Ref, Resource
 from ngp.modules.base import Built, ModuleSettings, module
-from ngp.modules.marathon_apps import app_id, vip_host
+from ngp.modules.marathon_apps import app, app_id, vip_host
 
 if TYPE_CHECKING:
     from ngp.config import Settings
@@ -72,8 +72,7 @@ def build(settings: Settings) -> Built:
         "env": env,
         "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/hello", "portIndex": 0}],
     }
-    resources += [Resource("api_gateway.redis", "marathon.app", redis),
-                  Resource("api_gateway.tyk", "marathon.app", tyk,
-                           depends_on=("api_gateway.redis",))]
+    resources += [app(settings, "api_gateway.redis", redis),
+                  app(settings, "api_gateway.tyk", tyk, after=("api_gateway.redis",))]
     return Built(resources, {"api_gateway_port": gw.listen_port,
                              "api_gateway_mode": "hybrid" if hybrid() else "standalone"})

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from ngp.graph import Ref, Resource
 from ngp.modules.base import Built, ModuleSettings, module
+from ngp.modules.marathon_apps import app as marathon_app
 from ngp.modules.marathon_apps import app_id, mesos_http_check
 from ngp.resources.iam import env_path
 
@@ -80,6 +81,6 @@ def build(settings: Settings) -> Built:
         Resource("docker_registry.http_secret", "secretsmanager.secret", {
             "name": settings.name("registry-http"), "generate": "password",
             "description": f"ngp {settings.env}: the registry's shared HTTP secret"}),
-        Resource("docker_registry.app", "marathon.app", app),
+        marathon_app(settings, "docker_registry.app", app),
     ], {"registry": VIP, "registry_bucket": Ref("docker_registry.bucket", "name"),
         "registry_agent_policy": Ref("docker_registry.agent_access", "arn")})

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from ngp.graph import Resource
 from ngp.modules.base import Built, ModuleSettings, module
+from ngp.modules.marathon_apps import app as marathon_app
 from ngp.modules.marathon_apps import app_id, mesos_http_check, vip_host
 
 if TYPE_CHECKING:
@@ -46,5 +46,5 @@ def build(settings: Settings) -> Built:
         "unreachableStrategy": "disabled",
         "labels": {"MARATHON_SINGLE_INSTANCE_APP": "true"},
     }
-    return Built([Resource("jenkins.app", "marathon.app", app)],
+    return Built([marathon_app(settings, "jenkins.app", app)],
                  {"jenkins_url": f"http://{vip_host('jenkins')}:8080"})

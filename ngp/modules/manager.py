@@ -13,6 +13,7 @@ from pydantic import Field
 
 from ngp.graph import Format, Graph, Ref, Resource
 from ngp.modules.base import MODULES, Built, ModuleSettings, module
+from ngp.modules.network import subnets
 from ngp.resources.iam import EC2_TRUST, env_path
 
 if TYPE_CHECKING:
@@ -51,9 +52,7 @@ def build(settings: Settings) -> Built:
     from ngp.permissions import policy
 
     manager: ManagerSettings = settings.module("manager")
-    net = settings.module("network")
-    subnet = (Ref("network.subnet.public[0]") if net.existing_vpc_id
-              else Ref("network.subnet.public[a]"))
+    subnet = subnets(settings, "public")[0]
     res = [
         Resource("manager.image", "ec2.image", {
             "owners": list(manager.image_owners), "name": manager.image_name,

@@ -2,8 +2,8 @@
 runs it (privileged, host PID, the host's Docker socket and /proc).
 
 Marathon has no daemon sets: one instance per node with ["hostname", "UNIQUE"], and exactly
-as many instances as nodes (more would leave the deployment waiting forever). Until the dcos
-module drives it, the count is the `nodes` setting.
+as many instances as nodes (more would leave the deployment waiting forever): the dcos
+module's agent count, or the `nodes` setting where the cluster is not ngp's.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pydantic import Field
 
 from ngp.graph import Ref, Resource
 from ngp.modules.base import Built, ModuleSettings, module
-from ngp.modules.marathon_apps import app_id
+from ngp.modules.marathon_apps import app as marathon_app
+from ngp.modules.marathon_apps import app_id, node_count
 
 if TYPE_CHECKING:
     from ngp.config import Settings
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 class MonitoringSettings(ModuleSettings):
     image: str = "sysdig/agent"
-    nodes: int = Field(1, ge=1, le=1000)
+    nodes: int | None = Field(None, ge=1, le=1000)  # with the dcos module: its agent count
     collector: str = "collector.sysdigcloud.com"
     collector_port: int = Field(6666, ge=1, le=65535)
     tags: str = ""
@@ -38,7 +39,8 @@ def host_volume(path: str, mode: str = "RO") -> dict[str, str]:
 def build(settings: Settings) -> Built:
     sysdig: MonitoringSettings = settings.module("monitoring")
     app = {
-        "id": app_id("sysdig-agent"), "instances": sysdig.nodes, "cpus": 0.5, "mem": 512,
+        "id": app_id("sysdig-agent"),
+        "instances": node_count(settings, "monitoring", sysdig.nodes), "cpus": 0.5, "mem": 512,
         "constraints": [["hostname", "UNIQUE"]], "acceptedResourceRoles": ["*", "slave_public"],
         "container": {
             "type": "DOCKER",
@@ -60,5 +62,5 @@ def build(settings: Settings) -> Built:
             "name": settings.name("sysdig-access-key"), "generate": "env",
             "variable": "SYSDIG_ACCESS_KEY",
             "description": f"ngp {settings.env}: Sysdig access key"}),
-        Resource("monitoring.app", "marathon.app", app),
+        marathon_app(settings, "monitoring.app", app),
     ])

@@ -114,6 +114,16 @@ def security_groups(settings: Settings, net: NetworkSettings, vpc: Ref) -> list[
     ]
 
 
+def subnets(settings: Settings, tier: Literal["public", "private"]) -> list[Ref]:
+    """The env's subnets of a tier, in AZ order: made by ngp, or adopted."""
+    net: NetworkSettings = settings.module("network")
+    if net.existing_vpc_id:
+        given = (net.existing_public_subnet_ids if tier == "public"
+                 else net.existing_private_subnet_ids)
+        return [Ref(f"network.subnet.{tier}[{i}]") for i in range(len(given))]
+    return [Ref(f"network.subnet.{tier}[{az[-1]}]") for az in zones(settings, net)]
+
+
 def access_resources(settings: Settings) -> tuple[list[Resource], dict[str, Any]]:
     """What every machine of the env shares: its SSH key pair (the user's public key, or one
     ngp generates with the private half kept only in Secrets Manager) and, with a domain,

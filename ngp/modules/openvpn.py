@@ -18,6 +18,7 @@ from pydantic import Field
 
 from ngp.graph import Format, Ref, Resource
 from ngp.modules.base import Built, ModuleSettings, module
+from ngp.modules.network import subnets
 from ngp.resources.iam import EC2_TRUST, env_path
 
 if TYPE_CHECKING:
@@ -72,10 +73,8 @@ def user_data(settings: Settings, vpn: OpenVpnSettings, host: Any) -> Format:
         "credentials as outputs", settings=OpenVpnSettings, needs=("network",))
 def build(settings: Settings) -> Built:
     vpn: OpenVpnSettings = settings.module("openvpn")
-    net = settings.module("network")
     domain = settings.core.domain
-    subnet = (Ref("network.subnet.public[0]") if net.existing_vpc_id
-              else Ref("network.subnet.public[a]"))
+    subnet = subnets(settings, "public")[0]
     host: Any = vpn.hostname or (f"vpn.{domain}" if domain
                                  else Ref("openvpn.eip", "public_ip"))
     res = [

@@ -2,6 +2,7 @@
 complete whatever imports what."""
 
 from ngp.marathon import app as marathon_app  # noqa: F401  (the marathon.app kind)
+from ngp.marathon import ready as marathon_ready  # noqa: F401  (the marathon.ready kind)
 from ngp.resources import (  # noqa: F401
     autoscaling,
     ec2,

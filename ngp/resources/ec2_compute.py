@@ -141,6 +141,7 @@ class Instance(Ec2Kind):
            "security_group_ids": [Ref("network.sg.vpn")], "key_name": "ngp-dev",
            "instance_profile": Ref("openvpn.profile", "arn"), "user_data": "#!/bin/bash ...",
            "root_volume_size": 20, "root_volume_type": "gp3"}
+    An optional "private_ip" fixes its address in the subnet (a node others find by it).
     User data and the root volume are not in a batched describe: they are taken as last
     applied. A changed instance type stops and starts the instance; a changed image, subnet,
     key, user data or root volume replaces it.
@@ -156,7 +157,7 @@ class Instance(Ec2Kind):
         "InstanceId", "InstanceIds"
     not_found = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
     resource_type = "instance"
-    replace_on = frozenset({"image_id", "subnet_id", "key_name", "user_data",
+    replace_on = frozenset({"image_id", "subnet_id", "key_name", "user_data", "private_ip",
                             "root_volume_size", "root_volume_type", "root_device_name"})
     update_notes = {"instance_type": "changing the instance type stops and starts it"}
     outputs = ("id", "private_ip", "public_ip")
@@ -189,6 +190,8 @@ class Instance(Ec2Kind):
         ec2 = ctx.aws.client("ec2")
         params = {**machine(spec, ctx.tags(address, spec["name"]), spec["user_data"]),
                   "MinCount": 1, "MaxCount": 1, "SubnetId": spec["subnet_id"]}
+        if spec.get("private_ip"):
+            params["PrivateIpAddress"] = spec["private_ip"]
         try:
             run = eventually(lambda: ec2.run_instances(**params), also=_profile_not_yet)
         except ClientError as exc:

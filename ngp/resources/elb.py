@@ -25,10 +25,15 @@ def _listener_param(listener: dict[str, Any]) -> dict[str, Any]:
             "InstancePort": listener["instance_port"]}
 
 
+def describe(ctx: Context, **params: Any) -> list[dict[str, Any]]:
+    pages = ctx.aws.client("elb").get_paginator("describe_load_balancers").paginate(**params)
+    return [d for page in pages for d in page["LoadBalancerDescriptions"]]
+
+
 @kind
 class LoadBalancer(Kind):
-    """A classic load balancer: listeners, a health check, cross-zone balancing, and (when
-    the spec lists them) registered instances; groups register theirs themselves.
+    """A classic load balancer: listeners, a health check and cross-zone balancing. Groups
+    register their instances themselves; lone instances through an `elb.attachment`.
 
     spec: {"name": "ngp-masters-dev", "scheme": "internet-facing",
            "subnets": [Ref("network.subnet.public[a]"), ...],
@@ -37,7 +42,7 @@ class LoadBalancer(Kind):
                           "instance_port": 443}],
            "health_check": {"target": "TCP:5050", "interval": 30, "timeout": 5,
                             "healthy": 2, "unhealthy": 2},
-           "cross_zone": true, "instances": [Ref("dcos.master[0]")]}
+           "cross_zone": true}
     outputs: id (the name), dns_name, zone_id (for Route53 aliases).
     Cross-zone balancing is not in a batched describe: it is taken as last applied.
     """
@@ -54,15 +59,13 @@ class LoadBalancer(Kind):
                "elasticloadbalancing:AttachLoadBalancerToSubnets",
                "elasticloadbalancing:DetachLoadBalancerFromSubnets",
                "elasticloadbalancing:ApplySecurityGroupsToLoadBalancer",
-               "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
-               "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
                "elasticloadbalancing:DeleteLoadBalancer")
     replace_on = frozenset({"name", "scheme"})
     outputs = ("id", "name", "dns_name", "zone_id")
 
     def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
         out = dict(spec)
-        for key in ("subnets", "security_groups", "instances"):
+        for key in ("subnets", "security_groups"):
             if isinstance(spec.get(key), list):
                 out[key] = sorted(spec[key], key=str)
         if isinstance(spec.get("listeners"), list):
@@ -78,7 +81,6 @@ class LoadBalancer(Kind):
             "scheme": item.get("Scheme"), "subnets": item.get("Subnets", []),
             "security_groups": item.get("SecurityGroups", []),
             "listeners": [_listener(d["Listener"]) for d in item.get("ListenerDescriptions", [])],
-            "instances": [i["InstanceId"] for i in item.get("Instances", [])],
             "dns_name": item.get("DNSName"),
             # moto leaves this out; AWS documents one zone per region.
             "zone_id": item.get("CanonicalHostedZoneNameID")
@@ -91,19 +93,15 @@ class LoadBalancer(Kind):
                                     "unhealthy": check["UnhealthyThreshold"]}
         return self.canonical(live)
 
-    def _describe(self, ctx: Context, **params: Any) -> list[dict[str, Any]]:
-        pages = ctx.aws.client("elb").get_paginator("describe_load_balancers").paginate(**params)
-        return [d for page in pages for d in page["LoadBalancerDescriptions"]]
-
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
-        return {d["LoadBalancerName"]: self._live(ctx, d) for d in self._describe(ctx)
+        return {d["LoadBalancerName"]: self._live(ctx, d) for d in describe(ctx)
                 if d["LoadBalancerName"] in ids}
 
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
         try:
-            found = self._describe(ctx, LoadBalancerNames=[id])
+            found = describe(ctx, LoadBalancerNames=[id])
         except ClientError as exc:
             if error_code(exc) in GONE:
                 return None
@@ -141,16 +139,6 @@ class LoadBalancer(Kind):
         if "cross_zone" in new and old.get("cross_zone") != new["cross_zone"]:
             elb.modify_load_balancer_attributes(LoadBalancerName=name, LoadBalancerAttributes={
                 "CrossZoneLoadBalancing": {"Enabled": new["cross_zone"]}})
-        if "instances" in new:
-            before, after = set(old.get("instances") or []), set(new["instances"])
-            if after - before:
-                elb.register_instances_with_load_balancer(
-                    LoadBalancerName=name,
-                    Instances=[{"InstanceId": i} for i in sorted(after - before)])
-            if before - after:
-                elb.deregister_instances_from_load_balancer(
-                    LoadBalancerName=name,
-                    Instances=[{"InstanceId": i} for i in sorted(before - after)])
 
     def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
         elb = ctx.aws.client("elb")
@@ -182,3 +170,80 @@ class LoadBalancer(Kind):
         except ClientError as exc:
             if error_code(exc) not in GONE:
                 raise
+
+
+@kind
+class Attachment(Kind):
+    """The instances registered with a classic load balancer, apart from the balancer, so
+    machines that need its DNS name (DC/OS masters, through config.yaml) are made after it
+    and then registered with it. It owns the balancer's registrations: a balancer that a
+    group registers with needs none. AWS cannot tag a registration; its id is the balancer,
+    and with nothing registered there is no attachment.
+
+    spec: {"load_balancer": Ref("dcos.masters_lb"),
+           "instances": [Ref("dcos.master[0]"), Ref("dcos.master[1]"), Ref("dcos.master[2]")]}
+    """
+
+    name = "elb.attachment"
+    service = "elasticloadbalancing"
+    actions = ("elasticloadbalancing:DescribeLoadBalancers",
+               "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+               "elasticloadbalancing:DeregisterInstancesFromLoadBalancer")
+    replace_on = frozenset({"load_balancer"})
+
+    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(spec.get("instances"), list):
+            return {**spec, "instances": sorted(spec["instances"], key=str)}
+        return spec
+
+    def _live(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        instances = [i["InstanceId"] for i in item.get("Instances", [])]
+        if not instances:
+            return None  # nothing registered: no attachment
+        return self.canonical({"id": item["LoadBalancerName"],
+                               "load_balancer": item["LoadBalancerName"],
+                               "instances": instances,
+                               "status": f"{len(instances)} registered"})
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        return {d["LoadBalancerName"]: live for d in describe(ctx)
+                if d["LoadBalancerName"] in ids and (live := self._live(d))}
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        try:
+            found = describe(ctx, LoadBalancerNames=[id])
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return None
+            raise
+        return self._live(found[0]) if found else None
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        # The balancer is the env's (its own resource checked that): adopt its registrations.
+        live = self.read(ctx, spec["load_balancer"])
+        return (live["id"], live) if live else None
+
+    def _register(self, ctx: Context, name: str, before: set[str], after: set[str]) -> None:
+        elb = ctx.aws.client("elb")
+        if added := sorted(after - before):
+            elb.register_instances_with_load_balancer(
+                LoadBalancerName=name, Instances=[{"InstanceId": i} for i in added])
+        if removed := sorted(before - after):
+            elb.deregister_instances_from_load_balancer(
+                LoadBalancerName=name, Instances=[{"InstanceId": i} for i in removed])
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        name = spec["load_balancer"]
+        self._register(ctx, name, set(), set(spec["instances"]))
+        return name, {"id": name}
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        self._register(ctx, id, set(old.get("instances") or []), set(new["instances"]))
+        return {"id": id}
+
+    def delete(self, ctx: Context, id: str) -> None:
+        live = self.read(ctx, id)
+        if live and live["instances"]:
+            self._register(ctx, id, set(live["instances"]), set())

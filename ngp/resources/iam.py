@@ -38,13 +38,15 @@ def _doc(value: Any) -> dict[str, Any]:
 
 @kind
 class Role(Kind):
-    """An IAM role under /ngp/<env>/ with a trust policy and inline policies.
+    """An IAM role under /ngp/<env>/ with a trust policy, inline policies, and managed
+    policies attached (another module's, such as the registry's bucket access).
 
     spec: {"name": "ngp-openvpn-dev", "path": "/ngp/dev/", "description": "...",
            "trust": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
                      "Principal": {"Service": "ec2.amazonaws.com"},
                      "Action": "sts:AssumeRole"}]},
-           "policies": {"read-secret": {"Version": "2012-10-17", "Statement": [...]}}}
+           "policies": {"read-secret": {"Version": "2012-10-17", "Statement": [...]}},
+           "managed_policies": [Ref("docker_registry.agent_access", "arn")]}
     The role's name is its id (AWS names are unique in an account).
     """
 
@@ -53,7 +55,8 @@ class Role(Kind):
                "iam:GetRolePolicy", "iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy",
                "iam:DeleteRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
                "iam:ListInstanceProfilesForRole", "iam:RemoveRoleFromInstanceProfile",
-               "iam:DeleteRole")
+               "iam:ListAttachedRolePolicies", "iam:AttachRolePolicy",
+               "iam:DetachRolePolicy", "iam:DeleteRole")
     service = "iam"
     replace_on = frozenset({"name", "path"})
     outputs = ("id", "name", "arn")
@@ -63,7 +66,14 @@ class Role(Kind):
                 "arn": detail["Arn"], "trust": _doc(detail["AssumeRolePolicyDocument"]),
                 "policies": {p["PolicyName"]: _doc(p["PolicyDocument"])
                              for p in detail.get("RolePolicyList", [])},
+                "managed_policies": sorted(p["PolicyArn"]
+                                           for p in detail.get("AttachedManagedPolicies", [])),
                 "status": "available"}
+
+    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(spec.get("managed_policies"), list):
+            return {**spec, "managed_policies": sorted(spec["managed_policies"], key=str)}
+        return spec
 
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
@@ -81,11 +91,12 @@ class Role(Kind):
             role = iam.get_role(RoleName=id)["Role"]
             names = iam.list_role_policies(RoleName=id)["PolicyNames"]
             policies = [iam.get_role_policy(RoleName=id, PolicyName=n) for n in names]
+            attached = iam.list_attached_role_policies(RoleName=id)["AttachedPolicies"]
         except ClientError as exc:
             if error_code(exc) in GONE:
                 return None
             raise
-        return {**role, "RolePolicyList": policies}
+        return {**role, "RolePolicyList": policies, "AttachedManagedPolicies": attached}
 
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
         role = self._fetch(ctx, id)
@@ -107,6 +118,8 @@ class Role(Kind):
         for policy, document in sorted(spec.get("policies", {}).items()):
             iam.put_role_policy(RoleName=spec["name"], PolicyName=policy,
                                 PolicyDocument=json.dumps(document))
+        for arn in spec.get("managed_policies", []):
+            iam.attach_role_policy(RoleName=spec["name"], PolicyArn=arn)
         return spec["name"], {"id": spec["name"], "name": spec["name"], "arn": role["Arn"]}
 
     def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
@@ -122,6 +135,12 @@ class Role(Kind):
             if before.get(policy) != document:
                 iam.put_role_policy(RoleName=id, PolicyName=policy,
                                     PolicyDocument=json.dumps(document))
+        attached, wanted = set(old.get("managed_policies") or []), set(
+            new.get("managed_policies", []))
+        for arn in sorted(attached - wanted):
+            iam.detach_role_policy(RoleName=id, PolicyArn=arn)
+        for arn in sorted(wanted - attached):
+            iam.attach_role_policy(RoleName=id, PolicyArn=arn)
         return {"id": id, "name": id, "arn": iam.get_role(RoleName=id)["Role"]["Arn"]}
 
     def delete(self, ctx: Context, id: str) -> None:
@@ -129,6 +148,8 @@ class Role(Kind):
         try:
             for policy in iam.list_role_policies(RoleName=id)["PolicyNames"]:
                 iam.delete_role_policy(RoleName=id, PolicyName=policy)
+            for attached in iam.list_attached_role_policies(RoleName=id)["AttachedPolicies"]:
+                iam.detach_role_policy(RoleName=id, PolicyArn=attached["PolicyArn"])
             for profile in iam.list_instance_profiles_for_role(RoleName=id)["InstanceProfiles"]:
                 iam.remove_role_from_instance_profile(
                     InstanceProfileName=profile["InstanceProfileName"], RoleName=id)

@@ -72,6 +72,8 @@ class Home:
         ec2 = self.ec2()
         flt = [{"Name": "tag:ngp:env", "Values": [env]}]
         nats = ec2.describe_nat_gateways(Filter=flt)["NatGateways"]
+        machines = [i for r in ec2.describe_instances(Filters=flt)["Reservations"]
+                    for i in r["Instances"] if i["State"]["Name"] != "terminated"]
         return {
             "vpc": {v["VpcId"] for v in ec2.describe_vpcs(Filters=flt)["Vpcs"]},
             "subnet": {s["SubnetId"] for s in ec2.describe_subnets(Filters=flt)["Subnets"]},
@@ -84,8 +86,14 @@ class Home:
             "sg": {g["GroupId"] for g in ec2.describe_security_groups(Filters=flt)[
                 "SecurityGroups"]},
             "key_pair": {k["KeyName"] for k in ec2.describe_key_pairs(Filters=flt)["KeyPairs"]},
-            "instance": {i["InstanceId"] for r in ec2.describe_instances(Filters=flt)[
-                "Reservations"] for i in r["Instances"] if i["State"]["Name"] != "terminated"},
+            "instance": {i["InstanceId"] for i in machines if not _of_group(i)},
+            "group_instance": {i["InstanceId"] for i in machines if _of_group(i)},
+            "launch_template": {t["LaunchTemplateId"] for t in ec2.describe_launch_templates(
+                Filters=flt)["LaunchTemplates"]},
+            "group": {g["AutoScalingGroupName"] for g in self.client(
+                "autoscaling").describe_auto_scaling_groups(Filters=[
+                    {"Name": "tag:ngp:env", "Values": [env]}])["AutoScalingGroups"]},
+            "lb": self.load_balancers(env),
             "secret": {s["ARN"] for s in self.client("secretsmanager").list_secrets(Filters=[
                 {"Key": "tag-key", "Values": ["ngp:env"]},
                 {"Key": "tag-value", "Values": [env]}])["SecretList"]},
@@ -99,6 +107,16 @@ class Home:
             "app": {a["id"] for a in self.marathon_apps()
                     if a.get("labels", {}).get("NGP_ENV") == env},
         }
+
+    def load_balancers(self, env: str) -> set[str]:
+        elb = self.client("elb")
+        names = [d["LoadBalancerName"] for d in
+                 elb.describe_load_balancers()["LoadBalancerDescriptions"]]
+        if not names:
+            return set()
+        described = elb.describe_tags(LoadBalancerNames=names)["TagDescriptions"]
+        return {d["LoadBalancerName"] for d in described
+                if {t["Key"]: t["Value"] for t in d["Tags"]}.get("ngp:env") == env}
 
     def buckets(self) -> list[str]:
         return [b["Name"] for b in self.client("s3").list_buckets()["Buckets"]]
@@ -128,12 +146,22 @@ class Home:
                 os.kill(json.loads(info.read_text())["pid"], signal.SIGKILL)
 
 
+def _of_group(instance: dict) -> bool:
+    return any(t["Key"] == "aws:autoscaling:groupName" for t in instance.get("Tags", []))
+
+
 def all_ids(tagged: dict[str, set[str]]) -> set[str]:
+    """Everything tagged with the env, the machines its groups launched included."""
     return set().union(*tagged.values())
 
 
+def owned_ids(tagged: dict[str, set[str]]) -> set[str]:
+    """What the state must know: all but the machines of groups (their group owns them)."""
+    return all_ids({k: v for k, v in tagged.items() if k != "group_instance"})
+
+
 UNTAGGABLE = ("ec2.route_table_association", "ec2.eip_association", "route53.record",
-              "route53.zone", "ec2.image")
+              "route53.zone", "ec2.image", "marathon.ready")
 
 
 def state_ids(state: dict) -> set[str]:

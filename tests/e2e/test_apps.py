@@ -17,6 +17,8 @@ def test_apps_come_up_healthy_change_alone_and_go_first(home):
     status = json.loads(home.ngp("status", "--env", env, "--json", check=True).stdout)
     apps = {r["id"]: r["status"] for r in status["resources"] if r["kind"] == "marathon.app"}
     assert set(apps) == APPS
+    # Sysdig runs on every agent of the env's cluster (2 private + 1 public), the rest once.
+    assert apps.pop("/platform/sysdig-agent").startswith("3/3 running, 3 healthy")
     assert all(s.startswith("1/1 running, 1 healthy") for s in apps.values()), apps
 
     live = {a["id"]: a for a in home.marathon_apps()}
@@ -48,5 +50,5 @@ def test_apps_come_up_healthy_change_alone_and_go_first(home):
 
     down = home.ngp("down", "--env", env, "--yes", check=True)
     order = [line.split(":")[0] for line in down.stderr.splitlines() if "deleted after" in line]
-    assert order.index("jenkins.app") < order.index("network.vpc")
+    assert order.index("jenkins.app") < order.index("dcos.ready") < order.index("network.vpc")
     assert all_ids(home.tagged(env)) == set()

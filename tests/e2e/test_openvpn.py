@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.e2e.conftest import all_ids, state_ids
+from tests.e2e.conftest import all_ids, owned_ids, state_ids
 
 
 def records(home, domain):
@@ -21,11 +21,11 @@ def test_openvpn_up_outputs_secret_and_down(home):
     assert "Apply complete" in up.stdout
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
 
-    tagged = home.tagged(env)  # the OpenVPN server and the manager node
-    assert len(tagged["instance"]) == 2 and len(tagged["role"]) == 2
-    assert len(tagged["profile"]) == 2
+    tagged = home.tagged(env)  # OpenVPN, the manager, DC/OS's bootstrap node and masters
+    assert len(tagged["instance"]) == 6 and len(tagged["role"]) == 4
+    assert len(tagged["profile"]) == 4
     assert len(tagged["secret"]) == 5  # ssh key, vpn password, registry, tyk, sysdig
-    assert state_ids(home.state(env)) == all_ids(tagged)
+    assert state_ids(home.state(env)) == owned_ids(tagged)
 
     vm = home.state(env)["resources"]["openvpn.instance"]["id"]
     instance = home.ec2().describe_instances(InstanceIds=[vm])["Reservations"][0]["Instances"][0]

@@ -55,13 +55,22 @@ def profile_arn(ctx, role_name):
         "name": "ngp-x-profile", "path": "/ngp/test/", "role": role_name})[1]["arn"]
 
 
-@pytest.fixture
-def instance_id(ctx, image, subnet_id, vpc_id):
-    return get_kind("ec2.instance").create(ctx, "x.instance", {
+def _instance(ctx, address, image, subnet_id):
+    return get_kind("ec2.instance").create(ctx, address, {
         "name": "i", "image_id": image["id"], "root_device_name": image["root_device_name"],
         "instance_type": "t3.small", "subnet_id": subnet_id, "security_group_ids": [],
         "key_name": None, "instance_profile": None, "user_data": "#!/bin/sh\n",
         "root_volume_size": 10, "root_volume_type": "gp3"})[0]
+
+
+@pytest.fixture
+def instance_id(ctx, image, subnet_id, vpc_id):
+    return _instance(ctx, "x.instance", image, subnet_id)
+
+
+@pytest.fixture
+def other_instance_id(ctx, image, subnet_id, vpc_id):
+    return _instance(ctx, "x.other_instance", image, subnet_id)
 
 
 @pytest.fixture
@@ -84,3 +93,18 @@ def launch_template(ctx, image):
 def sg_id(ctx, vpc_id):
     return get_kind("ec2.security_group").create(ctx, "x.sg", {
         "name": "ngp-x-sg", "description": "d", "vpc_id": vpc_id, "ingress": []})[0]
+
+
+@pytest.fixture
+def policy_arn(ctx):
+    return get_kind("iam.policy").create(ctx, "x.policy", {
+        "name": "ngp-x-policy", "path": "/ngp/test/", "document": policy("s3:GetObject")})[0]
+
+
+@pytest.fixture
+def lb_name(ctx, subnet_id, sg_id):
+    return get_kind("elb.load_balancer").create(ctx, "x.lb", {
+        "name": "ngp-x-lb", "scheme": "internal", "subnets": [subnet_id],
+        "security_groups": [sg_id], "listeners": [{"protocol": "TCP", "port": 80,
+                                                   "instance_protocol": "TCP",
+                                                   "instance_port": 80}]})[0]

@@ -60,8 +60,10 @@ CASES = {
         lambda s: {**s, "ingress": [_rule(22), _rule(80, "0.0.0.0/0")]}, "update"),
     "iam.role": (
         lambda f: {"name": "ngp-r", "path": "/ngp/test/", "description": "d", "trust": TRUST,
-                   "policies": {"read": policy("s3:GetObject")}},
-        lambda s: {**s, "policies": {"write": policy("s3:PutObject")}}, "update"),
+                   "policies": {"read": policy("s3:GetObject")},
+                   "managed_policies": [f("policy_arn")]},
+        lambda s: {**s, "policies": {"write": policy("s3:PutObject")},
+                   "managed_policies": []}, "update"),
     "iam.instance_profile": (
         lambda f: {"name": "ngp-p", "path": "/ngp/test/", "role": f("role_name")},
         lambda s: {**s, "role": None}, "update"),
@@ -104,12 +106,16 @@ CASES = {
                    "listeners": [{"protocol": "TCP", "port": 80, "instance_protocol": "TCP",
                                   "instance_port": 80}],
                    "health_check": {"target": "TCP:80", "interval": 30, "timeout": 5,
-                                    "healthy": 2, "unhealthy": 2},
-                   "instances": [f("instance_id")]},
+                                    "healthy": 2, "unhealthy": 2}},
         lambda s: {**s, "listeners": [{"protocol": "TCP", "port": 443,
                                        "instance_protocol": "TCP", "instance_port": 443}],
-                   "health_check": {**s["health_check"], "target": "TCP:443"},
-                   "instances": []}, "update"),
+                   "health_check": {**s["health_check"], "target": "TCP:443"}}, "update"),
+    "elb.attachment": (
+        lambda f: {"load_balancer": f("lb_name"),
+                   "instances": [f("instance_id"), f("other_instance_id")]},
+        lambda s: {**s, "instances": s["instances"][:1]}, "update"),
+    "marathon.ready": (lambda f: {"dcos_url": "http://dcos.example.com", "timeout": 30},
+                       None, "gate"),
     "marathon.app": (
         lambda f: {"id": "/platform/web", "cmd": "sleep 1000", "instances": 2, "cpus": 0.1,
                    "mem": 64, "constraints": [["hostname", "UNIQUE"]],
@@ -183,6 +189,10 @@ def test_lifecycle(name, ctx, request):
     calls_before = dict(ctx.aws.calls)
     id, outputs = kind.create(ctx, ADDRESS, spec)
     assert outputs["id"] == id
+    if expected == "gate":  # it only waited: nothing to read back, change or delete
+        assert set(outputs) == set(kind.outputs) and kind.find(ctx, ADDRESS, spec) is None
+        assert kind.read(ctx, id)["id"] == id
+        return
 
     live = kind.read(ctx, id)
     seen, wanted = visible(kind, live, spec)

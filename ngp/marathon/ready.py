@@ -1,0 +1,98 @@
+"""`marathon.ready`: the gate between a cluster's machines and the apps that run on it.
+
+A DC/OS cluster answers long after its machines run (the bootstrap node generates the
+install, masters elect a leader, Admin Router starts): every Marathon app of the env
+depends on this gate, so none is pushed to a cluster that cannot take it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+
+from ngp.aws import wait_until
+from ngp.marathon.app import marathon_of
+from ngp.marathon.client import Marathon, token_source
+from ngp.resources.base import Context, Kind, kind
+from ngp.state import State
+
+READY_TIMEOUT = 1800.0  # a real install takes 10-20 minutes after the machines run
+
+
+def marathon_url(dcos_url: str) -> str:
+    return f"{dcos_url.rstrip('/')}/service/marathon"
+
+
+def reach_recorded_cluster(marathon: Marathon, state: State) -> None:
+    """Point an env's unpinned Marathon client at the cluster its state knows, if any."""
+    for rec in state.resources.values():
+        if rec.kind == Ready.name and rec.outputs.get("dcos_url"):
+            url = rec.outputs["dcos_url"]
+            marathon.point_at(marathon_url(url), token_source(url, os.environ))
+            return
+
+
+def dcos_version(dcos_url: str) -> str | None:
+    """DC/OS's version from Admin Router's public metadata, or None while it does not answer."""
+    try:
+        response = httpx.get(f"{dcos_url.rstrip('/')}/dcos-metadata/dcos-version.json",
+                             timeout=10)
+        if response.status_code == 200:
+            return str(response.json().get("version", "unknown"))
+    except (httpx.HTTPError, ValueError):
+        pass
+    return None
+
+
+@kind
+class Ready(Kind):
+    """Waits, with a bounded timeout, until a DC/OS cluster answers: Admin Router (its
+    public /dcos-metadata/dcos-version.json), then Marathon's /v2/info through it. Nothing
+    is created: the id is the cluster's URL, and a later read makes no call.
+
+    spec: {"dcos_url": "http://ngp-masters-dev-1234.us-east-1.elb.amazonaws.com",
+           "timeout": 1800}
+    Where the env's Marathon is fixed (the sandbox's, or marathon_url) only it is asked.
+    outputs: id, dcos_url, marathon_url, dcos_version, marathon_version
+    """
+
+    name = "marathon.ready"
+    service = "marathon"
+    replace_on = frozenset({"dcos_url"})
+    outputs = ("id", "dcos_url", "marathon_url", "dcos_version", "marathon_version")
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        # A no-op plan must not wait on the cluster: what was recorded stands.
+        return {id: {"id": id, "dcos_url": id, "status": "answered"} for id in ids}
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        url = spec["dcos_url"].rstrip("/")
+        marathon = marathon_of(ctx)
+        marathon.point_at(marathon_url(url), token_source(url, os.environ))
+        seen: dict[str, str] = {}
+
+        def answered() -> dict[str, Any] | None:
+            if not marathon.pinned and "dcos" not in seen:
+                version = dcos_version(url)
+                if version is None:
+                    return None
+                seen["dcos"] = version
+            return marathon.info()
+
+        timeout = float(spec.get("timeout", READY_TIMEOUT))
+        info = wait_until(
+            answered, what=f"the cluster at {url} to answer (Admin Router, then Marathon)",
+            timeout=timeout, max_delay=15.0,
+            hint="Look at the bootstrap node's /var/log/ngp-dcos.log and a master's (ssh "
+            "through the VPN), then run `ngp up` again: it waits again, nothing is redone.")
+        return url, {"id": url, "dcos_url": url, "marathon_url": marathon.url,
+                     "dcos_version": seen.get("dcos", ""),
+                     "marathon_version": str(info.get("version", ""))}
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        return self.create(ctx, "", new)[1]  # only the timeout changed: wait again
+
+    def delete(self, ctx: Context, id: str) -> None:
+        """Nothing to delete: the gate only waited."""
