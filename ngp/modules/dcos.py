@@ -154,8 +154,8 @@ class DcosSettings(ModuleSettings):
     @classmethod
     def _odd(cls, masters: int) -> int:
         if masters not in (1, 3, 5):
-            raise ValueError(f"must be 1, 3 or 5 (an odd number, so a majority survives a "
-                             f"lost master), not {masters}")
+            raise ValueError("must be 1, 3 or 5 (an odd number, so a majority survives a "
+                             "lost master)")
         return masters
 
     @field_validator("resolvers")
@@ -173,8 +173,9 @@ class DcosSettings(ModuleSettings):
     def _not_managed(cls, config: dict[str, Any]) -> dict[str, Any]:
         taken = sorted(MANAGED_KEYS & config.keys())
         if taken:
-            raise ValueError(f"{', '.join(taken)} written by ngp from the dcos settings; "
-                             "set those instead")
+            verb = "is" if len(taken) == 1 else "are"
+            raise ValueError(f"{', '.join(taken)} {verb} written by ngp from the dcos "
+                             "settings; set those instead")
         return config
 
 

@@ -1,0 +1,97 @@
+"""The dcos module end to end, through the CLI against the sandbox: up, an empty plan, more
+agents as one in-place change, down leaving nothing."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+from tests.e2e.conftest import REPO, all_ids, owned_ids, state_ids
+
+
+def dcos_env(home, name: str) -> str:
+    text = (REPO / "envs" / "sandbox.toml").read_text()
+    text = re.sub(r"(?ms)^modules = \[.*?\]", 'modules = ["network", "dcos"]', text)
+    text = text.replace('name_suffix = "sandbox"', f'name_suffix = "{name}"').replace(
+        'domain = "sandbox.ngp.test"', f'domain = "{name}.ngp.test"')
+    return home.env(name, text=text)
+
+
+def test_cluster_up_scale_agents_in_place_and_down(home):
+    env = dcos_env(home, "dc")
+    home.ngp("up", "--env", env, "--yes", check=True)
+    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+
+    tagged = home.tagged(env)
+    assert {k: len(tagged[k]) for k in ("instance", "group_instance", "lb", "group",
+                                         "launch_template", "role", "profile", "bucket")} == {
+        "instance": 4, "group_instance": 3, "lb": 3, "group": 2, "launch_template": 2,
+        "role": 2, "profile": 2, "bucket": 1}
+    state = home.state(env)
+    assert state_ids(state) == owned_ids(tagged)
+    ids = {a: r["id"] for a, r in state["resources"].items()}
+
+    ec2 = home.ec2()
+    machines = {i["InstanceId"]: i for r in ec2.describe_instances(
+        InstanceIds=sorted(tagged["instance"] | tagged["group_instance"]))["Reservations"]
+        for i in r["Instances"]}
+    assert all(machines[i]["MetadataOptions"]["HttpTokens"] == "required"
+               for i in tagged["instance"])
+    # moto launches a group's machines without its template's metadata options: check those.
+    for template in tagged["launch_template"]:
+        data = ec2.describe_launch_template_versions(LaunchTemplateId=template)[
+            "LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        assert data["MetadataOptions"]["HttpTokens"] == "required"
+    bootstrap = machines[ids["dcos.bootstrap"]]
+    assert bootstrap["PrivateIpAddress"] == "10.0.128.10"  # the 10th of private subnet a
+    masters = [machines[ids[f"dcos.master[{i}]"]] for i in range(3)]
+    assert len({m["SubnetId"] for m in masters}) == 3, "one master per AZ"
+
+    # Masters read config from the bootstrap node; their user data says so, in order.
+    data = ec2.describe_instance_attribute(InstanceId=masters[0]["InstanceId"],
+                                           Attribute="userData")["UserData"]["Value"]
+    script = base64.b64decode(data).decode()
+    assert script.index("http://10.0.128.10:8080/dcos_install.sh") < script.index(
+        "bash dcos_install.sh master")
+
+    elb = home.client("elb")
+    lbs = {d["LoadBalancerName"]: d for d in elb.describe_load_balancers()[
+        "LoadBalancerDescriptions"] if d["LoadBalancerName"] in tagged["lb"]}
+    for name in (f"ngp-masters-{env}", f"ngp-masters-int-{env}"):
+        assert {i["InstanceId"] for i in lbs[name]["Instances"]} == {
+            m["InstanceId"] for m in masters}
+    assert lbs[f"ngp-masters-int-{env}"]["Scheme"] == "internal"
+    public_group = home.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[f"ngp-dcos-public-agents-{env}"])["AutoScalingGroups"][0]
+    assert public_group["LoadBalancerNames"] == [f"ngp-public-agents-{env}"]
+
+    s3 = home.client("s3")
+    bucket = f"ngp-exhibitor-{env}"
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"][
+        "BlockPublicAcls"] is True
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in policy["Statement"])
+
+    outputs = json.loads(home.ngp("outputs", "--env", env, "--json", check=True).stdout)
+    assert outputs["dcos_url"] == f"http://dcos.{env}.ngp.test"
+    assert outputs["public_agents_url"] == f"http://apps.{env}.ngp.test"
+    assert sorted(outputs["dcos_masters_private_ips"]) == sorted(
+        m["PrivateIpAddress"] for m in masters)
+    assert outputs["dcos_bootstrap_ip"] == "10.0.128.10"
+    assert outputs["marathon_url"] == home.sandbox()["marathon_url"]
+
+    # One more private agent: one in-place change of its group, nothing else.
+    path = home.root / "envs" / f"{env}.toml"
+    path.write_text(path.read_text().replace("private_agents = 2", "private_agents = 3"))
+    plan = json.loads(home.ngp("plan", "--env", env, "--json", check=True).stdout)
+    assert [(c["address"], c["action"]) for c in plan["changes"]] == [
+        ("dcos.private_agents", "update")]
+    home.ngp("up", "--env", env, "--yes", check=True)
+    assert len(home.tagged(env)["group_instance"]) == 4
+    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+
+    home.ngp("down", "--env", env, "--yes", check=True)
+    assert all_ids(home.tagged(env)) == set()
