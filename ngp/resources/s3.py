@@ -71,9 +71,28 @@ class Bucket(Kind):
                 raise
             # Created, then interrupted before its tags: the name carries the env's prefix and
             # suffix, and an untagged bucket of that name in this account is that create's.
-            tags = [{"Key": TAG_ENV, "Value": ctx.env}]
+            # Tag it now, so it is never unseen; the plan then re-applies its settings.
+            tags = self._tag(ctx, address, spec["name"])
         check_owned(ctx, address, "bucket", spec["name"], tags)
         return spec["name"], self._live(spec["name"])
+
+    def _tag(self, ctx: Context, address: str, name: str) -> list[dict[str, str]]:
+        tags = [{"Key": k, "Value": v} for k, v in ctx.tags(address, name).items()]
+        ctx.aws.client("s3").put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags})
+        return tags
+
+    def _secure(self, ctx: Context, name: str, spec: dict[str, Any]) -> None:
+        """Every setting the bucket must have; each call is idempotent."""
+        s3 = ctx.aws.client("s3")
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True})
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(tls_only(name)))
+        if spec.get("versioning"):
+            s3.put_bucket_versioning(Bucket=name,
+                                     VersioningConfiguration={"Status": "Enabled"})
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         s3, name = ctx.aws.client("s3"), spec["name"]
@@ -81,24 +100,14 @@ class Bucket(Kind):
         if ctx.aws.region != "us-east-1":
             params["CreateBucketConfiguration"] = {"LocationConstraint": ctx.aws.region}
         s3.create_bucket(**params)
-        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [
-            {"Key": k, "Value": v} for k, v in ctx.tags(address, name).items()]})
-        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True})
-        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
-            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(tls_only(name)))
-        self._versioning(ctx, name, spec.get("versioning", False))
+        self._tag(ctx, address, name)
+        self._secure(ctx, name, spec)
         return name, self._live(name)
 
-    def _versioning(self, ctx: Context, name: str, on: bool) -> None:
-        if on:
-            ctx.aws.client("s3").put_bucket_versioning(
-                Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-
     def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
-        if old.get("versioning") != new.get("versioning", False):
+        if "versioning" not in old:  # adopted from an interrupted create: finish it
+            self._secure(ctx, id, new)
+        elif old.get("versioning") != new.get("versioning", False):
             ctx.aws.client("s3").put_bucket_versioning(Bucket=id, VersioningConfiguration={
                 "Status": "Enabled" if new.get("versioning") else "Suspended"})
         return self._live(id)
