@@ -36,7 +36,11 @@ STILL_IN_USE = frozenset({"DependencyViolation", "InvalidIPAddress.InUse"})
 
 
 # botocore's service names where IAM's action prefix differs.
-IAM_PREFIXES = {"elb": "elasticloadbalancing", "elbv2": "elasticloadbalancing"}
+IAM_PREFIXES = {"elb": "elasticloadbalancing", "elbv2": "elasticloadbalancing",
+                "opensearch": "es"}
+# API Gateway's management actions are HTTP verbs on its resources.
+APIGATEWAY_VERBS = (("Get", "GET"), ("Create", "POST"), ("Put", "PUT"), ("Tag", "PUT"),
+                    ("Update", "PATCH"), ("Delete", "DELETE"), ("Untag", "DELETE"))
 
 
 # API operations whose IAM action has another name.
@@ -45,6 +49,8 @@ IAM_ACTIONS = {
     "s3.PutBucketEncryption": "s3:PutEncryptionConfiguration",
     "s3.PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
     "s3.ListObjectVersions": "s3:ListBucketVersions", "s3.DeleteObjects": "s3:DeleteObject",
+    "s3.PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
+    "s3.DeleteBucketLifecycle": "s3:PutLifecycleConfiguration",
 }
 
 
@@ -54,6 +60,9 @@ def iam_action(call: str) -> str:
     if call in IAM_ACTIONS:
         return IAM_ACTIONS[call]
     service, operation = call.split(".", 1)
+    if service == "apigateway":
+        return "apigateway:" + next(verb for prefix, verb in APIGATEWAY_VERBS
+                                    if operation.startswith(prefix))
     return f"{IAM_PREFIXES.get(service, service)}:{operation}"
 
 

@@ -55,6 +55,9 @@ class Module:
     needs: tuple[str, ...] = ()
     # It pushes apps to Marathon: the env must say where Marathon is.
     marathon: bool = False
+    # It makes `<name>.agent_access`, a managed policy the cluster's agents need (the apps
+    # it runs there use it); the dcos module attaches it to the agents' role.
+    agent_access: bool = False
 
 
 MODULES: dict[str, Module] = {}
@@ -68,13 +71,15 @@ def module(
     required_env: tuple[str, ...] = (),
     needs: tuple[str, ...] = (),
     marathon: bool = False,
+    agent_access: bool = False,
 ) -> Callable[[Callable[[Settings], Built]], Callable[[Settings], Built]]:
     """Register a module's build function under `name`; a second registration is a bug."""
 
     def register(build: Callable[[Settings], Built]) -> Callable[[Settings], Built]:
         if name in MODULES:
             raise RuntimeError(f"module {name!r} is registered twice")
-        MODULES[name] = Module(name, summary, settings, build, required_env, needs, marathon)
+        MODULES[name] = Module(name, summary, settings, build, required_env, needs, marathon,
+                               agent_access)
         return build
 
     return register

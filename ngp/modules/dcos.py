@@ -29,7 +29,7 @@ from pydantic import Field, field_validator
 from ngp.errors import ConfigError
 from ngp.graph import Derived, Format, Ref, Resource
 from ngp.marathon.ready import READY_TIMEOUT
-from ngp.modules.base import Built, ModuleSettings, module
+from ngp.modules.base import MODULES, Built, ModuleSettings, module
 from ngp.modules.network import subnets
 from ngp.resources.iam import EC2_TRUST, env_path
 
@@ -345,10 +345,10 @@ def build(settings: Settings) -> Built:
             "role": Ref("dcos.master_role", "name")}),
         Resource("dcos.agent_role", "iam.role", {
             "name": settings.name("dcos-agent"), "path": path, "trust": EC2_TRUST,
-            "description": "DC/OS agents: EBS volumes for stateful apps",
+            "description": "DC/OS agents: EBS volumes, and what the platform's apps use",
             "policies": {"volumes": agent_policy(settings)},
-            "managed_policies": ([Ref("docker_registry.agent_access", "arn")]
-                                 if "docker_registry" in settings.modules else [])}),
+            "managed_policies": [Ref(f"{name}.agent_access", "arn")
+                                 for name in settings.modules if MODULES[name].agent_access]}),
         Resource("dcos.agent_profile", "iam.instance_profile", {
             "name": settings.name("dcos-agent"), "path": path,
             "role": Ref("dcos.agent_role", "name")}),

@@ -49,7 +49,8 @@ def agent_statements(settings: Settings) -> list[dict[str, Any]]:
 
 
 @module("docker_registry", summary="a private Docker registry on Marathon, stored in S3, at "
-        "192.168.0.1:80", settings=RegistrySettings, marathon=True)
+        "192.168.0.1:80", settings=RegistrySettings, marathon=True,
+        agent_access=True)
 def build(settings: Settings) -> Built:
     registry: RegistrySettings = settings.module("docker_registry")
     app = {

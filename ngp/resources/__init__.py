@@ -4,11 +4,17 @@ complete whatever imports what."""
 from ngp.marathon import app as marathon_app  # noqa: F401  (the marathon.app kind)
 from ngp.marathon import ready as marathon_ready  # noqa: F401  (the marathon.ready kind)
 from ngp.resources import (  # noqa: F401
+    apigateway,
     autoscaling,
+    awslambda,
     ec2,
     ec2_compute,
+    ecr,
     elb,
+    events,
     iam,
+    logs,
+    opensearch,
     route53,
     s3,
     secretsmanager,

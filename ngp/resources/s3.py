@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.resources.base import TAG_ENV, Context, Kind, check_owned, kind
+from ngp.resources.base import Context, Kind, check_owned, kind
 
 GONE = frozenset({"NoSuchBucket", "404"})
 
@@ -27,7 +27,9 @@ class Bucket(Kind):
     before deleting it, so nothing of the env is left behind.
 
     spec: {"name": "ngp-registry-dev", "versioning": false}
-    Its settings are not in a batched read: they are taken as last applied.
+       or {"name": "ngp-snapshots-dev", "versioning": true, "expire_days": 30}
+    With expire_days, objects (and old versions) are deleted that many days after they
+    were written. Its settings are not in a batched read: they are taken as last applied.
     """
 
     name = "s3.bucket"
@@ -35,7 +37,8 @@ class Bucket(Kind):
     actions = ("s3:ListAllMyBuckets", "s3:ListBucket", "s3:CreateBucket", "s3:GetBucketTagging",
                "s3:PutBucketTagging", "s3:PutEncryptionConfiguration",
                "s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy", "s3:PutBucketVersioning",
-               "s3:ListBucketVersions", "s3:DeleteObject", "s3:DeleteObjectVersion",
+               "s3:PutLifecycleConfiguration", "s3:ListBucketVersions", "s3:DeleteObject",
+               "s3:DeleteObjectVersion",
                "s3:DeleteBucket",
                # Not called, but whoever may set a bucket's policy may grant itself these:
                # the policy says what it amounts to (and parliament wants it said).
@@ -93,6 +96,18 @@ class Bucket(Kind):
         if spec.get("versioning"):
             s3.put_bucket_versioning(Bucket=name,
                                      VersioningConfiguration={"Status": "Enabled"})
+        if spec.get("expire_days"):
+            self._expiry(ctx, name, spec["expire_days"])
+
+    def _expiry(self, ctx: Context, name: str, days: int | None) -> None:
+        s3 = ctx.aws.client("s3")
+        if not days:
+            s3.delete_bucket_lifecycle(Bucket=name)
+            return
+        s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": [{
+            "ID": "ngp-expiry", "Status": "Enabled", "Filter": {"Prefix": ""},
+            "Expiration": {"Days": days},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": days}}]})
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         s3, name = ctx.aws.client("s3"), spec["name"]
@@ -110,6 +125,8 @@ class Bucket(Kind):
         elif old.get("versioning") != new.get("versioning", False):
             ctx.aws.client("s3").put_bucket_versioning(Bucket=id, VersioningConfiguration={
                 "Status": "Enabled" if new.get("versioning") else "Suspended"})
+        if "versioning" in old and old.get("expire_days") != new.get("expire_days"):
+            self._expiry(ctx, id, new.get("expire_days"))
         return self._live(id)
 
     def delete(self, ctx: Context, id: str) -> None:

@@ -1,0 +1,137 @@
+"""The elk module: an OpenSearch domain (Elasticsearch's open fork, as AWS runs it), fed by
+Filebeat on every agent with the Mesos logs and every Marathon app's stdout and stderr.
+
+Its access policy allows the addresses in `allowed_cidrs` and the cluster's NAT addresses
+(where the agents' traffic leaves), never everyone: `ngp elk allow-ip <ip>` adds yours (the
+original platform had users edit the policy by hand), and `ngp plan` shows the change.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from pydantic import Field
+
+from ngp.errors import ConfigError
+from ngp.graph import Derived, Format, Ref, Resource
+from ngp.modules.base import Built, Cidr, ModuleSettings, module
+from ngp.modules.marathon_apps import app, app_id, node_count
+from ngp.resources.opensearch import TIMEOUT
+
+if TYPE_CHECKING:
+    from ngp.config import Settings
+
+DOMAIN_NAME = re.compile(r"^[a-z][a-z0-9-]{2,27}$")
+# Where Mesos keeps each task's stdout and stderr, and its own logs (DC/OS: --log_dir).
+SANDBOXES = "/var/lib/mesos/slave/slaves/*/frameworks/*/executors/*/runs/latest"
+APP_LOGS = [f"{SANDBOXES}/stdout", f"{SANDBOXES}/stderr"]
+MESOS_LOGS = "/var/log/mesos/*.log"
+
+
+class ElkSettings(ModuleSettings):
+    engine_version: str = Field("OpenSearch_2.11",
+                                pattern=r"^(OpenSearch|Elasticsearch)_\d+\.\d+$")
+    instance_type: str = Field("t3.small.search", pattern=r"^[a-z0-9]+\.[a-z0-9]+\.search$")
+    instance_count: int = Field(1, ge=1, le=40)
+    volume_size: int = Field(20, ge=10, le=3072)  # GiB per node, gp3
+    allowed_cidrs: list[Cidr] = Field(default_factory=list)
+    create_timeout: int = Field(int(TIMEOUT), ge=60, le=14400)  # seconds
+    filebeat_image: str = "docker.elastic.co/beats/filebeat-oss:7.10.2"
+    nodes: int | None = Field(None, ge=1, le=1000)  # with the dcos module: its agent count
+
+
+def domain_name(settings: Settings) -> str:
+    name = settings.name("elk")
+    if not DOMAIN_NAME.match(name):
+        raise ConfigError(
+            f"the OpenSearch domain name {name!r} is not 3-28 lower-case letters, digits and "
+            "hyphens starting with a letter", where=f"{settings.path.name}: name_prefix/"
+            "name_suffix", hint="Shorten name_prefix or name_suffix.")
+    return name
+
+
+def nat_addresses(settings: Settings) -> list[Ref]:
+    """The public addresses the agents' traffic leaves from (the NAT gateways')."""
+    if "network" not in settings.modules:
+        return []
+    net = settings.module("network")
+    if net.existing_vpc_id or net.nat == "none":
+        return []
+    from ngp.modules.network import zones
+
+    letters = [az[-1] for az in zones(settings, net)]
+    return [Ref(f"network.eip.nat[{x}]", "public_ip")
+            for x in (letters[:1] if net.nat == "single" else letters)]
+
+
+def access_policy(data: dict[str, Any]) -> dict[str, Any]:
+    """HTTP to the domain from the given addresses only (NAT addresses as /32)."""
+    sources = [str(c) for c in data["cidrs"]] + [f"{ip}/32" for ip in data["nat"]]
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "FromAllowedAddresses", "Effect": "Allow", "Principal": {"AWS": "*"},
+        "Action": "es:ESHttp*", "Resource": f"{data['domain_arn']}/*",
+        "Condition": {"IpAddress": {"aws:SourceIp": sorted(sources)}}}]}
+
+
+def filebeat_yaml(data: dict[str, Any]) -> str:
+    env = data["env"]
+    config = {
+        "filebeat.inputs": [
+            {"type": "log", "paths": [f"/host{path}" for path in APP_LOGS],
+             "fields": {"ngp_env": env, "source": "marathon-app"}, "fields_under_root": True},
+            {"type": "log", "paths": [f"/host{MESOS_LOGS}"],
+             "fields": {"ngp_env": env, "source": "mesos"}, "fields_under_root": True}],
+        "processors": [{"add_host_metadata": None}],
+        "output.elasticsearch": {"hosts": [f"https://{data['endpoint']}:443"],
+                                 "index": f"ngp-{env}-%{{+yyyy.MM.dd}}"},
+        "setup.template.name": f"ngp-{env}",
+        "setup.template.pattern": f"ngp-{env}-*",
+        "setup.ilm.enabled": False,
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+@module("elk", summary="an OpenSearch domain (ELK) fed by Filebeat on every agent",
+        settings=ElkSettings, marathon=True, needs=("network",))
+def build(settings: Settings) -> Built:
+    elk: ElkSettings = settings.module("elk")
+    name = domain_name(settings)
+    nat = nat_addresses(settings)
+    if not elk.allowed_cidrs and not nat:
+        raise ConfigError("nobody could reach the OpenSearch domain: allowed_cidrs is empty "
+                          "and the env has no NAT address",
+                          where=f"{settings.path.name}: [elk] allowed_cidrs",
+                          hint="Add the addresses that may use it (`ngp elk allow-ip <ip>`).")
+    account = (settings.core.allowed_account_ids[0]
+               if len(settings.core.allowed_account_ids) == 1 else "*")
+    domain_arn = f"arn:aws:es:{settings.core.region}:{account}:domain/{name}"
+    filebeat = {
+        "id": app_id("filebeat"), "instances": node_count(settings, "elk", elk.nodes),
+        "cpus": 0.2, "mem": 256,
+        "constraints": [["hostname", "UNIQUE"]], "acceptedResourceRoles": ["*", "slave_public"],
+        "cmd": 'printf "%s\\n" "$FILEBEAT_YML" >/tmp/filebeat.yml && '
+               "exec filebeat -e --strict.perms=false -c /tmp/filebeat.yml",
+        "env": {"FILEBEAT_YML": Derived(filebeat_yaml, {
+            "env": settings.env, "endpoint": Ref("elk.domain", "endpoint")})},
+        "container": {"type": "DOCKER", "docker": {"image": elk.filebeat_image},
+                      "volumes": [{"containerPath": "/host/var/lib/mesos",
+                                   "hostPath": "/var/lib/mesos", "mode": "RO"},
+                                  {"containerPath": "/host/var/log/mesos",
+                                   "hostPath": "/var/log/mesos", "mode": "RO"}]},
+        "networks": [{"mode": "host"}], "portDefinitions": [],
+    }
+    return Built([
+        Resource("elk.domain", "opensearch.domain", {
+            "name": name, "engine_version": elk.engine_version,
+            "instance_type": elk.instance_type, "instance_count": elk.instance_count,
+            "volume_size": elk.volume_size, "timeout": elk.create_timeout,
+            "access_policy": Derived(access_policy, {
+                "cidrs": [str(c) for c in elk.allowed_cidrs], "nat": nat,
+                "domain_arn": domain_arn})}),
+        app(settings, "elk.filebeat", filebeat),
+    ], {
+        "elk_endpoint": Format("https://{host}", host=Ref("elk.domain", "endpoint")),
+        "elk_dashboards_url": Ref("elk.domain", "dashboards_url"),
+    })

@@ -1,0 +1,156 @@
+"""The marathon_snapshot module: every app and group of Marathon written to S3 on a schedule
+by a Lambda function, and put back by another behind API Gateway (`POST /restore`, IAM auth).
+
+Both functions run ngp's own logic (ngp/lambdas/marathon_snapshot.py), packaged by ngp into a
+deterministic zip, in the cluster's private subnets so they reach Marathon through the
+masters' internal load balancer (http://<internal lb>:8080). `ngp snapshot` and
+`ngp restore` run the same logic from your machine.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from ngp.graph import Format, Ref, Resource
+from ngp.modules.base import Built, ModuleSettings, module
+from ngp.modules.network import subnets
+from ngp.resources.awslambda import code_sha256
+from ngp.resources.iam import env_path
+
+if TYPE_CHECKING:
+    from ngp.config import Settings
+
+PACKAGE = "marathon_snapshot"
+LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]}
+
+
+class SnapshotSettings(ModuleSettings):
+    interval_minutes: int = Field(60, ge=1, le=1440)
+    expire_days: int = Field(30, ge=1, le=3650)  # snapshots older than this are deleted
+    log_retention_days: int = Field(30, ge=1, le=3653)
+    runtime: str = Field("python3.12", pattern=r"^python3\.\d+$")
+    memory: int = Field(256, ge=128, le=10240)
+    timeout: int = Field(120, ge=10, le=900)  # seconds
+
+
+def schedule(minutes: int) -> str:
+    return "rate(1 minute)" if minutes == 1 else f"rate({minutes} minutes)"
+
+
+def bucket_name(settings: Settings) -> str:
+    return settings.name("snapshots")
+
+
+def marathon_url(settings: Settings) -> Any:
+    """Marathon as the functions reach it from the VPC: the cluster's internal load balancer,
+    or the env's marathon_url (it must answer without a token)."""
+    if "dcos" in settings.modules:
+        return Format("http://{host}:8080", host=Ref("dcos.masters_internal_lb", "dns_name"))
+    return settings.core.marathon_url or ""
+
+
+def _role_policy(settings: Settings, function: str, storage: list[dict[str, Any]],
+                 ) -> dict[str, Any]:
+    """Its own log group, the network interfaces a function in a VPC needs, and `storage`."""
+    region = settings.core.region
+    logs = f"arn:aws:logs:{region}:*:log-group:/aws/lambda/{function}"
+    ec2 = f"arn:aws:ec2:{region}:*"
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "OwnLogs", "Effect": "Allow",
+         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{logs}:*"},
+        {"Sid": "VpcNetworkInterfaces", "Effect": "Allow",
+         "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+         "Resource": [f"{ec2}:network-interface/*", f"{ec2}:subnet/*",
+                      f"{ec2}:security-group/*"]},
+        {"Sid": "DescribeNetworkInterfaces", "Effect": "Allow",
+         "Action": ["ec2:DescribeNetworkInterfaces"], "Resource": "*"},
+        *storage]}
+
+
+def _function(settings: Settings, snap: SnapshotSettings, key: str, handler: str) -> Resource:
+    name = settings.name(key)
+    return Resource(f"marathon_snapshot.{key}", "lambda.function", {
+        "name": name, "package": PACKAGE, "code_sha256": code_sha256(PACKAGE),
+        "handler": f"{PACKAGE}.{handler}", "runtime": snap.runtime,
+        "role_arn": Ref(f"marathon_snapshot.{key}_role", "arn"), "timeout": snap.timeout,
+        "memory": snap.memory,
+        "environment": {"BUCKET": Ref("marathon_snapshot.bucket", "name"),
+                        "MARATHON_URL": marathon_url(settings)},
+        "subnet_ids": subnets(settings, "private"),
+        "security_group_ids": [Ref("marathon_snapshot.sg")]},
+        depends_on=(f"marathon_snapshot.{key}_logs",))
+
+
+@module("marathon_snapshot", summary="hourly Marathon snapshots to S3 by a Lambda function, "
+        "restored through API Gateway", settings=SnapshotSettings, needs=("network",),
+        marathon=True)
+def build(settings: Settings) -> Built:
+    snap: SnapshotSettings = settings.module("marathon_snapshot")
+    bucket = f"arn:aws:s3:::{bucket_name(settings)}"
+    path = env_path(settings.env)
+    account = (settings.core.allowed_account_ids[0]
+               if len(settings.core.allowed_account_ids) == 1 else "*")
+    own_secrets = (f"arn:aws:secretsmanager:{settings.core.region}:{account}:secret:"
+                   f"{settings.name('*')}-*")
+    storage = {
+        "snapshot": [{"Sid": "WriteSnapshots", "Effect": "Allow", "Action": "s3:PutObject",
+                      "Resource": f"{bucket}/snapshots/*"}],
+        "restore": [{"Sid": "ListSnapshots", "Effect": "Allow", "Action": "s3:ListBucket",
+                     "Resource": bucket},
+                    {"Sid": "ReadSnapshots", "Effect": "Allow", "Action": "s3:GetObject",
+                     "Resource": f"{bucket}/snapshots/*"},
+                    # Apps' secret env values are references in a snapshot, read at restore.
+                    {"Sid": "ReadAppSecrets", "Effect": "Allow",
+                     "Action": "secretsmanager:GetSecretValue", "Resource": own_secrets}],
+    }
+    res: list[Resource] = [
+        Resource("marathon_snapshot.bucket", "s3.bucket", {
+            "name": bucket_name(settings), "versioning": True, "expire_days": snap.expire_days}),
+        Resource("marathon_snapshot.sg", "ec2.security_group", {
+            "name": settings.name("snapshot-lambda"), "vpc_id": Ref("network.vpc"),
+            "description": "Marathon snapshot functions: no inbound traffic", "ingress": []}),
+    ]
+    for key, handler in (("snapshot", "snapshot_handler"), ("restore", "restore_handler")):
+        function = settings.name(key)
+        res += [
+            Resource(f"marathon_snapshot.{key}_logs", "logs.group", {
+                "name": f"/aws/lambda/{function}", "retention_days": snap.log_retention_days}),
+            Resource(f"marathon_snapshot.{key}_role", "iam.role", {
+                "name": settings.name(f"{key}-lambda"), "path": path, "trust": LAMBDA_TRUST,
+                "description": f"Marathon {key}s: the snapshot bucket, and nothing more",
+                "policies": {key: _role_policy(settings, function, storage[key])}}),
+            _function(settings, snap, key, handler),
+        ]
+    res += [
+        Resource("marathon_snapshot.schedule", "events.rule", {
+            "name": settings.name("snapshot"), "schedule": schedule(snap.interval_minutes),
+            "description": f"ngp {settings.env}: Marathon snapshots", "enabled": True}),
+        Resource("marathon_snapshot.schedule_target", "events.target", {
+            "rule": Ref("marathon_snapshot.schedule"), "target_id": "snapshot",
+            "arn": Ref("marathon_snapshot.snapshot", "arn")}),
+        Resource("marathon_snapshot.schedule_permission", "lambda.permission", {
+            "function": Ref("marathon_snapshot.snapshot"), "statement_id": "schedule",
+            "principal": "events.amazonaws.com",
+            "source_arn": Ref("marathon_snapshot.schedule", "arn")}),
+        Resource("marathon_snapshot.api", "apigateway.rest_api", {
+            "name": settings.name("restore"),
+            "description": f"ngp {settings.env}: restore a Marathon snapshot",
+            "routes": [{"path": "restore", "method": "POST", "authorization": "AWS_IAM",
+                        "function_arn": Ref("marathon_snapshot.restore", "arn")}]}),
+        Resource("marathon_snapshot.api_stage", "apigateway.stage", {
+            "rest_api_id": Ref("marathon_snapshot.api"), "name": "v1"}),
+        Resource("marathon_snapshot.api_permission", "lambda.permission", {
+            "function": Ref("marathon_snapshot.restore"), "statement_id": "restore-api",
+            "principal": "apigateway.amazonaws.com",
+            "source_arn": Format("{api}/*/POST/restore",
+                                 api=Ref("marathon_snapshot.api", "execution_arn"))}),
+    ]
+    return Built(res, {
+        "snapshot_bucket": Ref("marathon_snapshot.bucket", "name"),
+        "restore_url": Format("{stage}/restore", stage=Ref("marathon_snapshot.api_stage", "url")),
+    })

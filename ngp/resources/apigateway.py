@@ -1,0 +1,153 @@
+"""API Gateway REST APIs whose routes invoke Lambda functions, and their stages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ngp.aws import error_code
+from ngp.errors import ResourceError
+from ngp.resources.base import TAG_ADDRESS, TAG_ENV, Context, Kind, kind
+
+GONE = frozenset({"NotFoundException"})
+
+
+def invocation_uri(region: str, function_arn: str) -> str:
+    return (f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/"
+            f"{function_arn}/invocations")
+
+
+@kind
+class RestApi(Kind):
+    """A regional REST API with routes that proxy to Lambda functions, each protected by an
+    authorization type (AWS_IAM: only signed requests from principals allowed to invoke it).
+    API names are not unique: an interrupted create is found by its tags. Routes are made
+    with the API; a change of routes makes a new API (and a new URL).
+
+    spec: {"name": "ngp-restore-dev", "description": "...",
+           "routes": [{"path": "restore", "method": "POST", "authorization": "AWS_IAM",
+                       "function_arn": Ref("marathon_snapshot.restore", "arn")}]}
+    outputs: id, execution_arn (for invoke permissions).
+    """
+
+    name = "apigateway.rest_api"
+    service = "apigateway"
+    actions = ("apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH",
+               "apigateway:DELETE")
+    replace_on = frozenset({"name", "routes"})
+    outputs = ("id", "execution_arn")
+
+    def _live(self, ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
+        account = ctx.aws.account_id()
+        return {"id": item["id"], "name": item["name"],
+                "description": item.get("description", ""),
+                "execution_arn": f"arn:aws:execute-api:{ctx.aws.region}:{account}:{item['id']}",
+                "tags": item.get("tags", {}), "status": "available"}
+
+    def _apis(self, ctx: Context) -> list[dict[str, Any]]:
+        pages = ctx.aws.client("apigateway").get_paginator("get_rest_apis").paginate()
+        return [api for page in pages for api in page["items"]]
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        return {api["id"]: {k: v for k, v in self._live(ctx, api).items() if k != "tags"}
+                for api in self._apis(ctx) if api["id"] in ids}
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        mine = [self._live(ctx, api) for api in self._apis(ctx)
+                if (api.get("tags") or {}).get(TAG_ENV) == ctx.env
+                and (api.get("tags") or {}).get(TAG_ADDRESS) == address]
+        if len(mine) > 1:
+            raise ResourceError(f"{len(mine)} REST APIs are tagged with this address",
+                                where=address, hint="Delete the extra ones by hand.")
+        return (mine[0]["id"], mine[0]) if mine else None
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        client = ctx.aws.client("apigateway")
+        api = client.create_rest_api(name=spec["name"], description=spec.get("description", ""),
+                                     endpointConfiguration={"types": ["REGIONAL"]},
+                                     tags=ctx.tags(address, spec["name"]))
+        root = next(r["id"] for r in client.get_resources(restApiId=api["id"])["items"]
+                    if r["path"] == "/")
+        for route in spec["routes"]:
+            resource = client.create_resource(restApiId=api["id"], parentId=root,
+                                              pathPart=route["path"])
+            client.put_method(restApiId=api["id"], resourceId=resource["id"],
+                              httpMethod=route["method"],
+                              authorizationType=route["authorization"])
+            client.put_integration(restApiId=api["id"], resourceId=resource["id"],
+                                   httpMethod=route["method"], type="AWS_PROXY",
+                                   integrationHttpMethod="POST",
+                                   uri=invocation_uri(ctx.aws.region, route["function_arn"]))
+        return api["id"], self.outputs_of(self._live(ctx, api))
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        if old.get("description") != new.get("description", ""):
+            ctx.aws.client("apigateway").update_rest_api(restApiId=id, patchOperations=[
+                {"op": "replace", "path": "/description", "value": new.get("description", "")}])
+        return self.outputs_of(self.read(ctx, id) or {"id": id})
+
+    def delete(self, ctx: Context, id: str) -> None:
+        try:
+            ctx.aws.client("apigateway").delete_rest_api(restApiId=id)
+        except ClientError as exc:
+            if error_code(exc) not in GONE:
+                raise
+
+
+@kind
+class Stage(Kind):
+    """A deployment of a REST API's routes, published as a stage. Its id is api/stage.
+
+    spec: {"rest_api_id": Ref("marathon_snapshot.api"), "name": "v1"}
+    outputs: id, url (https://<api>.execute-api.<region>.amazonaws.com/<stage>).
+    """
+
+    name = "apigateway.stage"
+    service = "apigateway"
+    actions = ("apigateway:GET", "apigateway:POST", "apigateway:DELETE")
+    replace_on = frozenset({"rest_api_id", "name"})
+    outputs = ("id", "url")
+
+    def _live(self, ctx: Context, api: str, stage: dict[str, Any]) -> dict[str, Any]:
+        name = stage["stageName"]
+        return {"id": f"{api}/{name}", "rest_api_id": api, "name": name,
+                "url": f"https://{api}.execute-api.{ctx.aws.region}.amazonaws.com/{name}",
+                "status": "deployed"}
+
+    def _stages(self, ctx: Context, api: str) -> dict[str, dict[str, Any]]:
+        try:
+            stages = ctx.aws.client("apigateway").get_stages(restApiId=api)["item"]
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return {}
+            raise
+        return {s["stageName"]: self._live(ctx, api, s) for s in stages}
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for api in sorted({id.split("/", 1)[0] for id in ids}):
+            for live in self._stages(ctx, api).values():
+                if live["id"] in ids:
+                    found[live["id"]] = live
+        return found
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        live = self._stages(ctx, spec["rest_api_id"]).get(spec["name"])
+        return (live["id"], live) if live else None
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        ctx.aws.client("apigateway").create_deployment(restApiId=spec["rest_api_id"],
+                                                       stageName=spec["name"])
+        live = self._stages(ctx, spec["rest_api_id"])[spec["name"]]
+        return live["id"], self.outputs_of(live)
+
+    def delete(self, ctx: Context, id: str) -> None:
+        api, stage = id.split("/", 1)
+        try:
+            ctx.aws.client("apigateway").delete_stage(restApiId=api, stageName=stage)
+        except ClientError as exc:
+            if error_code(exc) not in GONE:
+                raise

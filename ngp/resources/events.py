@@ -1,0 +1,136 @@
+"""EventBridge schedules and their targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ngp.aws import error_code
+from ngp.resources.base import Context, Kind, check_owned, kind
+
+GONE = frozenset({"ResourceNotFoundException"})
+
+
+@kind
+class Rule(Kind):
+    """A scheduled rule on the default event bus.
+
+    spec: {"name": "ngp-snapshot-dev", "schedule": "rate(60 minutes)",
+           "description": "Marathon snapshots", "enabled": true}
+    outputs: id (the name), arn.
+    """
+
+    name = "events.rule"
+    service = "events"
+    actions = ("events:ListRules", "events:DescribeRule", "events:ListTagsForResource",
+               "events:PutRule", "events:TagResource", "events:DeleteRule")
+    replace_on = frozenset({"name"})
+    outputs = ("id", "name", "arn")
+
+    def _live(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"id": item["Name"], "name": item["Name"], "arn": item["Arn"],
+                "schedule": item.get("ScheduleExpression"),
+                "description": item.get("Description", ""),
+                "enabled": item.get("State") == "ENABLED",
+                "status": str(item.get("State", "")).lower()}
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        pages = ctx.aws.client("events").get_paginator("list_rules").paginate()
+        return {r["Name"]: self._live(r) for page in pages for r in page["Rules"]
+                if r["Name"] in ids}
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        try:
+            return self._live(ctx.aws.client("events").describe_rule(Name=id))
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return None
+            raise
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        live = self.read(ctx, spec["name"])
+        if live is None:
+            return None
+        tags = ctx.aws.client("events").list_tags_for_resource(ResourceARN=live["arn"])["Tags"]
+        check_owned(ctx, address, "EventBridge rule", spec["name"], tags)
+        return live["id"], live
+
+    def _put(self, ctx: Context, spec: dict[str, Any], **extra: Any) -> str:
+        return ctx.aws.client("events").put_rule(
+            Name=spec["name"], ScheduleExpression=spec["schedule"],
+            Description=spec.get("description", ""),
+            State="ENABLED" if spec.get("enabled", True) else "DISABLED", **extra)["RuleArn"]
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        arn = self._put(ctx, spec, Tags=[{"Key": k, "Value": v}
+                                          for k, v in ctx.tags(address, spec["name"]).items()])
+        return spec["name"], {"id": spec["name"], "name": spec["name"], "arn": arn}
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        return {"id": id, "name": id, "arn": self._put(ctx, new)}
+
+    def delete(self, ctx: Context, id: str) -> None:
+        try:
+            ctx.aws.client("events").delete_rule(Name=id)
+        except ClientError as exc:
+            if error_code(exc) not in GONE:
+                raise
+
+
+@kind
+class Target(Kind):
+    """What a rule invokes. AWS cannot tag it: its id is rule/target id.
+
+    spec: {"rule": Ref("marathon_snapshot.schedule"), "target_id": "snapshot",
+           "arn": Ref("marathon_snapshot.snapshot", "arn")}
+    """
+
+    name = "events.target"
+    service = "events"
+    actions = ("events:ListTargetsByRule", "events:PutTargets", "events:RemoveTargets")
+    replace_on = frozenset({"rule", "target_id"})
+
+    def _targets(self, ctx: Context, rule: str) -> dict[str, dict[str, Any]]:
+        try:
+            targets = ctx.aws.client("events").list_targets_by_rule(Rule=rule)["Targets"]
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return {}
+            raise
+        return {t["Id"]: {"id": f"{rule}/{t['Id']}", "rule": rule, "target_id": t["Id"],
+                          "arn": t["Arn"], "status": "attached"} for t in targets}
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for rule in sorted({id.rsplit("/", 1)[0] for id in ids}):
+            for target in self._targets(ctx, rule).values():
+                if target["id"] in ids:
+                    found[target["id"]] = target
+        return found
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        live = self._targets(ctx, spec["rule"]).get(spec["target_id"])
+        return (live["id"], live) if live else None
+
+    def _put(self, ctx: Context, spec: dict[str, Any]) -> str:
+        ctx.aws.client("events").put_targets(Rule=spec["rule"], Targets=[
+            {"Id": spec["target_id"], "Arn": spec["arn"]}])
+        return f"{spec['rule']}/{spec['target_id']}"
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        id = self._put(ctx, spec)
+        return id, {"id": id}
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        return {"id": self._put(ctx, new)}
+
+    def delete(self, ctx: Context, id: str) -> None:
+        rule, target = id.rsplit("/", 1)
+        try:
+            ctx.aws.client("events").remove_targets(Rule=rule, Ids=[target])
+        except ClientError as exc:
+            if error_code(exc) not in GONE:
+                raise

@@ -1,0 +1,149 @@
+"""OpenSearch domains: slow to create (15 minutes or more on AWS) and to change, so every
+create and update waits, bounded, until the domain has its endpoint and stops processing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ngp.aws import error_code, wait_until
+from ngp.resources.base import Context, Kind, check_owned, kind
+
+GONE = frozenset({"ResourceNotFoundException"})
+TIMEOUT = 3600.0  # AWS: 15-30 minutes to create, as long to change the cluster
+DESCRIBE_BATCH = 5  # DescribeDomains takes at most five names
+
+
+def _scalars(value: Any) -> Any:
+    """A policy as AWS may give it back: one-element lists as their element."""
+    if isinstance(value, dict):
+        return {k: _scalars(v) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_scalars(v) for v in value]
+        return items[0] if len(items) == 1 else items
+    return value
+
+
+@kind
+class Domain(Kind):
+    """An OpenSearch domain: engine version, instances, EBS, encryption at rest and between
+    nodes, HTTPS only, and an access policy (built by the module, never open to everyone).
+
+    spec: {"name": "ngp-elk-dev", "engine_version": "OpenSearch_2.11",
+           "instance_type": "t3.small.search", "instance_count": 1, "volume_size": 20,
+           "access_policy": {"Version": "2012-10-17", "Statement": [...]},
+           "timeout": 3600}
+    outputs: id (the name), arn, endpoint (host name), dashboards_url.
+    """
+
+    name = "opensearch.domain"
+    service = "es"
+    actions = ("es:ListDomainNames", "es:DescribeDomains", "es:DescribeDomain",
+               "es:ListTags", "es:CreateDomain", "es:AddTags", "es:UpdateDomainConfig",
+               "es:DeleteDomain", "iam:CreateServiceLinkedRole")
+    replace_on = frozenset({"name"})
+    outputs = ("id", "name", "arn", "endpoint", "dashboards_url")
+    update_notes = {"instance_type": "AWS rebuilds the domain's nodes (a blue/green change; "
+                    "minutes to hours)",
+                    "instance_count": "AWS rebuilds the domain's nodes (blue/green)"}
+
+    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(spec.get("access_policy"), dict):
+            return {**spec, "access_policy": _scalars(spec["access_policy"])}
+        return spec
+
+    def _live(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        if item.get("Deleted"):
+            return None
+        cluster, ebs = item.get("ClusterConfig", {}), item.get("EBSOptions", {})
+        endpoint = item.get("Endpoint") or ""
+        policy = item.get("AccessPolicies")
+        return self.canonical({
+                "id": item["DomainName"], "name": item["DomainName"], "arn": item["ARN"],
+                "engine_version": item.get("EngineVersion"),
+                "instance_type": cluster.get("InstanceType"),
+                "instance_count": cluster.get("InstanceCount"),
+                "volume_size": ebs.get("VolumeSize"),
+                "access_policy": json.loads(policy) if policy else None,
+                "endpoint": endpoint,
+                "dashboards_url": f"https://{endpoint}/_dashboards" if endpoint else "",
+                "status": "processing" if item.get("Processing") else (
+                    "active" if endpoint else "creating")})
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        client, found = ctx.aws.client("opensearch"), {}
+        for i in range(0, len(ids), DESCRIBE_BATCH):
+            for item in client.describe_domains(
+                    DomainNames=ids[i:i + DESCRIBE_BATCH])["DomainStatusList"]:
+                if live := self._live(item):
+                    found[live["id"]] = live
+        return found
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        try:
+            item = ctx.aws.client("opensearch").describe_domain(DomainName=id)["DomainStatus"]
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return None
+            raise
+        return self._live(item)
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        live = self.read(ctx, spec["name"])
+        if live is None:
+            return None
+        tags = ctx.aws.client("opensearch").list_tags(ARN=live["arn"])["TagList"]
+        check_owned(ctx, address, "OpenSearch domain", spec["name"], tags)
+        return live["id"], live
+
+    def _config(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return {"ClusterConfig": {"InstanceType": spec["instance_type"],
+                                  "InstanceCount": spec["instance_count"]},
+                "EBSOptions": {"EBSEnabled": True, "VolumeType": "gp3",
+                               "VolumeSize": spec["volume_size"]},
+                "AccessPolicies": json.dumps(spec["access_policy"])}
+
+    def _settled(self, ctx: Context, name: str, timeout: float) -> dict[str, Any]:
+        """Wait until the domain has its endpoint and no change in progress."""
+        def ready() -> dict[str, Any] | None:
+            live = self.read(ctx, name)
+            return live if live and live["status"] == "active" else None
+
+        return wait_until(ready, what=f"OpenSearch domain {name} to be active",
+                          timeout=timeout, first_delay=1.0, max_delay=30.0,
+                          hint="A domain takes 15-30 minutes on AWS; run `ngp up` again to "
+                          "keep waiting (nothing is made twice).")
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        item = ctx.aws.client("opensearch").create_domain(
+            DomainName=spec["name"], EngineVersion=spec["engine_version"],
+            **self._config(spec),
+            EncryptionAtRestOptions={"Enabled": True},
+            NodeToNodeEncryptionOptions={"Enabled": True},
+            DomainEndpointOptions={"EnforceHTTPS": True,
+                                   "TLSSecurityPolicy": "Policy-Min-TLS-1-2-2019-07"},
+            TagList=[{"Key": k, "Value": v}
+                     for k, v in ctx.tags(address, spec["name"]).items()])["DomainStatus"]
+        live = self._settled(ctx, item["DomainName"], spec.get("timeout", TIMEOUT))
+        return live["id"], self.outputs_of(live)
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        client = ctx.aws.client("opensearch")
+        if old.get("engine_version") != new["engine_version"]:
+            client.upgrade_domain(DomainName=id, TargetVersion=new["engine_version"])
+            self._settled(ctx, id, new.get("timeout", TIMEOUT))
+        client.update_domain_config(DomainName=id, **self._config(new))
+        return self.outputs_of(self._settled(ctx, id, new.get("timeout", TIMEOUT)))
+
+    def delete(self, ctx: Context, id: str) -> None:
+        try:
+            ctx.aws.client("opensearch").delete_domain(DomainName=id)
+        except ClientError as exc:
+            if error_code(exc) not in GONE:
+                raise
+            return
+        wait_until(lambda: True if self.read(ctx, id) is None else None,
+                   what=f"OpenSearch domain {id} to be deleted", timeout=TIMEOUT,
+                   first_delay=1.0, max_delay=30.0)
