@@ -27,10 +27,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # a traceback with locals could show secrets
     add_completion=True,
 )
+elk_app = typer.Typer(help="The OpenSearch domain of the elk module.", no_args_is_help=True)
 state_app = typer.Typer(help="Inspect the env's state file and its lock.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The local AWS (moto's server) on loopback.",
                           no_args_is_help=True)
 app.add_typer(state_app, name="state")
+app.add_typer(elk_app, name="elk")
 app.add_typer(sandbox_app, name="sandbox")
 
 # Piped output is not cut at 80 columns: addresses and ids are read by scripts too.
@@ -211,6 +213,88 @@ def permissions(env: Env = None) -> None:
 
     settings = _project().load(env)
     print(json.dumps(policy(settings, engine.build_desired(settings).graph), indent=2))
+
+
+@app.command()
+def snapshot(
+    env: Env = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the snapshots instead.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Write a snapshot of every Marathon app and group to the env's snapshot bucket now
+    (what the hourly function does); --list shows what exists."""
+    from ngp import snapshots
+
+    env = _env(env)
+    with engine.open_run(_project(), env, "snapshot", render.LineReporter(err),
+                         lock=False) as run:
+        if list_:
+            found = snapshots.listing(run)
+            if as_json:
+                print(json.dumps(found, indent=2))
+            else:
+                for item in found:
+                    out.print(f"{item['key']}  {item['size']:>9} bytes  {item['modified']}")
+                if not found:
+                    out.print("No snapshots yet.")
+            return
+        key = snapshots.take(run)
+        print(json.dumps({"snapshot": key}) if as_json else f"Snapshot written: {key}")
+
+
+@app.command()
+def restore(
+    env: Env = None,
+    key: Annotated[str | None, typer.Option(
+        "--snapshot", help="The snapshot's key (ngp snapshot --list); default the latest.")
+    ] = None,
+    yes: Yes = False,
+    as_json: Json = False,
+) -> None:
+    """Put every app of a snapshot back in Marathon, as it was (what POST /restore does)."""
+    from ngp import snapshots
+
+    env = _env(env)
+    with engine.open_run(_project(), env, "restore", render.LineReporter(err),
+                         lock=False) as run:
+        which = key or "the latest snapshot"
+        if not yes:
+            if not sys.stdin.isatty():
+                raise NgpError("no terminal to confirm the restore on",
+                               hint="Pass --yes to restore without asking.")
+            if not typer.confirm(f"Put every app of {which} back in env {env!r}?",
+                                 default=False):
+                raise NgpError("cancelled; nothing was changed")
+        result = snapshots.restore(run, key)
+        if as_json:
+            print(json.dumps(result, indent=2))
+        else:
+            out.print(f"Restored {len(result['apps'])} apps from {result['snapshot']}: "
+                      + ", ".join(result["apps"]))
+
+
+@elk_app.command("allow-ip")
+def elk_allow_ip(
+    address: Annotated[str, typer.Argument(help="An IPv4 address or CIDR.")],
+    env: Env = None,
+) -> None:
+    """Let an address reach the OpenSearch domain: adds it to [elk] allowed_cidrs in
+    envs/<env>.toml; `ngp plan` then shows the policy change, `ngp up` applies it."""
+    from ngp.modules.elk import allow_ip
+
+    env = _env(env)
+    project = _project()
+    project.load(env)  # the file is valid before it is edited
+    path = project.envs_dir / f"{env}.toml"
+    before = path.read_text()
+    cidr, added = allow_ip(path, address)
+    try:
+        project.load(env)
+    except NgpError:
+        path.write_text(before)  # never leave a file that does not load
+        raise
+    out.print(escape(f"{cidr} {'added to' if added else 'is already in'} [elk] "
+                     f"allowed_cidrs of {path.name}; `ngp plan --env {env}` shows the change."))
 
 
 @state_app.command("list")

@@ -6,8 +6,9 @@ objects where AWS allows it:
   cannot be scoped, nor can creates, whose requests also name objects ngp does not own (an
   image, an adopted VPC);
 - IAM only on roles and instance profiles under the env's path `/ngp/<env>/`;
-- Secrets Manager only on secrets named with the env's prefix, S3 buckets, classic load
-  balancers and auto-scaling groups likewise;
+- Secrets Manager only on secrets named with the env's prefix and suffix; S3 buckets, classic
+  load balancers, auto-scaling groups, ECR repositories, OpenSearch domains, Lambda functions,
+  EventBridge rules and log groups likewise; API Gateway on REST APIs;
 - Route53 only on hosted zones and their record sets.
 """
 
@@ -27,7 +28,13 @@ EC2_CREATES = ("CreateVpc", "CreateSubnet", "CreateInternetGateway", "AllocateAd
 UNSCOPED = {  # actions AWS does not scope to a resource
     "iam:GetAccountAuthorizationDetails", "iam:ListInstanceProfiles",
     "secretsmanager:ListSecrets", "route53:ListHostedZonesByName", "s3:ListAllMyBuckets",
+    "es:ListDomainNames", "lambda:ListFunctions", "events:ListRules", "logs:DescribeLogGroups",
+    "ecr:GetAuthorizationToken",
 }
+
+
+def _is_read(action: str) -> bool:
+    return ":Describe" in action or action in UNSCOPED
 
 
 def actions_of(graph: Graph) -> set[str]:
@@ -83,17 +90,33 @@ def policy(settings: Settings, graph: Graph) -> dict[str, Any]:
     add("OwnBuckets", [a for a in storage if a not in UNSCOPED],
         [f"arn:aws:s3:::{settings.name('*')}", f"arn:aws:s3:::{settings.name('*')}/*"])
 
-    # Load balancers and groups by the env's names: prefix-*-suffix.
-    own_name = settings.name("*")
-    balancers = by_service.get("elasticloadbalancing", [])
-    add("ReadLoadBalancers", [a for a in balancers if ":Describe" in a], "*")
-    add("OwnLoadBalancers", [a for a in balancers if ":Describe" not in a],
-        f"arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/{own_name}")
-    groups = by_service.get("autoscaling", [])
-    add("ReadGroups", [a for a in groups if ":Describe" in a], "*")
-    add("OwnGroups", [a for a in groups if ":Describe" not in a],
-        f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:*:"
-        f"autoScalingGroupName/{own_name}")
+    # Services whose objects carry the env's names (prefix-*-suffix): reads and listings on
+    # "*", the rest on those names.
+    own = settings.name("*")
+    named = {
+        "elasticloadbalancing": [f"arn:aws:elasticloadbalancing:{region}:{account}:"
+                                 f"loadbalancer/{own}"],
+        "autoscaling": [f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:*:"
+                        f"autoScalingGroupName/{own}"],
+        "ecr": [f"arn:aws:ecr:{region}:{account}:repository/{settings.name()}/*"],
+        # Tagging also names OpenSearch's newer types; none of those is made by ngp.
+        "es": [f"arn:aws:es:{region}:{account}:domain/{own}",
+               f"arn:aws:opensearch:{region}:{account}:application/{own}",
+               f"arn:aws:opensearch:{region}:{account}:datasource/{own}"],
+        "lambda": [f"arn:aws:lambda:{region}:{account}:function:{own}"],
+        "events": [f"arn:aws:events:{region}:{account}:rule/{own}"],
+        "logs": [f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{own}",
+                 f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{own}:*"],
+        # API Gateway's actions are verbs on its paths; REST APIs have no names to scope by.
+        "apigateway": [f"arn:aws:apigateway:{region}::/restapis",
+                       f"arn:aws:apigateway:{region}::/restapis/*",
+                       f"arn:aws:apigateway:{region}::/tags/*"],
+    }
+    for service, arns in named.items():
+        chosen = by_service.get(service, [])
+        title = service.capitalize()
+        add(f"Read{title}", [a for a in chosen if _is_read(a)], "*")
+        add(f"Own{title}", [a for a in chosen if not _is_read(a)], arns)
 
     dns = by_service.get("route53", [])
     add("FindZones", [a for a in dns if a in UNSCOPED], "*")

@@ -8,7 +8,9 @@ original platform had users edit the policy by hand), and `ngp plan` shows the c
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -135,3 +137,26 @@ def build(settings: Settings) -> Built:
         "elk_endpoint": Format("https://{host}", host=Ref("elk.domain", "endpoint")),
         "elk_dashboards_url": Ref("elk.domain", "dashboards_url"),
     })
+
+
+def allow_ip(path: Path, address: str) -> tuple[str, bool]:
+    """Add an address (or CIDR) to [elk] allowed_cidrs in an env file, keeping its comments
+    and layout. Returns the CIDR and whether it was new."""
+    import tomlkit
+
+    try:
+        cidr = str(ipaddress.IPv4Network(address, strict=True))
+    except ValueError as exc:
+        raise ConfigError(f"{address!r} is not an IPv4 address or CIDR: {exc}",
+                          hint="Give an address like 203.0.113.7 (or 203.0.113.0/24).") from None
+    document = tomlkit.parse(path.read_text())
+    if "elk" not in document.get("modules", []):
+        raise ConfigError("the elk module is not on in this env",
+                          where=f"{path.name}: modules", hint='Add "elk" to modules first.')
+    table = document.setdefault("elk", tomlkit.table())
+    cidrs = table.setdefault("allowed_cidrs", tomlkit.array())
+    if cidr in [str(c) for c in cidrs]:
+        return cidr, False
+    cidrs.append(cidr)
+    path.write_text(tomlkit.dumps(document))
+    return cidr, True

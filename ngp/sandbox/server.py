@@ -67,6 +67,31 @@ class AwsStyleErrors:
         return body
 
 
+TLS_ONLY = {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def stand_for_tls() -> None:
+    """moto ignores a bucket policy's conditions, so ngp's TLS-only statement (deny when
+    aws:SecureTransport is false) denies every object write. The sandbox stands for AWS's
+    endpoints, which ngp reaches over TLS, where that statement never applies: here it is
+    left out when moto evaluates a bucket's policy (as moto's own get_permission does it).
+    Every other statement stays."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(bucket: Any, action: str, resource: str) -> Any:
+        if bucket.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(bucket.policy)
+        kept = [s for s in policy.get("Statement", []) if s.get("Condition") != TLS_ONLY]
+        if not kept:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**policy, "Statement": kept})).is_action_permitted(
+            action, resource)
+
+    FakeBucket.get_permission = get_permission
+
+
 def write_info(path: Path, info: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(info))
@@ -76,6 +101,7 @@ def write_info(path: Path, info: dict[str, Any]) -> None:
 def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
           marathon_deploy_seconds: float = 0.5, marathon_token: str | None = None) -> None:
     os.environ.update(VALIDATION_FLAGS)
+    stand_for_tls()
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,

@@ -71,13 +71,22 @@ def test_changes_are_scoped_to_the_env():
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_every_role_policy_ngp_writes_passes_parliament(env):
+def test_every_policy_ngp_writes_passes_parliament(env):
     settings, graph = settings_and_graph(env)
-    fake = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ngp-x-AbCdEf"
-    roles = [r for r in graph.resources.values() if r.kind == "iam.role"]
-    for role in roles:
-        for name, document in role.spec["policies"].items():
-            resolved = resolve(document, lambda ref: fake)
-            assert findings_above_low(resolved) == [], f"{role.address}: {name}"
-            for statement in resolved["Statement"]:
-                assert_narrow(statement)
+    arns = {"ecr.repository": "arn:aws:ecr:us-east-1:123456789012:repository/ngp-x/app",
+            "secretsmanager.secret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+                                     "ngp-x-AbCdEf"}
+
+    def fake(ref):  # an ARN of the referenced object's sort
+        return arns[graph.resources[ref.address].kind]
+
+    documents = [(r, name, document) for r in graph.resources.values() if r.kind == "iam.role"
+                 for name, document in r.spec["policies"].items()]
+    documents += [(r, "managed", r.spec["document"]) for r in graph.resources.values()
+                  if r.kind == "iam.policy"]
+    assert documents
+    for owner, name, document in documents:
+        resolved = resolve(document, fake)
+        assert findings_above_low(resolved) == [], f"{owner.address}: {name}"
+        for statement in resolved["Statement"]:
+            assert_narrow(statement)

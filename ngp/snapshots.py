@@ -1,0 +1,68 @@
+"""`ngp snapshot` and `ngp restore`: the Lambda functions' own logic, run from the user's
+machine with the env's Marathon client and AWS session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ngp.aws import error_message
+from ngp.engine import Run
+from ngp.errors import NgpError
+from ngp.lambdas import marathon_snapshot as logic
+from ngp.marathon.client import MarathonError
+
+BUCKET = "marathon_snapshot.bucket"
+
+
+def _bucket(run: Run) -> str:
+    rec = run.state.resources.get(BUCKET)
+    if rec is None:
+        raise NgpError(f"env {run.settings.env!r} has no snapshot bucket",
+                       hint="Turn on the marathon_snapshot module and run `ngp up`.")
+    return rec.id
+
+
+def _request(run: Run) -> logic.Request:
+    if run.marathon is None:
+        raise NgpError(f"env {run.settings.env!r} has no Marathon",
+                       hint="Turn on the dcos module, or set marathon_url.")
+
+    def request(method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        response = run.marathon.request(method, path, body=body)
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, response.text
+
+    return request
+
+
+def _failing(what: str, exc: Exception) -> NgpError:
+    detail = error_message(exc) if isinstance(exc, ClientError) else str(exc)
+    return NgpError(f"{what} failed: {detail}")
+
+
+def take(run: Run) -> str:
+    try:
+        return logic.take(_request(run), run.aws.client("s3"), _bucket(run))
+    except (logic.SnapshotError, ClientError) as exc:
+        raise _failing("the snapshot", exc) from None
+
+
+def listing(run: Run) -> list[dict[str, Any]]:
+    try:
+        return logic.listing(run.aws.client("s3"), _bucket(run))
+    except ClientError as exc:
+        raise _failing("listing snapshots", exc) from None
+
+
+def restore(run: Run, key: str | None) -> dict[str, Any]:
+    secrets = run.aws.client("secretsmanager")
+    try:
+        return logic.restore(
+            _request(run), run.aws.client("s3"), _bucket(run), key,
+            secret=lambda arn: secrets.get_secret_value(SecretId=arn)["SecretString"])
+    except (logic.SnapshotError, ClientError, MarathonError) as exc:
+        raise _failing("the restore", exc) from None
