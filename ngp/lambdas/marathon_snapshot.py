@@ -79,6 +79,12 @@ def definition(app: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def group_definition(group: dict[str, Any]) -> dict[str, Any]:
+    """A group tree with every app in it as definition() makes it."""
+    return {**group, "apps": [definition(a) for a in group.get("apps", [])],
+            "groups": [group_definition(g) for g in group.get("groups", [])]}
+
+
 def key_for(moment: datetime) -> str:
     return f"{PREFIX}{moment.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
 
@@ -90,7 +96,7 @@ def take(request: Request, s3: Any, bucket: str, now: datetime | None = None) ->
     groups = _ok(*request("GET", "/v2/groups", None), "reading Marathon's groups")
     document = {"format": FORMAT, "taken_at": moment.isoformat(),
                 "apps": sorted((definition(a) for a in apps), key=lambda a: a["id"]),
-                "groups": groups}
+                "groups": group_definition(groups)}
     key = key_for(moment)
     s3.put_object(Bucket=bucket, Key=key, ContentType="application/json",
                   Body=json.dumps(document, sort_keys=True, indent=1).encode())

@@ -90,6 +90,8 @@ class RestApi(Kind):
         return self.outputs_of(self.read(ctx, id) or {"id": id})
 
     def delete(self, ctx: Context, id: str) -> None:
+        if self.read(ctx, id) is None:
+            return  # gone already (moto fails on deleting a missing API, AWS says NotFound)
         try:
             ctx.aws.client("apigateway").delete_rest_api(restApiId=id)
         except ClientError as exc:

@@ -94,6 +94,7 @@ class Home:
                 "autoscaling").describe_auto_scaling_groups(Filters=[
                     {"Name": "tag:ngp:env", "Values": [env]}])["AutoScalingGroups"]},
             "lb": self.load_balancers(env),
+            **self.services(env),
             "secret": {s["ARN"] for s in self.client("secretsmanager").list_secrets(Filters=[
                 {"Key": "tag-key", "Values": ["ngp:env"]},
                 {"Key": "tag-value", "Values": [env]}])["SecretList"]},
@@ -106,6 +107,35 @@ class Home:
             "bucket": {b for b in self.buckets() if self.bucket_env(b) == env},
             "app": {a["id"] for a in self.marathon_apps()
                     if a.get("labels", {}).get("NGP_ENV") == env},
+        }
+
+    def services(self, env: str) -> dict[str, set[str]]:
+        """ECR repositories, OpenSearch domains, Lambda functions, EventBridge rules, REST
+        APIs and log groups tagged with the env."""
+        def ours(tags: dict[str, str] | list[dict[str, str]]) -> bool:
+            if isinstance(tags, list):
+                tags = {t["Key"]: t["Value"] for t in tags}
+            return tags.get("ngp:env") == env
+
+        ecr, search = self.client("ecr"), self.client("opensearch")
+        functions, events = self.client("lambda"), self.client("events")
+        logs = self.client("logs")
+        return {
+            "repository": {r["repositoryName"] for r in ecr.describe_repositories()[
+                "repositories"] if ours(ecr.list_tags_for_resource(
+                    resourceArn=r["repositoryArn"])["tags"])},
+            "domain": {d["DomainName"] for d in search.list_domain_names()["DomainNames"]
+                       if ours(search.list_tags(ARN=search.describe_domain(
+                           DomainName=d["DomainName"])["DomainStatus"]["ARN"])["TagList"])},
+            "function": {f["FunctionName"] for f in functions.list_functions()["Functions"]
+                         if ours(functions.list_tags(Resource=f["FunctionArn"])["Tags"])},
+            "rule": {r["Name"] for r in events.list_rules()["Rules"]
+                     if ours(events.list_tags_for_resource(ResourceARN=r["Arn"])["Tags"])},
+            "rest_api": {a["id"] for a in self.client("apigateway").get_rest_apis()["items"]
+                         if ours(a.get("tags") or {})},
+            "log_group": {g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]
+                          if ours(logs.list_tags_for_resource(
+                              resourceArn=g["arn"].removesuffix(":*"))["tags"])},
         }
 
     def load_balancers(self, env: str) -> set[str]:
@@ -161,7 +191,8 @@ def owned_ids(tagged: dict[str, set[str]]) -> set[str]:
 
 
 UNTAGGABLE = ("ec2.route_table_association", "ec2.eip_association", "route53.record",
-              "route53.zone", "ec2.image", "marathon.ready")
+              "route53.zone", "ec2.image", "marathon.ready", "lambda.permission",
+              "events.target", "apigateway.stage")
 
 
 def state_ids(state: dict) -> set[str]:

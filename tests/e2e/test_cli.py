@@ -11,7 +11,8 @@ from tests.e2e.conftest import all_ids, one_error_line, owned_ids, state_ids
 EXPECTED = {"vpc": 1, "subnet": 6, "igw": 1, "eip": 1, "nat": 1, "rtb": 4, "sg": 5,
             "key_pair": 1, "instance": 0, "secret": 1, "role": 0, "profile": 0, "policy": 0,
             "bucket": 0, "app": 0, "group_instance": 0, "launch_template": 0, "group": 0,
-            "lb": 0}
+            "lb": 0, "repository": 0, "domain": 0, "function": 0, "rule": 0, "rest_api": 0,
+            "log_group": 0}
 RESOURCES = sum(EXPECTED.values()) + 6  # plus the route table associations
 
 

@@ -108,3 +108,46 @@ def lb_name(ctx, subnet_id, sg_id):
         "security_groups": [sg_id], "listeners": [{"protocol": "TCP", "port": 80,
                                                    "instance_protocol": "TCP",
                                                    "instance_port": 80}]})[0]
+
+
+LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]}
+
+
+@pytest.fixture
+def lambda_role_arn(ctx):
+    return get_kind("iam.role").create(ctx, "x.lambda_role", {
+        "name": "ngp-x-lambda", "path": "/ngp/test/", "trust": LAMBDA_TRUST,
+        "policies": {}})[1]["arn"]
+
+
+def function_spec(name, role_arn):
+    from ngp.resources.awslambda import code_sha256
+
+    return {"name": name, "package": "marathon_snapshot",
+            "code_sha256": code_sha256("marathon_snapshot"),
+            "handler": "marathon_snapshot.snapshot_handler", "runtime": "python3.12",
+            "role_arn": role_arn, "timeout": 60, "memory": 128,
+            "environment": {"BUCKET": "b"}, "subnet_ids": [], "security_group_ids": []}
+
+
+@pytest.fixture
+def function(ctx, lambda_role_arn):
+    return get_kind("lambda.function").create(ctx, "x.function",
+                                              function_spec("ngp-x-fn", lambda_role_arn))[1]
+
+
+@pytest.fixture
+def rule(ctx):
+    return get_kind("events.rule").create(ctx, "x.rule", {
+        "name": "ngp-x-rule", "schedule": "rate(60 minutes)", "description": "d",
+        "enabled": True})[1]
+
+
+@pytest.fixture
+def rest_api_id(ctx, function):
+    return get_kind("apigateway.rest_api").create(ctx, "x.api", {
+        "name": "ngp-x-api", "description": "d", "routes": [
+            {"path": "restore", "method": "POST", "authorization": "AWS_IAM",
+             "function_arn": function["arn"]}]})[0]

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import iam_action
 from ngp.resources import KINDS, get_kind
-from tests.resources.conftest import TRUST, policy
+from tests.resources.conftest import TRUST, function_spec, policy
 
 ADDRESS = "network.thing[a]"  # brackets, as in indexed addresses
 
@@ -24,6 +24,13 @@ PUBLIC_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C
               "test")
 OTHER_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBhTpL3xCcUrmW0Chp2mJQyj4HFUDpZ53uo9kKgyEsvM "
              "other")
+
+def es_policy(cidrs):
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "es:ESHttp*",
+        "Resource": "arn:aws:es:us-east-1:123456789012:domain/ngp-elk-test/*",
+        "Condition": {"IpAddress": {"aws:SourceIp": cidrs}}}]}
+
 
 # kind -> (spec builder, change builder, expected action for the change)
 CASES = {
@@ -116,6 +123,43 @@ CASES = {
         lambda s: {**s, "instances": s["instances"][:1]}, "update"),
     "marathon.ready": (lambda f: {"dcos_url": "http://dcos.example.com", "timeout": 30},
                        None, "gate"),
+    "ecr.repository": (
+        lambda f: {"name": "ngp-test/app", "tag_mutability": "MUTABLE", "scan_on_push": True,
+                   "keep_images": 30},
+        lambda s: {**s, "tag_mutability": "IMMUTABLE", "scan_on_push": False,
+                   "keep_images": 5}, "update"),
+    "opensearch.domain": (
+        lambda f: {"name": "ngp-elk-test", "engine_version": "OpenSearch_2.11",
+                   "instance_type": "t3.small.search", "instance_count": 1,
+                   "volume_size": 20, "timeout": 60,
+                   "access_policy": es_policy(["203.0.113.0/24"])},
+        lambda s: {**s, "instance_count": 2,
+                   "access_policy": es_policy(["203.0.113.0/24", "198.51.100.7/32"])},
+        "update"),
+    "lambda.function": (
+        lambda f: function_spec("ngp-fn", f("lambda_role_arn")),
+        lambda s: {**s, "timeout": 90, "memory": 256, "environment": {"BUCKET": "c"}}, "update"),
+    "lambda.permission": (
+        lambda f: {"function": f("function")["name"], "statement_id": "schedule",
+                   "principal": "events.amazonaws.com", "source_arn": f("rule")["arn"]},
+        None, "replace"),
+    "events.rule": (
+        lambda f: {"name": "ngp-rule", "schedule": "rate(60 minutes)", "description": "d",
+                   "enabled": True},
+        lambda s: {**s, "schedule": "rate(30 minutes)", "enabled": False}, "update"),
+    "events.target": (
+        lambda f: {"rule": f("rule")["name"], "target_id": "snapshot",
+                   "arn": f("function")["arn"]},
+        lambda s: {**s, "arn": s["arn"] + ":live"}, "update"),
+    "apigateway.rest_api": (
+        lambda f: {"name": "ngp-api", "description": "d", "routes": [
+            {"path": "restore", "method": "POST", "authorization": "AWS_IAM",
+             "function_arn": f("function")["arn"]}]},
+        lambda s: {**s, "description": "d2"}, "update"),
+    "apigateway.stage": (lambda f: {"rest_api_id": f("rest_api_id"), "name": "v1"}, None,
+                         "replace"),
+    "logs.group": (lambda f: {"name": "/aws/lambda/ngp-fn", "retention_days": 30},
+                   lambda s: {**s, "retention_days": 7}, "update"),
     "marathon.app": (
         lambda f: {"id": "/platform/web", "cmd": "sleep 1000", "instances": 2, "cpus": 0.1,
                    "mem": 64, "constraints": [["hostname", "UNIQUE"]],

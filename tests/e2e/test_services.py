@@ -1,0 +1,72 @@
+"""ECR, ELK and Marathon snapshots end to end, through the CLI against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.e2e.conftest import REPO, all_ids, owned_ids, state_ids
+
+MODULES = '["network", "dcos", "docker_registry", "ecr", "elk", "marathon_snapshot"]'
+
+
+def services_env(home, name: str) -> str:
+    text = (REPO / "envs" / "sandbox.toml").read_text()
+    text = re.sub(r"(?ms)^modules = \[.*?\]", f"modules = {MODULES}", text)
+    text = text.replace('name_suffix = "sandbox"', f'name_suffix = "{name}"').replace(
+        'domain = "sandbox.ngp.test"', f'domain = "{name}.ngp.test"')
+    return home.env(name, text=text)
+
+
+def test_services_up_snapshot_restore_allow_ip_and_down(home):
+    env = services_env(home, "svc")
+    home.ngp("up", "--env", env, "--yes", check=True)
+    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+    tagged = home.tagged(env)
+    assert {k: len(tagged[k]) for k in ("repository", "domain", "function", "rule",
+                                         "rest_api", "log_group")} == {
+        "repository": 2, "domain": 1, "function": 2, "rule": 1, "rest_api": 1, "log_group": 2}
+    assert state_ids(home.state(env)) == owned_ids(tagged)
+
+    outputs = json.loads(home.ngp("outputs", "--env", env, "--json", check=True).stdout)
+    assert outputs["ecr_repositories"]["app"].endswith(f"/ngp-{env}/app")
+    assert outputs["elk_endpoint"] == f"https://ngp-elk-{env}.us-east-1.es.amazonaws.com"
+    assert re.fullmatch(r"https://\w+\.execute-api\.us-east-1\.amazonaws\.com/v1/restore",
+                        outputs["restore_url"])
+    agent_role = home.client("iam").list_attached_role_policies(
+        RoleName=f"ngp-dcos-agent-{env}")["AttachedPolicies"]
+    assert sorted(p["PolicyName"] for p in agent_role) == [
+        f"ngp-ecr-pull-{env}", f"ngp-registry-access-{env}"]
+
+    # A snapshot from the CLI, every app deleted, then restored as it was.
+    taken = json.loads(home.ngp("snapshot", "--env", env, "--json", check=True).stdout)
+    listed = json.loads(home.ngp("snapshot", "--env", env, "--list", "--json",
+                                 check=True).stdout)
+    assert [s["key"] for s in listed] == [taken["snapshot"]]
+    s3 = home.client("s3")
+    stored = s3.get_object(Bucket=f"ngp-snapshots-{env}", Key=taken["snapshot"])[
+        "Body"].read().decode()
+    secret = {a["id"]: a for a in home.marathon_apps()}["/platform/registry"]["env"][
+        "REGISTRY_HTTP_SECRET"]
+    assert secret not in stored, "a secret value reached the snapshot bucket"
+    import httpx
+
+    marathon = home.sandbox()["marathon_url"]
+    for app in home.marathon_apps():
+        httpx.delete(f"{marathon}/v2/apps{app['id']}", params={"force": "true"})
+    restored = home.ngp("restore", "--env", env, "--yes", check=True)
+    assert f"from {taken['snapshot']}" in restored.stdout
+    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+
+    # Let one more address reach the domain: the plan changes its policy, in place.
+    allowed = home.ngp("elk", "allow-ip", "198.51.100.7", "--env", env, check=True)
+    assert "198.51.100.7/32 added" in allowed.stdout
+    plan = json.loads(home.ngp("plan", "--env", env, "--json", check=True).stdout)
+    assert [(c["address"], c["action"]) for c in plan["changes"]] == [("elk.domain", "update")]
+    home.ngp("up", "--env", env, "--yes", check=True)
+    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+    bad = home.ngp("elk", "allow-ip", "nope", "--env", env)
+    assert bad.returncode == 1 and "is not an IPv4 address" in bad.stderr
+
+    home.ngp("down", "--env", env, "--yes", check=True)
+    assert all_ids(home.tagged(env)) == set()

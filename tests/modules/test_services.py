@@ -1,0 +1,290 @@
+"""The services around the cluster: the snapshot logic against moto's S3 and the local
+Marathon, its Lambda package, ECR's refresher and policies, ELK's access and Filebeat."""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+import textwrap
+import zipfile
+from io import BytesIO
+
+import pytest
+import yaml
+
+from ngp.config import Project
+from ngp.engine import build_desired
+from ngp.errors import ConfigError
+from ngp.graph import resolve
+from ngp.lambdas import marathon_snapshot as logic
+from ngp.resources import awslambda
+
+ENV = """
+region = "us-east-1"
+allowed_account_ids = ["123456789012"]
+name_suffix = "t"
+modules = {modules}
+marathon_url = "http://master.example:8080"
+
+[network]
+availability_zones = 2
+nat = "{nat}"
+admin_cidrs = ["203.0.113.0/24"]
+{extra}
+"""
+
+
+def load(tmp_path, modules, nat="single", extra=""):
+    (tmp_path / "envs").mkdir(exist_ok=True)
+    (tmp_path / "envs" / "t.toml").write_text(ENV.format(
+        modules=json.dumps(list(modules)), nat=nat, extra=textwrap.dedent(extra)))
+    return Project(tmp_path).load("t", {})
+
+
+def fake(ref):
+    return {"endpoint": "search-x.es.example", "public_ip": "198.51.100.9",
+            "dns_name": "int.elb.example", "arn": f"arn:{ref.address}", "name": ref.address,
+            "registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com"}.get(
+        ref.output, f"<{ref.address}.{ref.output}>")
+
+
+# -- the Lambda package ----------------------------------------------------------------------
+
+
+def test_the_package_is_the_same_bytes_every_build():
+    first = awslambda.package("marathon_snapshot")
+    awslambda.package.cache_clear()
+    second = awslambda.package("marathon_snapshot")
+    assert first == second
+    with zipfile.ZipFile(BytesIO(first)) as archive:
+        assert archive.namelist() == ["marathon_snapshot.py"]
+        assert archive.getinfo("marathon_snapshot.py").date_time == (1980, 1, 1, 0, 0, 0)
+
+
+def test_the_handler_imports_only_what_the_lambda_runtime_has():
+    source = awslambda.package("marathon_snapshot")
+    with zipfile.ZipFile(BytesIO(source)) as archive:
+        tree = ast.parse(archive.read("marathon_snapshot.py"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module}
+    assert imported - sys.stdlib_module_names - {"__future__"} == {"boto3"}
+
+
+# -- snapshot and restore against moto's S3 and the local Marathon ---------------------------
+
+
+APPS = [
+    {"id": "/platform/web", "cmd": "sleep 1000", "instances": 2, "cpus": 0.1, "mem": 64,
+     "labels": {"team": "a", "NGP_SECRET_TOKEN": "arn:aws:secretsmanager:us-east-1:"
+                "123456789012:secret:ngp-web-t-AbCdEf"},
+     "env": {"TOKEN": "the-secret-value", "MODE": "prod"},
+     "constraints": [["hostname", "UNIQUE"]]},
+    {"id": "/platform/jobs/worker", "cmd": "sleep 1000", "instances": 1, "cpus": 0.2,
+     "mem": 128, "healthChecks": [{"protocol": "COMMAND", "command": {"value": "true"}}]},
+]
+
+
+@pytest.fixture
+def bucket(aws):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="ngp-snapshots-t")
+    return s3
+
+
+def request_through(marathon):
+    def request(method, path, body=None):
+        response = marathon.request(method, path, body=body)
+        return response.status_code, response.json()
+    return request
+
+
+def comparable(apps):
+    keep = ("id", "cmd", "instances", "cpus", "mem", "labels", "env", "constraints",
+            "healthChecks")
+    return sorted(({k: a.get(k) for k in keep} for a in apps), key=lambda a: a["id"])
+
+
+def test_snapshot_delete_restore_gives_the_same_apps(marathon, bucket):
+    for app in APPS:
+        marathon.apply(app)
+    before = comparable(marathon.list_apps())
+    key = logic.take(request_through(marathon), bucket, "ngp-snapshots-t")
+    assert key.startswith("snapshots/") and key.endswith("Z.json")
+
+    stored = bucket.get_object(Bucket="ngp-snapshots-t", Key=key)["Body"].read().decode()
+    assert "the-secret-value" not in stored, "a secret value was written to S3"
+    document = json.loads(stored)
+    assert document["format"] == 1 and {a["id"] for a in document["apps"]} == {
+        "/platform/web", "/platform/jobs/worker"}
+    assert not {"version", "tasksRunning", "deployments"} & set(document["apps"][0])
+
+    for app in APPS:
+        marathon.delete(app["id"])
+    assert marathon.list_apps() == []
+
+    asked = []
+    result = logic.restore(request_through(marathon), bucket, "ngp-snapshots-t",
+                           secret=lambda arn: asked.append(arn) or "the-secret-value")
+    assert result == {"snapshot": key, "apps": ["/platform/jobs/worker", "/platform/web"]}
+    assert asked == [APPS[0]["labels"]["NGP_SECRET_TOKEN"]]
+    assert comparable(marathon.list_apps()) == before
+
+
+def test_restore_takes_a_named_snapshot_and_lists_them(marathon, bucket):
+    from datetime import UTC, datetime
+
+    marathon.apply(APPS[1])
+    request = request_through(marathon)
+    old = logic.take(request, bucket, "ngp-snapshots-t", now=datetime(2026, 1, 1, tzinfo=UTC))
+    marathon.apply({**APPS[1], "instances": 3})
+    new = logic.take(request, bucket, "ngp-snapshots-t", now=datetime(2026, 1, 2, tzinfo=UTC))
+    assert [s["key"] for s in logic.listing(bucket, "ngp-snapshots-t")] == [old, new]
+    logic.restore(request, bucket, "ngp-snapshots-t", old)
+    assert marathon.get_app("/platform/jobs/worker")["instances"] == 1
+
+
+def test_restore_without_snapshots_or_with_a_wrong_key_says_so(marathon, bucket):
+    request = request_through(marathon)
+    with pytest.raises(logic.SnapshotError, match="has no snapshot yet"):
+        logic.restore(request, bucket, "ngp-snapshots-t")
+    with pytest.raises(logic.SnapshotError, match="no snapshot snapshots/nope.json"):
+        logic.restore(request, bucket, "ngp-snapshots-t", "snapshots/nope.json")
+
+
+def test_the_lambda_handlers_run_the_same_logic(local_marathon, bucket, monkeypatch):
+    """The handlers as Lambda calls them, with urllib against the local Marathon."""
+    request = logic.urllib_request(local_marathon.url)
+    assert request("PUT", "/v2/apps/platform/web?partialUpdate=false",
+                   {k: v for k, v in APPS[1].items() if k != "id"} | {"id": "/platform/web"}
+                   )[0] in (200, 201)
+    monkeypatch.setenv("MARATHON_URL", local_marathon.url)
+    monkeypatch.setenv("BUCKET", "ngp-snapshots-t")
+    monkeypatch.setattr(logic, "_boto3", lambda service: bucket)
+    key = logic.snapshot_handler({}, None)["snapshot"]
+    answer = logic.restore_handler({"body": json.dumps({"snapshot": key})}, None)
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"])["apps"] == ["/platform/web"]
+    bad = logic.restore_handler({"body": json.dumps({"snapshot": "snapshots/x.json"})}, None)
+    assert bad["statusCode"] == 400 and "no snapshot" in bad["body"]
+
+
+# -- the modules' resources ------------------------------------------------------------------
+
+
+def test_snapshot_functions_may_write_and_read_their_bucket_and_nothing_else(tmp_path):
+    settings = load(tmp_path, ["network", "dcos", "marathon_snapshot"])
+    graph = build_desired(settings).graph
+    snapshot = resolve(graph.resources["marathon_snapshot.snapshot_role"].spec, fake)
+    statements = snapshot["policies"]["snapshot"]["Statement"]
+    storage = [s for s in statements if s["Sid"] == "WriteSnapshots"]
+    assert storage == [{"Sid": "WriteSnapshots", "Effect": "Allow", "Action": "s3:PutObject",
+                        "Resource": "arn:aws:s3:::ngp-snapshots-t/snapshots/*"}]
+    assert not any("s3:" in str(s["Action"]) for s in statements if s not in storage)
+    function = resolve(graph.resources["marathon_snapshot.snapshot"].spec, fake)
+    assert function["environment"] == {"BUCKET": "marathon_snapshot.bucket",
+                                       "MARATHON_URL": "http://int.elb.example:8080"}
+    assert function["code_sha256"] == awslambda.code_sha256("marathon_snapshot")
+    assert function["subnet_ids"] == ["<network.subnet.private[a].id>",
+                                      "<network.subnet.private[b].id>"]
+    rule = graph.resources["marathon_snapshot.schedule"].spec
+    assert rule["schedule"] == "rate(60 minutes)"
+    api = resolve(graph.resources["marathon_snapshot.api"].spec, fake)
+    assert api["routes"][0]["authorization"] == "AWS_IAM"
+    assert {r.kind for r in graph.resources.values() if r.module == "marathon_snapshot"} >= {
+        "logs.group", "events.target", "lambda.permission", "apigateway.stage"}
+
+
+def test_ecr_repositories_refresher_and_agent_policy(tmp_path):
+    settings = load(tmp_path, ["network", "dcos", "ecr"], extra="""
+        [ecr]
+        repositories = ["app", "team/web"]
+        keep_images = 10
+        [dcos]
+        private_agents = 3
+        public_agents = 1
+    """)
+    graph = build_desired(settings).graph
+    assert graph.resources["ecr.repository[team/web]"].spec == {
+        "name": "ngp-t/team/web", "tag_mutability": "MUTABLE", "scan_on_push": True,
+        "keep_images": 10}
+    refresher = resolve(graph.resources["ecr.refresher"].spec, fake)
+    assert refresher["instances"] == 4 and refresher["constraints"] == [["hostname", "UNIQUE"]]
+    assert "aws ecr get-login-password --region us-east-1" in refresher["cmd"]
+    assert "123456789012.dkr.ecr.us-east-1.amazonaws.com" in refresher["cmd"]
+    assert "sleep 21600" in refresher["cmd"]  # 6 hours, well inside a token's 12
+    agent = resolve(graph.resources["dcos.agent_role"].spec, fake)
+    assert agent["managed_policies"] == ["arn:ecr.agent_access"]
+    pull = resolve(graph.resources["ecr.agent_access"].spec, fake)["document"]["Statement"]
+    assert pull[1]["Resource"] == ["arn:ecr.repository[app]", "arn:ecr.repository[team/web]"]
+
+
+def test_the_refresher_script_writes_a_docker_config(tmp_path):
+    """The refresher's loop, run by sh with aws, sleep and the host path stood in for."""
+    import base64
+    import subprocess
+    import tarfile
+
+    settings = load(tmp_path, ["network", "dcos", "ecr"])
+    cmd = resolve(build_desired(settings).graph.resources["ecr.refresher"].spec, fake)["cmd"]
+    root = tmp_path / "host"
+    script = cmd.replace("/host/", f"{root}/").replace("/tmp/ngp", f"{tmp_path}/work")
+    tools = textwrap.dedent("""\
+        aws() { echo "s3cret-token"; }
+        sleep() { exit 0; }
+        """)
+    run = subprocess.run(["sh", "-c", tools + script], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    with tarfile.open(root / "etc/ngp/docker.tar.gz") as archive:
+        config = json.load(archive.extractfile(".docker/config.json"))
+    auth = config["auths"]["123456789012.dkr.ecr.us-east-1.amazonaws.com"]["auth"]
+    assert base64.b64decode(auth) == b"AWS:s3cret-token"
+
+
+def test_elk_access_is_the_allowed_addresses_and_the_nat_never_everyone(tmp_path):
+    settings = load(tmp_path, ["network", "dcos", "elk"], nat="per_az", extra="""
+        [elk]
+        allowed_cidrs = ["203.0.113.0/24"]
+    """)
+    graph = build_desired(settings).graph
+    domain = resolve(graph.resources["elk.domain"].spec, fake)
+    statement = domain["access_policy"]["Statement"][0]
+    assert statement["Principal"] == {"AWS": "*"} and statement["Action"] == "es:ESHttp*"
+    assert statement["Condition"] == {"IpAddress": {"aws:SourceIp": [
+        "198.51.100.9/32", "198.51.100.9/32", "203.0.113.0/24"]}}  # two NATs (fake IPs)
+    assert statement["Resource"] == "arn:aws:es:us-east-1:123456789012:domain/ngp-elk-t/*"
+    filebeat = resolve(graph.resources["elk.filebeat"].spec, fake)
+    config = yaml.safe_load(filebeat["env"]["FILEBEAT_YML"])
+    assert config["output.elasticsearch"]["hosts"] == ["https://search-x.es.example:443"]
+    paths = [p for i in config["filebeat.inputs"] for p in i["paths"]]
+    assert any(p.endswith("/runs/latest/stdout") for p in paths)
+    assert filebeat["instances"] == 3  # the default 2 private + 1 public agents
+
+
+def test_elk_reachable_by_nobody_is_refused(tmp_path):
+    settings = load(tmp_path, ["network", "elk"], nat="none",
+                    extra='[elk]\n', )
+    with pytest.raises(ConfigError, match="nobody could reach"):
+        build_desired(settings)
+
+
+def test_allow_ip_adds_to_the_file_and_keeps_its_comments(tmp_path):
+    from ngp.modules.elk import allow_ip
+
+    load(tmp_path, ["network", "elk"], extra="""
+        [elk]
+        # who may use Dashboards
+        allowed_cidrs = ["203.0.113.0/24"]   # the office
+    """)
+    path = tmp_path / "envs" / "t.toml"
+    assert allow_ip(path, "198.51.100.7") == ("198.51.100.7/32", True)
+    assert allow_ip(path, "198.51.100.7/32") == ("198.51.100.7/32", False)
+    text = path.read_text()
+    assert "# who may use Dashboards" in text and "# the office" in text
+    assert Project(tmp_path).load("t", {}).module("elk").allowed_cidrs[-1].exploded == \
+        "198.51.100.7/32"
+    with pytest.raises(ConfigError, match="not an IPv4 address"):
+        allow_ip(path, "198.51.100.300")
