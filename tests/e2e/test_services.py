@@ -33,6 +33,12 @@ def test_services_up_snapshot_restore_allow_ip_and_down(home):
     assert outputs["elk_endpoint"] == f"https://ngp-elk-{env}.us-east-1.es.amazonaws.com"
     assert re.fullmatch(r"https://\w+\.execute-api\.us-east-1\.amazonaws\.com/v1/restore",
                         outputs["restore_url"])
+    gateway = home.client("apigateway")
+    api = home.state(env)["resources"]["marathon_snapshot.api"]["id"]
+    route = next(r for r in gateway.get_resources(restApiId=api)["items"]
+                 if r["path"] == "/restore")
+    method = gateway.get_method(restApiId=api, resourceId=route["id"], httpMethod="POST")
+    assert method["authorizationType"] == "AWS_IAM", "restore must not be open to the world"
     agent_role = home.client("iam").list_attached_role_policies(
         RoleName=f"ngp-dcos-agent-{env}")["AttachedPolicies"]
     assert sorted(p["PolicyName"] for p in agent_role) == [
