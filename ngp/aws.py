@@ -129,15 +129,17 @@ class Aws:
         self.calls: Counter[str] = Counter()
         self._account: str | None = None
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, region: str | None = None) -> Any:
+        """The shared client of a service, in the run's region or another (a state bucket)."""
+        key = service if region in (None, self.region) else f"{service}@{region}"
         with self._lock:
-            if service not in self._clients:
+            if key not in self._clients:
                 client = self._session.client(
-                    service, endpoint_url=self.endpoint_url, config=self._config
-                )
+                    service, endpoint_url=self.endpoint_url, config=self._config,
+                    region_name=region or self.region)
                 client.meta.events.register("before-call.*.*", self._count)
-                self._clients[service] = client
-            return self._clients[service]
+                self._clients[key] = client
+            return self._clients[key]
 
     def _count(self, model: Any, **_: Any) -> None:
         # Counter += is not atomic across threads; the lock keeps the figures exact.

@@ -18,7 +18,8 @@ from ngp.config import ENV_NAME, Project
 from ngp.errors import NgpError
 from ngp.plan import Plan
 from ngp.sandbox import control
-from ngp.state import LocalStore, describe_holder
+from ngp.state import LocalStore, State, describe_holder
+from ngp.state_s3 import S3Store
 
 app = typer.Typer(
     name="ngp",
@@ -172,7 +173,7 @@ def outputs(
     env = _env(env)
     project = _project()
     settings = project.load(env)
-    state = LocalStore(project.state_dir, env).load()
+    state = engine.store_for(project, settings).load()
     values = state.outputs
     if name is not None:
         if name not in values:
@@ -297,12 +298,117 @@ def elk_allow_ip(
                      f"allowed_cidrs of {path.name}; `ngp plan --env {env}` shows the change."))
 
 
+def _store(env: str) -> engine.Store:
+    project = _project()
+    return engine.store_for(project, project.load(env))
+
+
+def _s3_store(env: str) -> S3Store:
+    store = _store(env)
+    if not isinstance(store, S3Store):
+        raise NgpError(f"env {env!r} keeps its state in state/{env}.json",
+                       where=f"{env}.toml: [state] backend",
+                       hint='Set backend = "s3" and bucket to share it (README, State).')
+    return store
+
+
+@state_app.command("bootstrap")
+def state_bootstrap(env: Env = None) -> None:
+    """Make the env's S3 state bucket (versioned, encrypted, private, TLS-only) and its
+    DynamoDB lock table if it uses one; what exists is checked and secured."""
+    env = _env(env)
+    project = _project()
+    made = engine.bootstrap_backend(project, project.load(env))
+    out.print(f"Made {', '.join(made)}." if made else "The state backend was there already; "
+              "its settings are checked.")
+
+
+@state_app.command("history")
+def state_history(env: Env = None, as_json: Json = False) -> None:
+    """The versions of the env's S3 state, newest first (the bucket keeps every one)."""
+    env = _env(env)
+    versions = _s3_store(env).history()
+    if as_json:
+        print(json.dumps(versions, indent=2))
+        return
+    for v in versions:
+        out.print(f"{v['version']}  serial {v['serial']}  {v['modified']}  {v['size']} bytes"
+                  + ("  (current)" if v["latest"] else ""))
+
+
+@state_app.command("restore")
+def state_restore(
+    version: Annotated[str, typer.Argument(help="A version id from `ngp state history`.")],
+    env: Env = None,
+    force: Annotated[bool, typer.Option("--force", help="Even from another lineage.")] = False,
+) -> None:
+    """Make an earlier version of the env's S3 state the current one (as a new version)."""
+    env = _env(env)
+    store = _s3_store(env)
+    with store.lock("state restore", lambda m: err.print(f"[yellow]warning:[/] {escape(m)}")):
+        current = store.load()
+        old = store.version(version)
+        if store.exists() and old.lineage != current.lineage and not force:
+            raise NgpError(f"version {version} has lineage {old.lineage}, the current state "
+                           f"{current.lineage}", hint="Pass --force if that is what you want.")
+        old.serial = current.serial + 1
+        store.write_exact(old)
+    out.print(f"Version {version} is the current state of env {env!r} (serial {old.serial}).")
+
+
+def _move(source: Any, target: Any, what: str, force: bool) -> State:
+    state = source.load()
+    if not source.exists():
+        raise NgpError(f"there is no state to {what}")
+    if target.exists():
+        there = target.load()
+        if there.lineage != state.lineage and not force:
+            raise NgpError(f"the {what} target holds another lineage ({there.lineage}, not "
+                           f"{state.lineage})", hint="Pass --force to replace it.")
+        if there.serial > state.serial and not force:
+            raise NgpError(f"the {what} target is newer (serial {there.serial} > "
+                           f"{state.serial})", hint="Pass --force to replace it.")
+    else:
+        target.load()  # an empty target: remember that it is empty
+    target.write_exact(state)
+    return state
+
+
+@state_app.command("push")
+def state_push(
+    env: Env = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a newer or other state.")
+                     ] = False,
+) -> None:
+    """Move state/<env>.json to the env's S3 state, keeping lineage and serial."""
+    env = _env(env)
+    store = _s3_store(env)
+    local = LocalStore(_project().state_dir, env)
+    with store.lock("state push", lambda m: err.print(f"[yellow]warning:[/] {escape(m)}")):
+        state = _move(local, store, "push", force)
+    out.print(f"Pushed {local.path} (serial {state.serial}, lineage {state.lineage}) to "
+              f"{store.where}.")
+
+
+@state_app.command("pull")
+def state_pull(
+    env: Env = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a newer or other state.")
+                     ] = False,
+) -> None:
+    """Copy the env's S3 state to state/<env>.json, keeping lineage and serial."""
+    env = _env(env)
+    store = _s3_store(env)
+    local = LocalStore(_project().state_dir, env)
+    state = _move(store, local, "pull", force)
+    out.print(f"Pulled {store.where} (serial {state.serial}) to {local.path}.")
+
+
 @state_app.command("list")
 def state_list(env: Env = None) -> None:
     """The addresses in the env's state, with kind and id."""
     env = _env(env)
-    project = _project()
-    state = LocalStore(project.state_dir, env).load()
+    state = _store(env).load()
     for address, rec in sorted(state.resources.items()):
         print(f"{address}\t{rec.kind}\t{rec.id}")
     for address, pending in sorted(state.pending.items()):
@@ -313,8 +419,7 @@ def state_list(env: Env = None) -> None:
 def state_show(address: Annotated[str, typer.Argument()], env: Env = None) -> None:
     """One recorded resource: kind, id, the spec last applied, outputs, dependencies."""
     env = _env(env)
-    project = _project()
-    state = LocalStore(project.state_dir, env).load()
+    state = _store(env).load()
     rec = state.resources.get(address)
     if rec is None:
         raise NgpError(f"{address!r} is not in the state of env {env!r}",
@@ -329,7 +434,7 @@ def state_unlock(
 ) -> None:
     """Break the env's lock and say whose it was."""
     env = _env(env)
-    store = LocalStore(_project().state_dir, env)
+    store = _store(env)
     note, alive = store.holder()
     if note is None and not alive:
         out.print(f"Env {env!r} is not locked.")

@@ -28,7 +28,23 @@ class _Strict(BaseModel):
 
 
 class StateSettings(_Strict):
-    backend: Literal["local"] = "local"
+    """Where the env's state lives: state/<env>.json, or an S3 object shared by a team."""
+
+    backend: Literal["local", "s3"] = "local"
+    bucket: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    key: str | None = Field(None, pattern=r"^[A-Za-z0-9!_.*'()/-]+\.json$")
+    region: str | None = Field(None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    lock: Literal["s3", "dynamodb"] = "s3"
+    dynamodb_table: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{3,255}$")
+    lease_seconds: int = Field(120, ge=10, le=3600)
+
+    @model_validator(mode="after")
+    def _complete(self) -> StateSettings:
+        if self.backend == "s3" and not self.bucket:
+            raise ValueError('backend = "s3" needs bucket (make it with `ngp state bootstrap`)')
+        if self.lock == "dynamodb" and not self.dynamodb_table:
+            raise ValueError('lock = "dynamodb" needs dynamodb_table')
+        return self
 
 
 class CoreSettings(_Strict):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import graphlib
 import heapq
+import json
 import os
 import signal
 import threading
@@ -30,6 +31,7 @@ from ngp.modules import MODULES
 from ngp.plan import Action, Change, Plan, make_plan
 from ngp.resources import Context, get_kind
 from ngp.state import LocalStore, Pending, Recorded, State, now
+from ngp.state_s3 import DynamoLock, S3Lock, S3Store
 
 PROGRESS_EVERY = 10.0  # seconds between "still creating" lines
 SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -71,7 +73,7 @@ class Run:
     settings: Settings
     desired: Desired
     aws: Aws
-    store: LocalStore
+    store: LocalStore | S3Store
     state: State
     reporter: Reporter
     marathon: Any = None
@@ -149,6 +151,72 @@ def marathon_for(settings: Settings, sandbox: dict[str, Any] | None,
     return Marathon(url, login=token_source(dcos_url, os.environ), force=force)
 
 
+Store = LocalStore | S3Store
+
+
+def store_for(project: Project, settings: Settings, aws: Aws | None = None) -> Store:
+    """Where the env's state lives: state/<env>.json, or its S3 object (which needs AWS)."""
+    config = settings.core.state
+    if config.backend == "local":
+        return LocalStore(project.state_dir, settings.env)
+    aws = aws or connect(project, settings)
+    region = config.region or settings.core.region
+    key = config.key or f"ngp/{settings.env}.json"
+    s3 = aws.client("s3", region)
+    lock: S3Lock | DynamoLock = (
+        DynamoLock(aws.client("dynamodb", region), config.dynamodb_table, key)
+        if config.lock == "dynamodb" and config.dynamodb_table
+        else S3Lock(s3, config.bucket or "", f"{key}.lock"))
+    return S3Store(s3, config.bucket or "", key, settings.env, lock=lock,
+                   lease_seconds=config.lease_seconds, rescue_dir=project.state_dir)
+
+
+def bootstrap_backend(project: Project, settings: Settings) -> list[str]:
+    """Make the env's state bucket (versioned, encrypted, private, TLS-only) and its lock
+    table, if they are not there yet; say what was made. They outlive `ngp down`."""
+    from ngp.resources.s3 import tls_only
+
+    config = settings.core.state
+    if config.backend != "s3" or not config.bucket:
+        raise NgpError("the env keeps its state locally; nothing to make",
+                       where=f"{settings.path.name}: [state] backend",
+                       hint='Set backend = "s3" and bucket first.')
+    aws = connect(project, settings)
+    region = config.region or settings.core.region
+    s3, made = aws.client("s3", region), []
+    tags = [{"Key": "ngp:state-of", "Value": settings.env}]
+    try:
+        s3.head_bucket(Bucket=config.bucket)
+    except ClientError:
+        params: dict[str, Any] = {"Bucket": config.bucket}
+        if region != "us-east-1":
+            params["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        s3.create_bucket(**params)
+        made.append(f"bucket {config.bucket}")
+    s3.put_bucket_versioning(Bucket=config.bucket,
+                             VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(Bucket=config.bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.put_public_access_block(Bucket=config.bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True})
+    s3.put_bucket_policy(Bucket=config.bucket, Policy=json.dumps(tls_only(config.bucket)))
+    s3.put_bucket_tagging(Bucket=config.bucket, Tagging={"TagSet": tags})
+    if config.lock == "dynamodb" and config.dynamodb_table:
+        db = aws.client("dynamodb", region)
+        try:
+            db.describe_table(TableName=config.dynamodb_table)
+        except ClientError:
+            db.create_table(TableName=config.dynamodb_table, BillingMode="PAY_PER_REQUEST",
+                            AttributeDefinitions=[{"AttributeName": "LockID",
+                                                   "AttributeType": "S"}],
+                            KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+                            SSESpecification={"Enabled": True}, Tags=tags)
+            db.get_waiter("table_exists").wait(TableName=config.dynamodb_table)
+            made.append(f"table {config.dynamodb_table}")
+    return made
+
+
 @contextmanager
 def open_run(
     project: Project, env: str, command: str, reporter: Reporter, *, lock: bool = True,
@@ -161,7 +229,7 @@ def open_run(
     sandbox = sandbox_info(project, settings)
     aws = connect(project, settings, sandbox)
     marathon = marathon_for(settings, sandbox, force)
-    store = LocalStore(project.state_dir, env)
+    store = store_for(project, settings, aws)
     try:
         if not lock:
             yield Run(settings, desired, aws, store, store.load(), reporter, marathon)

@@ -142,11 +142,17 @@ class LocalStore:
         state.serial += 1
         self._written = _fingerprint(self.path)
 
+    def write_exact(self, state: State) -> None:
+        """Write state with its own serial (`ngp state pull`)."""
+        self._write(self.path, state, state.serial, backup=True)
+        self._written = _fingerprint(self.path)
+
     def _write(self, path: Path, state: State, serial: int, backup: bool = False) -> None:
         doc = state.to_dict()
         doc["serial"] = serial
         data = json.dumps(doc, indent=1, sort_keys=False).encode() + b"\n"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path.parent, 0o700)  # the state names every object of the env: owner only
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as file:
@@ -176,7 +182,7 @@ class LocalStore:
     def lock(self, command: str, warn: Callable[[str], None]) -> Iterator[None]:
         """Hold the env's lock for the block. The kernel releases it if we die, so a lock
         whose holder is gone never blocks; its note is replaced with a warning."""
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -69,6 +69,7 @@ def start(project: Project, latency_ms: float = 0.0, deploy_seconds: float = 0.5
     info = status(project)
     if info is not None:
         return info, False
+    project.state_dir.mkdir(mode=0o700, exist_ok=True)  # state: owner only
     _dir(project).mkdir(parents=True, exist_ok=True)
     path = info_path(project)
     path.unlink(missing_ok=True)

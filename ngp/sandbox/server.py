@@ -67,6 +67,24 @@ class AwsStyleErrors:
         return body
 
 
+class AtomicConditions:
+    """WSGI middleware: S3 and DynamoDB check a condition and write in one step; moto's
+    server checks, then writes, in threads that can interleave. Conditional requests (S3's
+    If-Match/If-None-Match, every DynamoDB call) are run one at a time, as AWS guarantees."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        conditional = ("HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ
+                       or environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"))
+        if not conditional:
+            return self.app(environ, start_response)
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
 TLS_ONLY = {"Bool": {"aws:SecureTransport": "false"}}
 
 
@@ -111,7 +129,7 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    app: Any = AwsStyleErrors(DomainDispatcherApplication(create_backend_app))
+    app: Any = AtomicConditions(AwsStyleErrors(DomainDispatcherApplication(create_backend_app)))
     if latency_ms > 0:
         app = Latency(app, latency_ms / 1000.0)
     server = make_server("127.0.0.1", port, app, threaded=True,
