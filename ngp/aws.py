@@ -29,7 +29,9 @@ NOT_YET_VISIBLE = frozenset({
     "InvalidRouteTableID.NotFound",
     "InvalidInternetGatewayID.NotFound",
     "InvalidNatGatewayID.NotFound",
+    "NatGatewayNotFound",
     "InvalidAllocationID.NotFound",
+    "InvalidInstanceID.NotFound",
 })
 # Errors a delete meets while AWS still releases what used the object (ENIs, mappings).
 STILL_IN_USE = frozenset({"DependencyViolation", "InvalidIPAddress.InUse"})

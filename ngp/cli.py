@@ -455,11 +455,18 @@ def sandbox_start(
     marathon_token: Annotated[str | None, typer.Option(
         "--marathon-token", help="Make the local Marathon require this ACS token, as DC/OS's "
         "Admin Router does.")] = None,
+    faults: Annotated[str, typer.Option(
+        "--faults", help="AWS's hiccups on purpose, e.g. 'throttle=0.1,consistency,"
+        "marathon-fail=/platform/jenkins:503' (README, The sandbox).")] = "",
     as_json: Json = False,
 ) -> None:
     """Start the local AWS and the local Marathon on 127.0.0.1 (they keep running until
     `ngp sandbox stop`)."""
-    info, started = control.start(_project(), latency_ms, deploy_seconds, marathon_token)
+    from ngp.sandbox.faults import parse
+
+    parse(faults)  # a wrong spec is one line here, not a sandbox that fails to start
+    info, started = control.start(_project(), latency_ms, deploy_seconds, marathon_token,
+                                  faults)
     if as_json:
         print(json.dumps({**info, "started_now": started}))
         return

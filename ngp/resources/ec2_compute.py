@@ -360,16 +360,17 @@ class LaunchTemplate(Ec2Kind):
         return machine(spec, tags, base64.b64encode(spec["user_data"].encode()).decode())
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
-        template = ctx.aws.client("ec2").create_launch_template(
+        ec2 = ctx.aws.client("ec2")
+        template = eventually(lambda: ec2.create_launch_template(
             LaunchTemplateName=spec["name"], LaunchTemplateData=self.data(ctx, spec),
-            TagSpecifications=tag_spec(self.resource_type, ctx.tags(address, spec["name"])))
+            TagSpecifications=tag_spec(self.resource_type, ctx.tags(address, spec["name"]))))
         id = template["LaunchTemplate"]["LaunchTemplateId"]
         return id, {"id": id, "latest_version": template["LaunchTemplate"]["LatestVersionNumber"]}
 
     def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
         ec2 = ctx.aws.client("ec2")
-        version = ec2.create_launch_template_version(
-            LaunchTemplateId=id, LaunchTemplateData=self.data(ctx, new))
+        version = eventually(lambda: ec2.create_launch_template_version(
+            LaunchTemplateId=id, LaunchTemplateData=self.data(ctx, new)))
         number = version["LaunchTemplateVersion"]["VersionNumber"]
         ec2.modify_launch_template(LaunchTemplateId=id, DefaultVersion=str(number))
         return {"id": id, "latest_version": number}

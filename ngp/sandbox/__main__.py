@@ -13,5 +13,7 @@ run.add_argument("--port", type=int, default=0)
 run.add_argument("--latency-ms", type=float, default=0.0)
 run.add_argument("--marathon-deploy-seconds", type=float, default=0.5)
 run.add_argument("--marathon-token", default=None)
+run.add_argument("--faults", default="")
 args = parser.parse_args()
-serve(args.info, args.port, args.latency_ms, args.marathon_deploy_seconds, args.marathon_token)
+serve(args.info, args.port, args.latency_ms, args.marathon_deploy_seconds, args.marathon_token,
+      args.faults)

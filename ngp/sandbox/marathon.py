@@ -67,6 +67,7 @@ class LocalMarathon:
     deploy_seconds: float = 0.5
     token: str | None = None
     credentials: tuple[str, str] | None = None  # uid, password for the login endpoint
+    failing: dict[str, int] = field(default_factory=dict)  # app id -> status of its writes
     apps: dict[str, StoredApp] = field(default_factory=dict)
     deployments: dict[str, Deployment] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -95,6 +96,10 @@ class LocalMarathon:
                 response = Response("<html><body><h1>401 Unauthorized</h1></body></html>",
                                     status=401, content_type="text/html",
                                     headers={"WWW-Authenticate": "oauthjwt"})
+            elif endpoint == "app" and request.method != "GET" and \
+                    "/" + args["app_id"].strip("/") in self.failing:
+                status = self.failing["/" + args["app_id"].strip("/")]
+                response = _json({"message": f"injected failure {status}"}, status)
             else:
                 with self.lock:
                     self._settle()

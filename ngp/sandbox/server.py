@@ -117,7 +117,11 @@ def write_info(path: Path, info: dict[str, Any]) -> None:
 
 
 def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
-          marathon_deploy_seconds: float = 0.5, marathon_token: str | None = None) -> None:
+          marathon_deploy_seconds: float = 0.5, marathon_token: str | None = None,
+          faults: str = "") -> None:
+    from ngp.sandbox.faults import AwsFaults, parse
+
+    plan = parse(faults)
     os.environ.update(VALIDATION_FLAGS)
     stand_for_tls()
     from moto.moto_server.werkzeug_app import (
@@ -130,6 +134,8 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     app: Any = AtomicConditions(AwsStyleErrors(DomainDispatcherApplication(create_backend_app)))
+    if plan.throttle or plan.consistency:
+        app = AwsFaults(app, plan)
     if latency_ms > 0:
         app = Latency(app, latency_ms / 1000.0)
     server = make_server("127.0.0.1", port, app, threaded=True,
@@ -140,7 +146,8 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
 
     marathon_app: Any = LocalMarathon(
         deploy_seconds=marathon_deploy_seconds, token=marathon_token,
-        credentials=("admin", marathon_token) if marathon_token else None)
+        credentials=("admin", marathon_token) if marathon_token else None,
+        failing=dict(plan.marathon_fail))
     if latency_ms > 0:
         marathon_app = Latency(marathon_app, latency_ms / 1000.0)
     marathon = make_server("127.0.0.1", 0, marathon_app, threaded=True)
@@ -154,6 +161,7 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
     write_info(info_path, {"pid": os.getpid(), "endpoint": f"http://{host}:{bound}",
                            "marathon_url": f"http://127.0.0.1:{marathon.server_address[1]}",
                            "marathon_token": marathon_token, "latency_ms": latency_ms,
+                           "faults": faults,
                            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     try:
         server.serve_forever()

@@ -80,7 +80,10 @@ class Home:
             "igw": {g["InternetGatewayId"] for g in
                     ec2.describe_internet_gateways(Filters=flt)["InternetGateways"]},
             "eip": {a["AllocationId"] for a in ec2.describe_addresses(Filters=flt)["Addresses"]},
-            "nat": {n["NatGatewayId"] for n in nats if n["State"] not in ("deleted", "failed")},
+            # moto ignores tag filters on NAT gateways and path prefixes on profiles: the
+            # helper checks both itself, or another env's leftovers would count as this one's.
+            "nat": {n["NatGatewayId"] for n in nats if n["State"] not in ("deleted", "failed")
+                    and {t["Key"]: t["Value"] for t in n.get("Tags", [])}.get("ngp:env") == env},
             "rtb": {r["RouteTableId"] for r in
                     ec2.describe_route_tables(Filters=flt)["RouteTables"]},
             "sg": {g["GroupId"] for g in ec2.describe_security_groups(Filters=flt)[
@@ -99,11 +102,13 @@ class Home:
                 {"Key": "tag-key", "Values": ["ngp:env"]},
                 {"Key": "tag-value", "Values": [env]}])["SecretList"]},
             "role": {r["RoleName"] for r in self.client("iam").list_roles(
-                PathPrefix=f"/ngp/{env}/")["Roles"]},
+                PathPrefix=f"/ngp/{env}/")["Roles"] if r["Path"] == f"/ngp/{env}/"},
             "profile": {p["InstanceProfileName"] for p in self.client(
-                "iam").list_instance_profiles(PathPrefix=f"/ngp/{env}/")["InstanceProfiles"]},
+                "iam").list_instance_profiles(PathPrefix=f"/ngp/{env}/")["InstanceProfiles"]
+                if p["Path"] == f"/ngp/{env}/"},
             "policy": {p["Arn"] for p in self.client("iam").list_policies(
-                Scope="Local", PathPrefix=f"/ngp/{env}/")["Policies"]},
+                Scope="Local", PathPrefix=f"/ngp/{env}/")["Policies"]
+                if p["Path"] == f"/ngp/{env}/"},
             "bucket": {b for b in self.buckets() if self.bucket_env(b) == env},
             "app": {a["id"] for a in self.marathon_apps()
                     if a.get("labels", {}).get("NGP_ENV") == env},
