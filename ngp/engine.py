@@ -54,16 +54,19 @@ class Desired:
 
     graph: Graph
     outputs: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)  # said with every plan
 
 
 def build_desired(settings: Settings) -> Desired:
     resources = []
     outputs: dict[str, Any] = {}
+    warnings: list[str] = []
     for name in settings.modules:
         built = MODULES[name].build(settings)
         resources.extend(replace(res, module=name) for res in built.resources)
         outputs.update(built.outputs)
-    return Desired(Graph.of(resources), outputs)
+        warnings.extend(built.warnings)
+    return Desired(Graph.of(resources), outputs, warnings)
 
 
 @dataclass
@@ -327,6 +330,8 @@ def refresh(run: Run) -> dict[str, dict[str, Any] | None]:
 
 
 def plan(run: Run, *, targets: list[str] | None = None, destroy: bool = False) -> Plan:
+    for warning in run.desired.warnings:
+        run.reporter.warn(warning)
     return make_plan(run.desired.graph, run.state, refresh(run), targets=targets, destroy=destroy)
 
 

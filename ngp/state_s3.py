@@ -24,6 +24,7 @@ from ngp.state import State, describe_holder, now, parse_state
 
 CONFLICT = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 MISSING = frozenset({"NoSuchKey", "404"})
+TOKEN_NAME = {"#token": "Token"}  # a reserved word in DynamoDB expressions
 
 
 def _note(command: str, lease: float) -> dict[str, Any]:
@@ -89,8 +90,11 @@ class S3Lock:
             raise
 
     def release(self, handle: str) -> None:
-        with contextlib.suppress(ClientError):  # taken over or broken: not ours to delete
+        try:
             self.s3.delete_object(Bucket=self.bucket, Key=self.key, IfMatch=handle)
+        except ClientError as exc:
+            if error_code(exc) not in CONFLICT | MISSING:  # not taken over or broken
+                raise
 
     def break_(self) -> dict[str, Any] | None:
         held, _ = self.read()
@@ -118,6 +122,7 @@ class DynamoLock:
              values: dict[str, Any] | None = None) -> str:
         params: dict[str, Any] = {
             "TableName": self.table, "ConditionExpression": condition,
+            "ExpressionAttributeNames": TOKEN_NAME,
             "Item": {"LockID": {"S": self.id}, "Note": {"S": json.dumps(note)},
                      "Token": {"S": note["token"]}, "Expires": {"N": str(note["expires"])}}}
         if values:
@@ -129,10 +134,11 @@ class DynamoLock:
         held, _ = self.read()
         try:
             if held is None:
-                return self._put(note, "attribute_not_exists(LockID)"), None
+                return self._put(note, "attribute_not_exists(LockID) OR #token = :none",
+                                 {":none": {"S": ""}}), None
             if not _expired(held):
                 raise LockError(f"env is locked by {describe_holder(held)} ({self.where})")
-            return self._put(note, "Token = :seen", {":seen": {"S": held["token"]}}), held
+            return self._put(note, "#token = :seen", {":seen": {"S": held["token"]}}), held
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 held, _ = self.read()
@@ -142,7 +148,7 @@ class DynamoLock:
 
     def renew(self, handle: str, note: dict[str, Any]) -> str | None:
         try:
-            return self._put({**note, "token": handle}, "Token = :mine",
+            return self._put({**note, "token": handle}, "#token = :mine",
                              {":mine": {"S": handle}})
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
@@ -150,10 +156,14 @@ class DynamoLock:
             raise
 
     def release(self, handle: str) -> None:
-        with contextlib.suppress(ClientError):
+        try:
             self.db.delete_item(TableName=self.table, Key={"LockID": {"S": self.id}},
-                                ConditionExpression="Token = :mine",
+                                ConditionExpression="#token = :mine",
+                                ExpressionAttributeNames=TOKEN_NAME,
                                 ExpressionAttributeValues={":mine": {"S": handle}})
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":  # not taken over
+                raise
 
     def break_(self) -> dict[str, Any] | None:
         held, _ = self.read()
@@ -314,7 +324,11 @@ class S3Store:
             stop.set()
             renewer.join(timeout=30)
             if not self._lost:
-                self.locker.release(handle)
+                try:
+                    self.locker.release(handle)
+                except ClientError as exc:
+                    warn(f"could not release the lock ({error_message(exc)}); it ends with "
+                         f"its lease, or run `ngp state unlock --env {self.env}`")
 
     def holder(self) -> tuple[dict[str, Any] | None, bool]:
         note, _ = self.locker.read()

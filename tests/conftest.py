@@ -23,6 +23,7 @@ from moto import mock_aws  # noqa: E402
 
 from ngp.aws import Aws  # noqa: E402
 from ngp.resources import Context  # noqa: E402
+from tests.homes import Home  # noqa: E402
 
 
 @pytest.fixture
@@ -64,3 +65,25 @@ def marathon(local_marathon):
     client = Marathon(local_marathon.url, poll=0.02)
     yield client
     client.close()
+
+
+# -- projects with a running sandbox (moto's server over HTTP), for e2e and reliability --
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory):
+    """A project with a running sandbox, shared by the e2e tests (each uses its own env)."""
+    project = Home(tmp_path_factory.mktemp("ngp-home"))
+    project.ngp("sandbox", "start", check=True, timeout=90)
+    yield project
+    project.stop()
+
+
+@pytest.fixture(scope="session")
+def slow_home(tmp_path_factory):
+    """A project whose sandbox answers every AWS request 15 ms late, so a run is slow
+    enough to be killed or raced at many points."""
+    project = Home(tmp_path_factory.mktemp("ngp-slow"))
+    project.ngp("sandbox", "start", "--latency-ms", "15", check=True, timeout=90)
+    yield project
+    project.stop()

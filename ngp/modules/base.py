@@ -41,6 +41,8 @@ class Built:
 
     resources: list[Resource]
     outputs: dict[str, Any] = field(default_factory=dict)
+    # What a user must hear about a choice the settings made (shown with every plan).
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import ipaddress
 import string
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ngp.graph import Ref, Resource
 from ngp.modules.base import Built, Cidr, ModuleSettings, module
@@ -28,6 +28,8 @@ class NetworkSettings(ModuleSettings):
     availability_zones: int = Field(3, ge=1, le=MAX_AZS)
     zone_names: list[str] = Field(default_factory=list)
     nat: Literal["single", "per_az", "none"] = "single"
+    # Admin ports open to everyone only when said here (and every plan warns).
+    open_admin_to_world: bool = False
     admin_cidrs: list[Cidr] = Field(default_factory=list)
     vpn_client_cidrs: list[Cidr] = Field(
         default_factory=lambda: [ipaddress.IPv4Network("0.0.0.0/0")])
@@ -43,6 +45,16 @@ class NetworkSettings(ModuleSettings):
         if not 16 <= cidr.prefixlen <= 24:
             raise ValueError("the VPC CIDR must be between /16 and /24")
         return cidr
+
+    @field_validator("admin_cidrs")
+    @classmethod
+    def _not_the_world(cls, cidrs: list[ipaddress.IPv4Network],
+                       info: ValidationInfo) -> list[ipaddress.IPv4Network]:
+        if any(c.prefixlen == 0 for c in cidrs) and not info.data.get("open_admin_to_world"):
+            raise ValueError("0.0.0.0/0 opens ssh, Exhibitor and the DC/OS UI to the world; "
+                             "list your addresses, or set open_admin_to_world = true if you "
+                             "mean it")
+        return cidrs
 
     @field_validator("existing_public_subnet_ids", "existing_private_subnet_ids")
     @classmethod
@@ -122,6 +134,13 @@ def subnets(settings: Settings, tier: Literal["public", "private"]) -> list[Ref]
                  else net.existing_private_subnet_ids)
         return [Ref(f"network.subnet.{tier}[{i}]") for i in range(len(given))]
     return [Ref(f"network.subnet.{tier}[{az[-1]}]") for az in zones(settings, net)]
+
+
+def open_admin_warning(net: NetworkSettings) -> list[str]:
+    if any(c.prefixlen == 0 for c in net.admin_cidrs):
+        return ["admin ports (ssh, Exhibitor, marathon-lb stats, the DC/OS UI) are open to "
+                "0.0.0.0/0 (open_admin_to_world = true in [network])"]
+    return []
 
 
 def access_resources(settings: Settings) -> tuple[list[Resource], dict[str, Any]]:
@@ -205,7 +224,7 @@ def build(settings: Settings) -> Built:
         "private_subnet_ids": [Ref(f"network.subnet.private[{x}]") for x in letters],
         "nat_public_ips": [Ref(f"network.eip.nat[{x}]", "public_ip") for x in nat_letters],
     }
-    return Built(res, outputs)
+    return Built(res, outputs, open_admin_warning(net))
 
 
 def _adopted(settings: Settings, net: NetworkSettings, letters: list[str]) -> Built:
@@ -226,4 +245,4 @@ def _adopted(settings: Settings, net: NetworkSettings, letters: list[str]) -> Bu
         "private_subnet_ids": [Ref(f"network.subnet.private[{i}]")
                                for i in range(len(net.existing_private_subnet_ids))],
     }
-    return Built(res, outputs)
+    return Built(res, outputs, open_admin_warning(net))

@@ -110,10 +110,25 @@ class Ec2Kind(Kind):
                 Resources=[id], Tags=[{"Key": "Name", "Value": new["name"]}]
             )
 
-    def delete_call(self, ctx: Context, call: Any, **params: Any) -> None:
-        """Delete: gone already is success; in use is waited out, up to a deadline."""
+    def delete_call(self, ctx: Context, call: Any, *, busy: frozenset[str] = STILL_IN_USE,
+                    **params: Any) -> None:
+        """Delete: gone already is success; in use (`busy`) is waited out, up to a deadline."""
+        id = next(iter(params.values()))
+        ids = id if isinstance(id, list) else [id]
+
+        def attempt() -> Any:
+            try:
+                return call(**params)
+            except ClientError as exc:
+                # NotFound right after a create may mean "not visible yet": believe it only
+                # when a read agrees, or the object would be forgotten, not deleted.
+                if error_code(exc) in self.not_found and self.read_many(ctx, ids):
+                    raise ClientError({"Error": {"Code": "NotYetVisible", "Message": str(exc)}},
+                                      "Delete") from None
+                raise
+
         try:
-            eventually(lambda: call(**params), codes=STILL_IN_USE, deadline=DELETE_DEADLINE)
+            eventually(attempt, codes=busy | {"NotYetVisible"}, deadline=DELETE_DEADLINE)
         except ClientError as exc:
             if error_code(exc) not in self.not_found:
                 raise
@@ -362,13 +377,8 @@ class ElasticIp(Ec2Kind):
 
     def delete(self, ctx: Context, id: str) -> None:
         # A NAT gateway being deleted keeps its address a while: wait it out.
-        codes = STILL_IN_USE | {"AuthFailure"}
-        try:
-            eventually(lambda: ctx.aws.client("ec2").release_address(AllocationId=id),
-                       codes=codes, deadline=DELETE_DEADLINE)
-        except ClientError as exc:
-            if error_code(exc) not in self.not_found:
-                raise
+        self.delete_call(ctx, ctx.aws.client("ec2").release_address,
+                         busy=STILL_IN_USE | {"AuthFailure"}, AllocationId=id)
 
 
 @kind

@@ -4,8 +4,8 @@
 - throttle=P: that share of AWS requests answers a throttling error (RequestLimitExceeded
   on EC2, Throttling on the other query APIs, ThrottlingException on JSON APIs), as AWS does
   under load;
-- consistency: after EC2 creates an object, the first later request that names it answers
-  its NotFound error, as EC2's eventual consistency does;
+- consistency: after EC2 creates an object, the first request that names it within a few
+  seconds answers its NotFound error, as EC2's eventual consistency does;
 - marathon-fail=APP:STATUS: every write to that Marathon app answers STATUS.
 """
 
@@ -16,6 +16,7 @@ import json
 import random
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -27,6 +28,7 @@ NOT_FOUND = {"vpc": "InvalidVpcID.NotFound", "subnet": "InvalidSubnetID.NotFound
              "sg": "InvalidGroup.NotFound", "igw": "InvalidInternetGatewayID.NotFound",
              "rtb": "InvalidRouteTableID.NotFound", "eipalloc": "InvalidAllocationID.NotFound",
              "nat": "NatGatewayNotFound", "i": "InvalidInstanceID.NotFound"}
+VISIBLE_AFTER = 5.0  # seconds a new object may stay unseen
 NEW_ID = re.compile(rb"<(?:vpcId|subnetId|groupId|internetGatewayId|routeTableId|"
                     rb"allocationId|natGatewayId|instanceId)>((?:vpc|subnet|sg|igw|rtb|"
                     rb"eipalloc|nat|i)-[0-9a-f]+)<")
@@ -69,7 +71,7 @@ class AwsFaults:
     def __init__(self, app: Any, plan: FaultPlan, seed: int | None = None) -> None:
         self.app, self.plan = app, plan
         self.random = random.Random(seed)
-        self.fresh: set[str] = set()
+        self.fresh: dict[str, float] = {}  # new id -> until when it is not visible
         self.lock = threading.Lock()
         self.injected = {"throttled": 0, "not_yet_visible": 0}
 
@@ -85,11 +87,13 @@ class AwsFaults:
             return self.app(environ, start_response)
         with self.lock:
             throttle = (bool(form) or bool(target)) and self.random.random() < self.plan.throttle
-            hidden = next((i for i in self.fresh if i.encode() in body), None) if is_ec2 else None
+            now = time.monotonic()
+            hidden = next((i for i, until in self.fresh.items()
+                           if until > now and i.encode() in body), None) if is_ec2 else None
             if throttle:
                 self.injected["throttled"] += 1
             elif hidden:
-                self.fresh.discard(hidden)
+                del self.fresh[hidden]
                 self.injected["not_yet_visible"] += 1
         if throttle:
             return self._error(start_response, target, is_ec2, "RequestLimitExceeded"
@@ -111,7 +115,7 @@ class AwsFaults:
         made = NEW_ID.search(answer)  # the new object's id comes first in the answer
         if captured.get("status", "").startswith("200") and made:
             with self.lock:
-                self.fresh.add(made.group(1).decode())
+                self.fresh[made.group(1).decode()] = time.monotonic() + VISIBLE_AFTER
         return [answer]
 
     @staticmethod

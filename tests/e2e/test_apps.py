@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.conftest import all_ids
+from tests.homes import all_ids
 
 APPS = {"/platform/registry", "/platform/redis", "/platform/tyk-gateway",
         "/platform/sysdig-agent", "/platform/jenkins", "/platform/ecr-login",

@@ -6,7 +6,7 @@ import json
 import os
 import stat
 
-from tests.e2e.conftest import all_ids, one_error_line, owned_ids, state_ids
+from tests.homes import all_ids, one_error_line, owned_ids, state_ids
 
 EXPECTED = {"vpc": 1, "subnet": 6, "igw": 1, "eip": 1, "nat": 1, "rtb": 4, "sg": 5,
             "key_pair": 1, "instance": 0, "secret": 1, "role": 0, "profile": 0, "policy": 0,

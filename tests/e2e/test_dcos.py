@@ -7,7 +7,7 @@ import base64
 import json
 import re
 
-from tests.e2e.conftest import REPO, all_ids, owned_ids, state_ids
+from tests.homes import REPO, all_ids, owned_ids, state_ids
 
 
 def dcos_env(home, name: str) -> str:

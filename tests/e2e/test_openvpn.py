@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.e2e.conftest import all_ids, owned_ids, state_ids
+from tests.homes import all_ids, owned_ids, state_ids
 
 
 def records(home, domain):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.e2e.conftest import REPO, all_ids, owned_ids, state_ids
+from tests.homes import REPO, all_ids, owned_ids, state_ids
 
 MODULES = '["network", "dcos", "docker_registry", "ecr", "elk", "marathon_snapshot"]'
 

@@ -1,5 +1,5 @@
-"""End-to-end fixtures: the real `ngp` command in subprocesses, against a real sandbox
-process (moto's server over HTTP). Every sandbox a test starts is stopped at teardown."""
+"""Helpers of the end-to-end and reliability tests: a project folder with its own sandbox, the
+real `ngp` command in subprocesses, and what the sandbox holds tagged with an env."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 
 import boto3
-import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 class Home:
@@ -211,22 +210,3 @@ def one_error_line(stderr: str) -> str:
     assert "Traceback" not in stderr
     assert re.match(r"^error: ", lines[0]), lines[0]
     return lines[0]
-
-
-@pytest.fixture(scope="session")
-def home(tmp_path_factory):
-    """A project with a running sandbox, shared by the e2e tests (each uses its own env)."""
-    project = Home(tmp_path_factory.mktemp("ngp-home"))
-    project.ngp("sandbox", "start", check=True, timeout=90)
-    yield project
-    project.stop()
-
-
-@pytest.fixture(scope="session")
-def slow_home(tmp_path_factory):
-    """A project whose sandbox answers every AWS request 15 ms late, so a run is slow
-    enough to be killed or raced at many points."""
-    project = Home(tmp_path_factory.mktemp("ngp-slow"))
-    project.ngp("sandbox", "start", "--latency-ms", "15", check=True, timeout=90)
-    yield project
-    project.stop()

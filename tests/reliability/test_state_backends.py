@@ -1,0 +1,185 @@
+"""Team state on S3 (with its lock in S3 or DynamoDB), through the CLI against the sandbox:
+one run at a time, leases that end, writes that never overwrite, versions that come back."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.homes import all_ids, one_error_line
+from tests.reliability.conftest import REPORT
+from tests.reliability.test_kills import read_until
+
+
+def s3_env(home, name: str, lock: str = "s3", lease: int = 30) -> str:
+    text = (home.root / "envs" / "sandbox.toml").read_text().split("[openvpn]")[0]
+    text = re.sub(r"(?ms)^modules = \[.*?\]", 'modules = ["network"]', text)
+    text = re.sub(r"(?m)^domain = .*$", "", text)
+    text = text.replace('name_suffix = "sandbox"', f'name_suffix = "{name}"')
+    table = f'dynamodb_table = "ngp-locks-{name}"\n' if lock == "dynamodb" else ""
+    text = text.replace("[network]", f'[state]\nbackend = "s3"\nbucket = "ngp-state-{name}"\n'
+                        f'lock = "{lock}"\n{table}lease_seconds = {lease}\n\n[network]')
+    home.env(name, text=text)
+    home.ngp("state", "bootstrap", "--env", name, check=True)
+    return name
+
+
+def state_object(home, env):
+    s3 = home.client("s3")
+    return json.loads(s3.get_object(Bucket=f"ngp-state-{env}", Key=f"ngp/{env}.json")[
+        "Body"].read())
+
+
+def test_bootstrap_makes_a_private_versioned_encrypted_tls_only_bucket(home):
+    env = s3_env(home, "boot", lock="dynamodb")
+    s3 = home.client("s3")
+    bucket = f"ngp-state-{env}"
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert all(s3.get_public_access_block(Bucket=bucket)[
+        "PublicAccessBlockConfiguration"].values())
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    table = home.client("dynamodb").describe_table(TableName=f"ngp-locks-{env}")["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "LockID", "KeyType": "HASH"}]
+    again = home.ngp("state", "bootstrap", "--env", env, check=True)
+    assert "there already" in again.stdout
+
+
+def test_the_state_lives_in_s3_and_keeps_every_version(home):
+    env = s3_env(home, "team")
+    home.ngp("up", "--env", env, "--yes", check=True)
+    assert not (home.root / "state" / f"{env}.json").exists(), "nothing local"
+    remote = state_object(home, env)
+    assert remote["env"] == env and len(remote["resources"]) > 10
+    history = json.loads(home.ngp("state", "history", "--env", env, "--json",
+                                  check=True).stdout)
+    assert history[0]["latest"] and history[0]["serial"] == remote["serial"]
+    assert [v["serial"] for v in history] == sorted((v["serial"] for v in history),
+                                                    reverse=True)
+
+    # An older version back as the current one (a new version; nothing is lost).
+    older = history[5]
+    home.ngp("state", "restore", older["version"], "--env", env, check=True)
+    restored = state_object(home, env)
+    assert restored["serial"] == remote["serial"] + 1
+    assert len(restored["resources"]) < len(remote["resources"])
+    plan = json.loads(home.ngp("plan", "--env", env, "--json", check=True).stdout)
+    assert plan["changes"], "the plan sees what the older state does not know"
+    home.ngp("up", "--env", env, "--yes", check=True)  # adopts nothing twice
+    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+
+    # pull and push keep lineage and serial.
+    home.ngp("state", "pull", "--env", env, check=True)
+    local = json.loads((home.root / "state" / f"{env}.json").read_text())
+    current = state_object(home, env)
+    assert (local["lineage"], local["serial"]) == (current["lineage"], current["serial"])
+    home.ngp("state", "push", "--env", env, check=True)
+    assert state_object(home, env)["serial"] == current["serial"]
+
+    home.ngp("down", "--env", env, "--yes", check=True)
+    assert all_ids(home.tagged(env)) == set()
+
+
+@pytest.mark.parametrize("lock", ["s3", "dynamodb"])
+def test_two_runs_at_once_one_proceeds_the_other_names_it(home, lock):
+    """The first run sits at its confirmation prompt, in a terminal, holding the lock."""
+    env = s3_env(home, f"race-{lock}", lock=lock)
+    primary, secondary = pty.openpty()
+    first = subprocess.Popen([sys.executable, "-m", "ngp", "up", "--env", env],
+                             cwd=home.root, env={**os.environ, "NGP_HOME": str(home.root)},
+                             stdin=secondary, stdout=secondary, stderr=secondary)
+    os.close(secondary)
+    try:
+        read_until(primary, "Apply these changes")
+        t0 = time.monotonic()
+        second = home.ngp("up", "--env", env, "--yes", timeout=30)
+        assert time.monotonic() - t0 < 10
+        REPORT["locks contended"] += 1
+        assert second.returncode == 1
+        line = one_error_line(second.stderr)
+        assert f"locked by `ngp up` (pid {first.pid}" in line
+        os.write(primary, b"y\n")
+        read_until(primary, "Apply complete")
+        assert first.wait(timeout=60) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+        os.close(primary)
+    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+    home.ngp("down", "--env", env, "--yes", check=True)
+
+
+def test_an_expired_lease_is_taken_over_with_a_warning(home):
+    env = s3_env(home, "lease", lease=10)
+    stale = {"token": "x", "pid": 4242, "host": "laptop", "user": "ana", "command": "up",
+             "since": "2026-01-01T00:00:00Z", "expires": time.time() - 5}
+    home.client("s3").put_object(Bucket=f"ngp-state-{env}", Key=f"ngp/{env}.json.lock",
+                                 Body=json.dumps(stale).encode())
+    up = home.ngp("up", "--env", env, "--yes", check=True)
+    assert "took over the expired lock of `ngp up` (pid 4242 on ana@laptop" in up.stderr
+    home.ngp("down", "--env", env, "--yes", check=True)
+
+
+def test_a_live_lease_blocks_and_unlock_says_whose_it_was(home):
+    env = s3_env(home, "held")
+    live = {"token": "y", "pid": 777, "host": "ci-runner", "user": "jenkins",
+            "command": "up", "since": "2026-11-26T10:00:00Z", "expires": time.time() + 600}
+    home.client("s3").put_object(Bucket=f"ngp-state-{env}", Key=f"ngp/{env}.json.lock",
+                                 Body=json.dumps(live).encode())
+    blocked = home.ngp("up", "--env", env, "--yes")
+    REPORT["locks contended"] += 1
+    assert blocked.returncode == 1
+    assert "locked by `ngp up` (pid 777 on jenkins@ci-runner" in one_error_line(blocked.stderr)
+    refused = home.ngp("state", "unlock", "--env", env)
+    assert refused.returncode == 1 and "--force" in refused.stderr
+    broken = home.ngp("state", "unlock", "--env", env, "--force", check=True)
+    assert "held by `ngp up` (pid 777 on jenkins@ci-runner" in broken.stdout
+    home.ngp("up", "--env", env, "--yes", check=True)
+    home.ngp("down", "--env", env, "--yes", check=True)
+
+
+def test_a_run_never_overwrites_a_state_written_by_another(home, tmp_path):
+    """Two stores read one version; the second writer is refused and keeps its copy."""
+    from ngp.config import Project
+    from ngp.engine import store_for
+
+    env = s3_env(home, "cas")
+    home.ngp("up", "--env", env, "--yes", check=True)
+    os.environ["NGP_HOME"] = str(home.root)
+    try:
+        project = Project(home.root)
+        settings = project.load(env)
+        one, two = store_for(project, settings), store_for(project, settings)
+        mine, theirs = one.load(), two.load()
+        one.save(mine)
+        from ngp.errors import StateError
+
+        with pytest.raises(StateError, match="changed by another run"):
+            two.save(theirs)
+    finally:
+        os.environ.pop("NGP_HOME", None)
+    rescued = list((home.root / "state").glob(f"{env}.json.rescue-*"))
+    assert len(rescued) == 1 and json.loads(rescued[0].read_text())["env"] == env
+    assert state_object(home, env)["serial"] == mine.serial
+    home.ngp("down", "--env", env, "--yes", check=True)
+
+
+def test_a_missing_backend_is_one_line(home):
+    env = "nobucket"
+    text = (home.root / "envs" / "sandbox.toml").read_text().split("[openvpn]")[0]
+    text = re.sub(r"(?ms)^modules = \[.*?\]", 'modules = ["network"]', text)
+    text = text.replace("[network]", '[state]\nbackend = "s3"\nbucket = "ngp-none"\n\n[network]')
+    home.env(env, text=text)
+    run = home.ngp("plan", "--env", env)
+    assert run.returncode == 1
+    assert "ngp state bootstrap --env nobucket" in one_error_line(run.stderr)
