@@ -6,10 +6,11 @@ known for right after a create are retried by `eventually`, with a deadline.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import boto3
@@ -129,6 +130,7 @@ class Aws:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
+        self._step = threading.local()
         self._account: str | None = None
 
     def client(self, service: str, region: str | None = None) -> Any:
@@ -145,8 +147,21 @@ class Aws:
 
     def _count(self, model: Any, **_: Any) -> None:
         # Counter += is not atomic across threads; the lock keeps the figures exact.
+        call = f"{model.service_model.service_name}.{model.name}"
         with self._lock:
-            self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
+            self.calls[call] += 1
+        log = getattr(self._step, "calls", None)
+        if log is not None:
+            log.append(call)
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[str]]:
+        """The calls this thread makes in the block, in order (one step's calls)."""
+        self._step.calls = log = []
+        try:
+            yield log
+        finally:
+            self._step.calls = None
 
     def account_id(self) -> str:
         """The account the credentials belong to (asked once per run)."""

@@ -94,7 +94,7 @@ def _apply(env: str, command: str, *, yes: bool, targets: list[str] | None, dest
         else:
             summary = None
         if stats:
-            render.print_stats(out, dict(run.aws.calls), time.monotonic() - t0)
+            render.print_stats(out, dict(run.aws.calls), time.monotonic() - t0, summary)
         if summary is not None:
             engine.check(summary)
 
@@ -458,6 +458,10 @@ def sandbox_start(
     faults: Annotated[str, typer.Option(
         "--faults", help="AWS's hiccups on purpose, e.g. 'throttle=0.1,consistency,"
         "marathon-fail=/platform/jenkins:503' (README, The sandbox).")] = "",
+    model: Annotated[float, typer.Option(
+        "--model", help="Make every AWS operation take its typical AWS time divided by this "
+        "(200: a NAT gateway 0.55 s, a search domain 6 s), and Marathon as slow as DC/OS.")
+    ] = 0.0,
     as_json: Json = False,
 ) -> None:
     """Start the local AWS and the local Marathon on 127.0.0.1 (they keep running until
@@ -465,8 +469,10 @@ def sandbox_start(
     from ngp.sandbox.faults import parse
 
     parse(faults)  # a wrong spec is one line here, not a sandbox that fails to start
+    if model < 0:
+        raise NgpError("--model is a positive scale, e.g. 200")
     info, started = control.start(_project(), latency_ms, deploy_seconds, marathon_token,
-                                  faults)
+                                  faults, model)
     if as_json:
         print(json.dumps({**info, "started_now": started}))
         return

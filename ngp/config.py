@@ -62,6 +62,7 @@ class CoreSettings(_Strict):
     ssh_public_key_path: str | None = None
     parallelism: int = Field(10, ge=1, le=64)
     service_parallelism: dict[str, int] = Field(default_factory=dict)
+    scheduling: Literal["longest_chain", "ready_order"] = "longest_chain"
     state: StateSettings = StateSettings()
 
     @field_validator("allowed_account_ids")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import graphlib
 import heapq
+import itertools
 import json
 import os
 import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -82,6 +83,9 @@ class Run:
     marathon: Any = None
     ctx: Context = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _writing: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _changes: int = field(default=0, init=False)  # changes made to the state in memory
+    _saved: int = field(default=0, init=False)  # of which the store holds this many
 
     def __post_init__(self) -> None:
         if self.marathon is not None:
@@ -94,10 +98,22 @@ class Run:
 
     @contextmanager
     def saving(self) -> Iterator[State]:
-        """Change the state under the run's lock and save it, all or nothing."""
+        """Change the state under the run's lock; return once the store holds the change.
+
+        Group commit: steps that change the state while another writes it are saved
+        together by the next write, so ten steps finishing at once cost about two writes,
+        not ten; none goes on before its own change is durable."""
         with self._lock:
             yield self.state
-            self.save()
+            self._changes += 1
+            mine = self._changes
+        with self._writing:
+            if self._saved >= mine:
+                return  # a write made while we waited holds our change
+            with self._lock:
+                covered = self._changes
+                self.save()
+            self._saved = covered
 
 
 def sandbox_info(project: Project, settings: Settings) -> dict[str, Any] | None:
@@ -366,6 +382,13 @@ class Summary:
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+    # Each finished step's wall time and AWS calls, and what it waited for.
+    steps: dict[tuple[str, str], tuple[float, list[str]]] = field(default_factory=dict)
+    deps: dict[tuple, set[tuple]] = field(default_factory=dict)
+
+    def critical_path(self) -> float:
+        """The longest chain of the steps' own times: no schedule could finish sooner."""
+        return longest_chain(self.deps, lambda key: self.steps.get(key, (0.0, []))[0])
 
 
 def schedule(run: Run, plan: Plan) -> tuple[dict[tuple[str, str], Op], dict[tuple, set[tuple]]]:
@@ -398,36 +421,51 @@ def schedule(run: Run, plan: Plan) -> tuple[dict[tuple[str, str], Op], dict[tupl
     return ops, deps
 
 
-def _heights(deps: dict[tuple, set[tuple]]) -> dict[tuple, int]:
-    """Longest chain of steps from each step to the end: started first, they finish first."""
+def heights(deps: dict[tuple, set[tuple]], weight: Callable[[tuple], float]
+            ) -> dict[tuple, float]:
+    """For each step, the longest chain of weights from it to the end (itself included)."""
     after = dependents(deps)
-    heights: dict[tuple, int] = {}
-
-    def height(key: tuple) -> int:
-        if key not in heights:
-            heights[key] = 1 + max((height(d) for d in after.get(key, ())), default=0)
-        return heights[key]
-
+    found: dict[tuple, float] = {}
+    # Dependents come first, so each step finds its dependents' heights known.
     for key in reversed(list(graphlib.TopologicalSorter(deps).static_order())):
-        # Dependents come first, so each call finds its dependents' heights known.
-        height(key)
-    return heights
+        found[key] = weight(key) + max((found[d] for d in after.get(key, ())), default=0.0)
+    return found
+
+
+def longest_chain(deps: dict[tuple, set[tuple]], weight: Callable[[tuple], float]) -> float:
+    return max(heights(deps, weight).values(), default=0.0)
+
+
+def _priorities(run: Run, ops: dict[tuple[str, str], Op],
+                deps: dict[tuple, set[tuple]]) -> dict[tuple, float]:
+    """Which ready step starts first: the head of the longest chain of typical times (a
+    NAT gateway or a search domain before a route), or, with scheduling = "ready_order",
+    the first to become ready."""
+    if run.settings.core.scheduling == "ready_order":
+        return dict.fromkeys(ops, 0.0)
+
+    def typical(key: tuple) -> float:
+        kind = get_kind(ops[key].change.kind)
+        return kind.typical_delete_seconds if key[0] == "delete" else kind.typical_seconds
+
+    return heights(deps, typical)
 
 
 def apply(run: Run, plan: Plan) -> Summary:
     """Carry out the plan: every ready step at once, bounded overall and per AWS service,
     longest chains first; a failure stops only what depends on it."""
     ops, deps = schedule(run, plan)
-    heights = _heights(deps)
+    priority = _priorities(run, ops, deps)
+    order = itertools.count()  # ties (and ready_order) go first come, first served
     after = dependents(deps)
     waiting = {key: set(d) for key, d in deps.items()}
-    ready = [(-heights[k], k) for k, d in waiting.items() if not d]
+    ready = [(-priority[k], next(order), k) for k, d in waiting.items() if not d]
     heapq.heapify(ready)
     limit = run.settings.core.parallelism
     per_service = run.settings.core.service_parallelism
     busy: Counter[str] = Counter()
     running: dict[Future, tuple[Op, float]] = {}
-    summary = Summary()
+    summary = Summary(deps=deps)
     started = time.monotonic()
     completed: set[tuple[str, str]] = set()
     stop = threading.Event()
@@ -446,13 +484,13 @@ def apply(run: Run, plan: Plan) -> Summary:
         held = []
         while ready and len(running) < limit and not stop.is_set() and not bugs:
             item = heapq.heappop(ready)
-            op = ops[item[1]]
+            op = ops[item[-1]]
             if busy[op.service] >= per_service.get(op.service, 10):
                 held.append(item)
                 continue
             busy[op.service] += 1
             run.reporter.started(op)
-            running[pool.submit(_step, run, op)] = (op, time.monotonic())
+            running[pool.submit(_recorded_step, run, op)] = (op, time.monotonic())
         for item in held:
             heapq.heappush(ready, item)
 
@@ -461,14 +499,16 @@ def apply(run: Run, plan: Plan) -> Summary:
         busy[op.service] -= 1
         error = future.exception()
         if error is None:
-            run.reporter.finished(op, time.monotonic() - t0)
+            seconds = time.monotonic() - t0
+            summary.steps[op.key] = (seconds, future.result())
+            run.reporter.finished(op, seconds)
             if label := _done_label(op):
                 summary.done[label] += 1
             completed.add(op.key)
             for nxt in after.get(op.key, ()):
                 waiting[nxt].discard(op.key)
                 if not waiting[nxt]:
-                    heapq.heappush(ready, (-heights[nxt], nxt))
+                    heapq.heappush(ready, (-priority[nxt], next(order), nxt))
         elif isinstance(error, NgpError):
             summary.failures[op.address] = error
             run.reporter.failed(op, error)
@@ -543,6 +583,13 @@ def _resolved_spec(run: Run, address: str) -> dict[str, Any]:
         return get_kind(res.kind).canonical(resolve(res.spec, lookup))
 
 
+def _recorded_step(run: Run, op: Op) -> list[str]:
+    """One step in a worker thread; returns the AWS calls it made."""
+    with run.aws.recording() as calls:
+        _step(run, op)
+    return calls
+
+
 def _step(run: Run, op: Op) -> None:
     """One step, saved before (intent) and after (result). AWS errors become ResourceErrors
     naming the address; anything else is a bug and keeps its traceback."""
@@ -573,7 +620,7 @@ def _apply(run: Run, op: Op) -> None:
     spec = _resolved_spec(run, address)
     deps = sorted(res.deps())
     if change.action == Action.READ:
-        live = kind.lookup(run.ctx, spec)
+        live = change.before or kind.lookup(run.ctx, spec)
         if live is None:
             raise ResourceError(f"{change.kind} {spec} matches nothing", where=address)
         with run.saving() as state:

@@ -138,7 +138,8 @@ def make_plan(
             known[address] = kind.outputs_of(live)
             same = rec is not None and rec.id == live["id"] and rec.outputs == known[address]
             action = Action.NOOP if same else Action.READ
-            changes.append(Change(action=action, **{**common, "id": live["id"]}))
+            # The apply records what the plan saw: no second lookup, no surprise.
+            changes.append(Change(action=action, before=live, **{**common, "id": live["id"]}))
             continue
 
         if rec is None or rec.kind != res.kind or (address in observed and live is None):

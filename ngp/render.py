@@ -138,7 +138,13 @@ def print_status(console: Console, rows: list[dict[str, Any]], env: str) -> None
     console.print(table)
 
 
-def print_stats(console: Console, calls: dict[str, int], seconds: float) -> None:
+def print_stats(console: Console, calls: dict[str, int], seconds: float,
+                summary: Summary | None = None) -> None:
+    if summary is not None and summary.steps:
+        bound = summary.critical_path()
+        console.print(f"apply {summary.seconds:.2f}s; the critical path of its steps "
+                      f"{bound:.2f}s (the longest chain of their own times; "
+                      f"{summary.seconds / bound if bound else 1:.2f}x)")
     table = Table(title=f"{sum(calls.values())} API calls in {seconds:.2f}s",
                   title_justify="left", header_style="bold")
     table.add_column("operation")

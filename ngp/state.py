@@ -16,7 +16,7 @@ import re
 import socket
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,10 +73,31 @@ class State:
             "env": self.env,
             "lineage": self.lineage,
             "serial": self.serial,
-            "resources": {a: asdict(r) for a, r in sorted(self.resources.items())},
-            "pending": {a: asdict(p) for a, p in sorted(self.pending.items())},
+            "resources": {a: vars(r) for a, r in sorted(self.resources.items())},
+            "pending": {a: vars(p) for a, p in sorted(self.pending.items())},
             "outputs": self.outputs,
         }
+
+    def to_json(self, serial: int | None = None) -> bytes:
+        """The state file: its head first (format, env, lineage, serial), then one line per
+        resource, so a diff shows what changed and a 10,000-resource state writes in a
+        fraction of a second (compact lines take json's C encoder; indent does not)."""
+        doc = self.to_dict()
+        if serial is not None:
+            doc["serial"] = serial
+
+        def block(name: str) -> str:
+            items = doc[name].items()
+            if not items:
+                return f' "{name}": {{}}'
+            body = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}"
+                               for k, v in items)
+            return f' "{name}": {{\n{body}\n }}'
+
+        head = ",\n".join(f" {json.dumps(k)}: {json.dumps(doc[k])}"
+                          for k in ("format", "env", "lineage", "serial"))
+        return (f"{{\n{head},\n{block('resources')},\n{block('pending')},\n"
+                f"{block('outputs')}\n}}\n").encode()
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> State:
@@ -148,9 +169,7 @@ class LocalStore:
         self._written = _fingerprint(self.path)
 
     def _write(self, path: Path, state: State, serial: int, backup: bool = False) -> None:
-        doc = state.to_dict()
-        doc["serial"] = serial
-        data = json.dumps(doc, indent=1, sort_keys=False).encode() + b"\n"
+        data = state.to_json(serial)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(path.parent, 0o700)  # the state names every object of the env: owner only
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -230,8 +230,7 @@ class S3Store:
         self._write(state, state.serial)
 
     def _write(self, state: State, serial: int) -> None:
-        doc = {**state.to_dict(), "serial": serial}
-        body = json.dumps(doc, indent=1).encode() + b"\n"
+        body = state.to_json(serial)
         condition = {"IfMatch": self._etag} if self._etag else {"IfNoneMatch": "*"}
         try:
             self._etag = self.s3.put_object(
@@ -251,7 +250,7 @@ class S3Store:
         rescue = self.rescue_dir / f"{self.env}.json.rescue-{serial}"
         fd = os.open(rescue, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as file:
-            json.dump({**state.to_dict(), "serial": serial}, file, indent=1)
+            file.write(state.to_json(serial).decode())
         return rescue
 
     # -- versions ------------------------------------------------------------------------

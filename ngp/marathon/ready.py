@@ -59,6 +59,7 @@ class Ready(Kind):
     """
 
     name = "marathon.ready"
+    typical_seconds, typical_delete_seconds = 600.0, 0.0
     service = "marathon"
     replace_on = frozenset({"dcos_url"})
     outputs = ("id", "dcos_url", "marathon_url", "dcos_version", "marathon_version")

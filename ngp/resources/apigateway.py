@@ -32,6 +32,7 @@ class RestApi(Kind):
     """
 
     name = "apigateway.rest_api"
+    typical_seconds, typical_delete_seconds = 2.0, 1.0
     service = "apigateway"
     actions = ("apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH",
                "apigateway:DELETE")
@@ -108,6 +109,7 @@ class Stage(Kind):
     """
 
     name = "apigateway.stage"
+    typical_seconds, typical_delete_seconds = 1.0, 1.0
     service = "apigateway"
     actions = ("apigateway:GET", "apigateway:POST", "apigateway:DELETE")
     replace_on = frozenset({"rest_api_id", "name"})

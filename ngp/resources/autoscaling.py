@@ -30,6 +30,7 @@ class Group(Kind):
     """
 
     name = "autoscaling.group"
+    typical_seconds, typical_delete_seconds = 90.0, 120.0
     service = "autoscaling"
     actions = ("autoscaling:DescribeAutoScalingGroups", "autoscaling:CreateAutoScalingGroup",
                "autoscaling:CreateOrUpdateTags", "autoscaling:UpdateAutoScalingGroup",

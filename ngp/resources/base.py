@@ -70,6 +70,10 @@ class Kind:
     lookup_once: ClassVar[bool] = False
     # Why an in-place update of a field is more than a call ("stops and starts the instance").
     update_notes: ClassVar[dict[str, str]] = {}
+    # How long a create (and a delete) typically takes on AWS, in seconds: the scheduler
+    # starts the longest chains of these first (shared/reference/aws-latency.md).
+    typical_seconds: ClassVar[float] = 1.0
+    typical_delete_seconds: ClassVar[float] = 1.0
 
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
         return self.read_many(ctx, [id]).get(id)

@@ -148,6 +148,7 @@ class Vpc(Ec2Kind):
     """
 
     name = "ec2.vpc"
+    typical_seconds, typical_delete_seconds = 10.0, 1.0
     actions = ("ec2:DescribeVpcs", "ec2:CreateVpc", "ec2:CreateTags", "ec2:ModifyVpcAttribute",
                "ec2:DeleteVpc")
     describe, items_key, id_key, ids_param = "describe_vpcs", "Vpcs", "VpcId", "VpcIds"
@@ -390,6 +391,7 @@ class NatGateway(Ec2Kind):
     """
 
     name = "ec2.nat_gateway"
+    typical_seconds, typical_delete_seconds = 110.0, 60.0
     actions = ("ec2:DescribeNatGateways", "ec2:CreateNatGateway", "ec2:CreateTags",
                "ec2:DeleteNatGateway")
     describe, items_key, id_key = "describe_nat_gateways", "NatGateways", "NatGatewayId"
@@ -635,6 +637,7 @@ class SecurityGroup(Ec2Kind):
     """
 
     name = "ec2.security_group"
+    typical_seconds, typical_delete_seconds = 2.0, 1.0
     actions = ("ec2:DescribeSecurityGroups", "ec2:CreateSecurityGroup", "ec2:CreateTags",
                "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress",
                "ec2:DeleteSecurityGroup")

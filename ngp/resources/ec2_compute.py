@@ -148,6 +148,7 @@ class Instance(Ec2Kind):
     """
 
     name = "ec2.instance"
+    typical_seconds, typical_delete_seconds = 16.5, 30.0
     actions = ("ec2:DescribeInstances", "ec2:RunInstances", "ec2:CreateTags",
                "ec2:ModifyInstanceAttribute", "ec2:StopInstances", "ec2:StartInstances",
                "ec2:TerminateInstances", "ec2:DescribeIamInstanceProfileAssociations",

@@ -48,6 +48,7 @@ class LoadBalancer(Kind):
     """
 
     name = "elb.load_balancer"
+    typical_seconds, typical_delete_seconds = 5.0, 5.0
     service = "elasticloadbalancing"
     actions = ("elasticloadbalancing:DescribeLoadBalancers",
                "elasticloadbalancing:DescribeTags",

@@ -51,6 +51,7 @@ class Role(Kind):
     """
 
     name = "iam.role"
+    typical_seconds, typical_delete_seconds = 1.5, 1.0
     actions = ("iam:GetAccountAuthorizationDetails", "iam:GetRole", "iam:ListRolePolicies",
                "iam:GetRolePolicy", "iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy",
                "iam:DeleteRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
@@ -167,6 +168,7 @@ class InstanceProfile(Kind):
     """
 
     name = "iam.instance_profile"
+    typical_seconds, typical_delete_seconds = 1.5, 1.0
     actions = ("iam:ListInstanceProfiles", "iam:GetInstanceProfile", "iam:CreateInstanceProfile",
                "iam:TagInstanceProfile", "iam:AddRoleToInstanceProfile",
                "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile", "iam:PassRole")
@@ -258,6 +260,7 @@ class Policy(Kind):
     """
 
     name = "iam.policy"
+    typical_seconds, typical_delete_seconds = 1.5, 1.0
     service = "iam"
     actions = ("iam:GetAccountAuthorizationDetails", "iam:GetPolicy", "iam:GetPolicyVersion",
                "iam:CreatePolicy", "iam:TagPolicy", "iam:CreatePolicyVersion",

@@ -81,6 +81,7 @@ class Record(Kind):
     """
 
     name = "route53.record"
+    typical_seconds, typical_delete_seconds = 35.0, 35.0
     actions = ("route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets")
     service = "route53"
     replace_on = frozenset({"zone_id", "name", "type"})

@@ -33,6 +33,7 @@ class Bucket(Kind):
     """
 
     name = "s3.bucket"
+    typical_seconds, typical_delete_seconds = 5.0, 1.0
     service = "s3"
     actions = ("s3:ListAllMyBuckets", "s3:ListBucket", "s3:CreateBucket", "s3:GetBucketTagging",
                "s3:PutBucketTagging", "s3:PutEncryptionConfiguration",

@@ -62,6 +62,7 @@ class Secret(Kind):
     """
 
     name = "secretsmanager.secret"
+    typical_seconds, typical_delete_seconds = 1.0, 0.5
     actions = ("secretsmanager:ListSecrets", "secretsmanager:DescribeSecret",
                "secretsmanager:CreateSecret", "secretsmanager:TagResource",
                "secretsmanager:UpdateSecret", "secretsmanager:DeleteSecret",

@@ -14,6 +14,7 @@ run.add_argument("--latency-ms", type=float, default=0.0)
 run.add_argument("--marathon-deploy-seconds", type=float, default=0.5)
 run.add_argument("--marathon-token", default=None)
 run.add_argument("--faults", default="")
+run.add_argument("--model", type=float, default=0.0)
 args = parser.parse_args()
 serve(args.info, args.port, args.latency_ms, args.marathon_deploy_seconds, args.marathon_token,
-      args.faults)
+      args.faults, args.model)

@@ -64,7 +64,8 @@ def status(project: Project) -> dict[str, Any] | None:
 
 
 def start(project: Project, latency_ms: float = 0.0, deploy_seconds: float = 0.5,
-          marathon_token: str | None = None, faults: str = "") -> tuple[dict[str, Any], bool]:
+          marathon_token: str | None = None, faults: str = "",
+          model_scale: float = 0.0) -> tuple[dict[str, Any], bool]:
     """Start the sandbox unless it runs; returns its info and whether it was started now."""
     info = status(project)
     if info is not None:
@@ -78,7 +79,8 @@ def start(project: Project, latency_ms: float = 0.0, deploy_seconds: float = 0.5
             [sys.executable, "-m", "ngp.sandbox", "serve", "--info", str(path),
              "--latency-ms", str(latency_ms), "--marathon-deploy-seconds", str(deploy_seconds),
              *(["--marathon-token", marathon_token] if marathon_token else []),
-             *(["--faults", faults] if faults else [])],
+             *(["--faults", faults] if faults else []),
+             *(["--model", str(model_scale)] if model_scale else [])],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             start_new_session=True,  # outlives this command, and its Ctrl-C
             cwd=project.root,

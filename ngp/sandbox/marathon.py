@@ -68,6 +68,10 @@ class LocalMarathon:
     token: str | None = None
     credentials: tuple[str, str] | None = None  # uid, password for the login endpoint
     failing: dict[str, int] = field(default_factory=dict)  # app id -> status of its writes
+    # A cluster still installing: /v2/info answers 503 until this long after it was first
+    # asked (the benchmark's model of DC/OS coming up).
+    ready_after: float = 0.0
+    first_asked: float | None = None
     apps: dict[str, StoredApp] = field(default_factory=dict)
     deployments: dict[str, Deployment] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -199,6 +203,10 @@ class LocalMarathon:
         return Response("pong", content_type="text/plain")
 
     def on_info(self, request: Request) -> Response:
+        now = time.monotonic()
+        self.first_asked = self.first_asked or now
+        if now - self.first_asked < self.ready_after:
+            return _json({"message": "no leader yet"}, 503)
         return _json({"name": "marathon", "version": VERSION, "buildref": "ngp-local",
                       "elected": True, "leader": request.host, "frameworkId": "ngp-local",
                       "marathon_config": {"mesos_role": "slave_public"},

@@ -116,13 +116,28 @@ def write_info(path: Path, info: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def base_images(folder: Path) -> Path:
+    """moto's own catalogue of ~50 images, without the thousands of per-region "latest"
+    images it otherwise loads and scans on every DescribeImages (seconds of CPU each)."""
+    import gzip
+    import importlib.resources
+
+    path = folder / "amis.json"
+    if not path.exists():
+        packed = importlib.resources.files("moto.ec2").joinpath("resources/amis.json.gz")
+        path.write_bytes(gzip.decompress(packed.read_bytes()))
+    return path
+
+
 def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
           marathon_deploy_seconds: float = 0.5, marathon_token: str | None = None,
-          faults: str = "") -> None:
+          faults: str = "", model_scale: float = 0.0) -> None:
+    from ngp.sandbox import model
     from ngp.sandbox.faults import AwsFaults, parse
 
     plan = parse(faults)
     os.environ.update(VALIDATION_FLAGS)
+    os.environ.setdefault("MOTO_AMIS_PATH", str(base_images(info_path.parent)))
     stand_for_tls()
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -138,6 +153,9 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
         app = AwsFaults(app, plan)
     if latency_ms > 0:
         app = Latency(app, latency_ms / 1000.0)
+    if model_scale > 0:
+        app = model.AwsModel(app, model_scale)
+        marathon_deploy_seconds = model.DEPLOY_SECONDS / model_scale
     server = make_server("127.0.0.1", port, app, threaded=True,
                          request_handler=MotoRequestHandler)
     host, bound = server.server_address[:2]
@@ -147,7 +165,8 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
     marathon_app: Any = LocalMarathon(
         deploy_seconds=marathon_deploy_seconds, token=marathon_token,
         credentials=("admin", marathon_token) if marathon_token else None,
-        failing=dict(plan.marathon_fail))
+        failing=dict(plan.marathon_fail),
+        ready_after=model.DCOS_READY_SECONDS / model_scale if model_scale > 0 else 0.0)
     if latency_ms > 0:
         marathon_app = Latency(marathon_app, latency_ms / 1000.0)
     marathon = make_server("127.0.0.1", 0, marathon_app, threaded=True)
@@ -161,7 +180,7 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
     write_info(info_path, {"pid": os.getpid(), "endpoint": f"http://{host}:{bound}",
                            "marathon_url": f"http://127.0.0.1:{marathon.server_address[1]}",
                            "marathon_token": marathon_token, "latency_ms": latency_ms,
-                           "faults": faults,
+                           "faults": faults, "model_scale": model_scale,
                            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     try:
         server.serve_forever()

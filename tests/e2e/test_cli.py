@@ -157,3 +157,17 @@ def test_graph_state_and_sandbox_commands(home):
     assert info["running"] and info["endpoint"].startswith("http://127.0.0.1:")
     assert info["pid"] == home.sandbox()["pid"]
     home.ngp("down", "--env", env, "--yes", check=True)
+
+
+def test_up_stats_gives_wall_time_critical_path_and_calls(home):
+    import re
+
+    env = home.env("stats")
+    up = home.ngp("up", "--env", env, "--yes", "--stats", check=True)
+    figures = re.search(r"apply ([\d.]+)s; the critical path of its steps ([\d.]+)s", up.stdout)
+    assert figures, up.stdout
+    apply, bound = map(float, figures.groups())
+    assert 0 < bound <= apply * 1.01  # no schedule beats the longest chain of its steps
+    assert re.search(r"\d+ API calls in [\d.]+s", up.stdout)
+    assert "ec2.CreateVpc" in up.stdout
+    home.ngp("down", "--env", env, "--yes", check=True)

@@ -1,0 +1,58 @@
+"""The scheduler's priorities and the state's group commit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+
+from ngp import engine
+from ngp.resources import get_kind
+from ngp.state import State
+
+
+def test_heights_are_the_longest_chain_of_weights_to_the_end():
+    deps = {"vpc": set(), "nat": {"vpc"}, "route": {"nat"}, "domain": {"vpc"}, "tag": set()}
+    weight = {"vpc": 10, "nat": 110, "route": 1, "domain": 1200, "tag": 1}
+    heights = engine.heights(deps, weight.__getitem__)
+    assert heights == {"vpc": 1210, "nat": 111, "route": 1, "domain": 1200, "tag": 1}
+    assert engine.longest_chain(deps, weight.__getitem__) == 1210
+
+
+def test_the_slow_kinds_weigh_what_aws_takes():
+    assert get_kind("opensearch.domain").typical_seconds > get_kind(
+        "ec2.nat_gateway").typical_seconds > get_kind("ec2.subnet").typical_seconds
+    assert get_kind("marathon.ready").typical_seconds >= 600
+
+
+class SlowStore:
+    """A store whose writes take a while and remember what each one held."""
+
+    def __init__(self):
+        self.writes: list[set[str]] = []
+
+    def save(self, state):
+        held = set(state.outputs)
+        time.sleep(0.05)
+        self.writes.append(held)
+
+
+def test_changes_made_during_a_write_share_the_next_one_and_none_returns_unsaved():
+    store = SlowStore()
+    run = engine.Run(settings=SimpleNamespace(env="t"), desired=None, aws=None, store=store,
+                     state=State(env="t"), reporter=None)
+    returned: dict[str, int] = {}
+
+    def change(name: str) -> None:
+        with run.saving() as state:
+            state.outputs[name] = 1
+        returned[name] = len(store.writes)  # writes done when this change came back
+
+    threads = [threading.Thread(target=change, args=(f"c{i}",)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(store.writes) < 10, "group commit saves several changes per write"
+    for name, done in returned.items():
+        assert any(name in write for write in store.writes[:done]), name
