@@ -87,3 +87,13 @@ def slow_home(tmp_path_factory):
     project.ngp("sandbox", "start", "--latency-ms", "15", check=True, timeout=90)
     yield project
     project.stop()
+
+
+@pytest.fixture(scope="session")
+def kill_home(tmp_path_factory):
+    """A project whose sandbox answers every AWS request 2 ms late: a kill lands inside AWS
+    calls as well as between saves (the moment is chosen by the state's serial)."""
+    project = Home(tmp_path_factory.mktemp("ngp-kill"))
+    project.ngp("sandbox", "start", "--latency-ms", "2", check=True, timeout=90)
+    yield project
+    project.stop()

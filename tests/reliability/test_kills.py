@@ -151,11 +151,11 @@ FULL = {"vpc": 1, "subnet": 6, "igw": 1, "eip": 2, "nat": 1, "rtb": 4, "sg": 6, 
 
 
 @pytest.mark.parametrize("trial", range(TRIALS))
-def test_whole_platform_killed_at_a_random_moment_resumes_cleanly(slow_home, trial):
+def test_whole_platform_killed_at_a_random_moment_resumes_cleanly(kill_home, trial):
     """Every module on: instances, groups, functions, domains, apps and DNS records are
     adopted too. The kill lands anywhere in the up (about 180 saves), then in the down."""
     REPORT["trials run"] += 1
-    home = slow_home
+    home = kill_home
     env = home.env(f"kill-all-{trial}", full=True,
                    **{'domain = "sandbox.ngp.test"': f'domain = "k{trial}.ngp.test"'})
     rng = random.Random(100 + trial)
@@ -170,7 +170,8 @@ def test_whole_platform_killed_at_a_random_moment_resumes_cleanly(slow_home, tri
     found(FULL, counts(tagged), owned_ids(tagged), state_ids(state))
     assert counts(tagged) == FULL
     assert state_ids(state) == owned_ids(tagged) and state["pending"] == {}
-    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+    if trial % 5 == 0:  # and the plan agrees (every fifth trial: a plan costs seconds)
+        assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
     REPORT["kills survived"] += 1
 
     proc = home.popen("down", "--env", env, "--yes")
