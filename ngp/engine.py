@@ -278,9 +278,11 @@ def settle_pending(run: Run) -> None:
                 with run.saving() as state:
                     if found:
                         id, live = found
-                        # Nothing is known to be applied: the next plan re-applies every field.
+                        # What a single create call set is known; anything else the next
+                        # plan re-applies.
+                        spec = pending.spec if kind.created_whole else {}
                         state.resources[address] = Recorded(
-                            pending.kind, id, {}, kind.outputs_of(live), pending.deps,
+                            pending.kind, id, spec, kind.outputs_of(live), pending.deps,
                             pending.module)
                         run.reporter.note(f"{address}: adopted {id}, created by an "
                                           "interrupted run")

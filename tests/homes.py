@@ -168,9 +168,13 @@ class Home:
         return httpx.get(f"{self.sandbox()['marathon_url']}/v2/apps").json()["apps"]
 
     def client(self, service: str):
+        from botocore.config import Config
+
+        # Adaptive retries, as ngp's own clients: a faulty sandbox throttles the tests too.
         return boto3.client(service, endpoint_url=self.sandbox()["endpoint"],
                             region_name="us-east-1", aws_access_key_id="testing",
-                            aws_secret_access_key="testing")
+                            aws_secret_access_key="testing",
+                            config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
 
     def stop(self) -> None:
         self.ngp("sandbox", "stop", timeout=30)

@@ -41,6 +41,7 @@ class App(Kind):
     """
 
     name = "marathon.app"
+    created_whole = True
     typical_seconds, typical_delete_seconds = 60.0, 10.0
     service = "marathon"
     outputs = ("id", "version")

@@ -64,6 +64,7 @@ class Function(Kind):
     """
 
     name = "lambda.function"
+    created_whole = True
     typical_seconds, typical_delete_seconds = 75.0, 1.0
     service = "lambda"
     actions = ("lambda:ListFunctions", "lambda:GetFunction", "lambda:CreateFunction",

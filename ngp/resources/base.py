@@ -70,6 +70,9 @@ class Kind:
     lookup_once: ClassVar[bool] = False
     # Why an in-place update of a field is more than a call ("stops and starts the instance").
     update_notes: ClassVar[dict[str, str]] = {}
+    # One create call sets every field of the spec: an object adopted after an interrupted
+    # create has them all (so fields no read can see, like user data, are not re-applied).
+    created_whole: ClassVar[bool] = False
     # How long a create (and a delete) typically takes on AWS, in seconds: the scheduler
     # starts the longest chains of these first (shared/reference/aws-latency.md).
     typical_seconds: ClassVar[float] = 1.0

@@ -93,6 +93,7 @@ class KeyPair(Ec2Kind):
     """
 
     name = "ec2.key_pair"
+    created_whole = True
     actions = ("ec2:DescribeKeyPairs", "ec2:ImportKeyPair", "ec2:CreateTags", "ec2:DeleteKeyPair")
     describe, items_key, id_key, ids_param = "describe_key_pairs", "KeyPairs", "KeyName", \
         "KeyNames"
@@ -148,6 +149,7 @@ class Instance(Ec2Kind):
     """
 
     name = "ec2.instance"
+    created_whole = True
     typical_seconds, typical_delete_seconds = 16.5, 30.0
     actions = ("ec2:DescribeInstances", "ec2:RunInstances", "ec2:CreateTags",
                "ec2:ModifyInstanceAttribute", "ec2:StopInstances", "ec2:StartInstances",
@@ -334,6 +336,7 @@ class LaunchTemplate(Ec2Kind):
     """
 
     name = "ec2.launch_template"
+    created_whole = True
     actions = ("ec2:DescribeLaunchTemplates", "ec2:CreateLaunchTemplate", "ec2:CreateTags",
                "ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate",
                "ec2:DeleteLaunchTemplate", "iam:PassRole")

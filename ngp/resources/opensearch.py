@@ -39,6 +39,7 @@ class Domain(Kind):
     """
 
     name = "opensearch.domain"
+    created_whole = True
     typical_seconds, typical_delete_seconds = 1200.0, 900.0
     service = "es"
     actions = ("es:ListDomainNames", "es:DescribeDomains", "es:DescribeDomain",

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -59,7 +60,15 @@ class AwsStyleErrors:
                                       [("Content-Length", "0")], exc_info)
             return start_response(status, headers, exc_info)
 
-        body = self.app(environ, start)
+        try:
+            body = self.app(environ, start)
+        except Exception:  # moto raised instead of answering: the same bare 500
+            logging.getLogger("ngp.sandbox").exception(
+                "moto failed on %s %s%s", environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"), environ.get("QUERY_STRING", "")[:200])
+            start_response("500 Internal Server Error", [("Content-Length", "0")],
+                           sys.exc_info())
+            return [b""]
         if crashed:
             if hasattr(body, "close"):
                 body.close()

@@ -186,3 +186,26 @@ def test_fewer_azs_delete_the_last_ones_and_more_nats_reroute(project):
     assert state.resources["network.route_table.private[b]"].spec["routes"] == [
         {"cidr": "0.0.0.0/0", "nat_gateway_id": state.resources["network.nat[b]"].id}]
     assert apply_plan(project, env)[0] == {}
+
+
+def test_an_instance_adopted_after_a_killed_create_is_kept_not_replaced(project):
+    """A run killed after RunInstances leaves an intent; the next run adopts the instance
+    with the spec it was made from (user data is not in any read), so nothing is replaced."""
+    from ngp.state import Pending, now
+
+    (project.envs_dir / "vm.toml").write_text(textwrap.dedent(ENV.format(azs=1, nat="none"))
+                                              .replace('modules = ["network"]',
+                                                       'modules = ["network", "manager"]')
+                                              + '\n[manager]\nimage_name = "amzn2-ami-hvm-*"\n')
+    up(project, "vm")
+    # As a run killed right after RunInstances leaves it:
+    with engine.open_run(project, "vm", "up", Collect()) as run, run.saving() as state:
+        rec = state.resources.pop("manager.instance")
+        state.pending["manager.instance"] = Pending("create", rec.kind, now(), rec.spec,
+                                                    None, rec.deps, rec.module)
+    reporter = Collect()
+    with engine.open_run(project, "vm", "plan", reporter) as run:
+        assert run.state.resources["manager.instance"].id == rec.id
+        assert ("note", f"manager.instance: adopted {rec.id}, created by an interrupted "
+                "run") in reporter.lines
+        assert not engine.plan(run).has_changes
