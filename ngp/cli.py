@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -194,15 +197,68 @@ def outputs(
 @app.command()
 def graph(
     env: Env = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="dot or mermaid.")] = "dot",
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", help="dot, mermaid, svg (drawn by ngp) or png (needs Graphviz).")
+    ] = "dot",
+    with_plan: Annotated[bool, typer.Option(
+        "--plan", help="Colour each resource by its planned action (reads AWS).")] = False,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", help="Write to this file instead of standard output.")] = None,
 ) -> None:
-    """The env's dependency graph, as Graphviz DOT or Mermaid; no AWS call."""
+    """The env's dependency graph, modules as clusters; no AWS call unless --plan."""
     env = _env(env)
-    settings = _project().load(env)
-    desired = engine.build_desired(settings)
-    if fmt not in ("dot", "mermaid"):
-        raise NgpError(f"unknown format {fmt!r}", hint="Use --format dot or --format mermaid.")
-    sys.stdout.write(render.dot(desired.graph) if fmt == "dot" else render.mermaid(desired.graph))
+    if fmt not in ("dot", "mermaid", "svg", "png"):
+        raise NgpError(f"unknown format {fmt!r}", hint="Use dot, mermaid, svg or png.")
+    if fmt == "png" and not shutil.which("dot"):
+        raise NgpError("PNG needs Graphviz's `dot`, which is not installed",
+                       hint="Install the graphviz package (apt install graphviz, brew install "
+                       "graphviz), or use --format svg, which ngp draws itself.")
+    project = _project()
+    desired = engine.build_desired(project.load(env))
+    actions: dict[str, str] | None = None
+    if with_plan:
+        with engine.open_run(project, env, "graph", render.LineReporter(err),
+                             lock=False) as run:
+            actions = {c.address: str(c.action) for c in engine.plan(run).changes}
+    if fmt == "mermaid":
+        data: bytes = render.mermaid(desired.graph).encode()
+    elif fmt == "svg":
+        data = render.svg(desired.graph, actions).encode()
+    else:
+        data = render.dot(desired.graph, actions).encode()
+        if fmt == "png":
+            data = subprocess.run(["dot", "-Tpng"], input=data, capture_output=True,
+                                  check=True, timeout=120).stdout
+    if output:
+        Path(output).write_bytes(data)
+        out.print(f"Wrote {output} ({len(desired.graph.resources)} resources).")
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+
+@app.command("modules")
+def list_modules(as_json: Json = False) -> None:
+    """The modules an env can turn on: what each makes, what it needs, and its settings."""
+    from ngp.modules import MODULES
+
+    found = []
+    for name, mod in sorted(MODULES.items()):
+        settings = {key: (None if field.is_required() else field.get_default(
+            call_default_factory=True)) for key, field in mod.settings_model.model_fields.items()}
+        found.append({"name": name, "summary": mod.summary, "needs": list(mod.needs),
+                      "environment": list(mod.required_env), "settings": settings})
+    if as_json:
+        print(json.dumps(found, indent=2, default=str))
+        return
+    for mod in found:
+        needs = f" (needs {', '.join(mod['needs'])})" if mod["needs"] else ""
+        env_vars = (f"; environment: {', '.join(mod['environment'])}"
+                    if mod["environment"] else "")
+        out.print(f"[bold]{mod['name']}[/]{escape(needs)}: {escape(mod['summary'])}"
+                  f"{escape(env_vars)}")
+        for key, value in mod["settings"].items():
+            out.print(f"    {key} = {escape(json.dumps(value, default=str))}")
 
 
 @app.command()
