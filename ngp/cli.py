@@ -237,6 +237,74 @@ def graph(
         sys.stdout.flush()
 
 
+@app.command()
+def init(
+    env: Annotated[str, typer.Option("--env", "-e", help="The new env's name.")],
+    region: Annotated[str | None, typer.Option(help="AWS region.")] = None,
+    account_ids: Annotated[str | None, typer.Option(
+        "--account-ids", help="Comma-separated AWS account ids the env may touch.")] = None,
+    modules: Annotated[str | None, typer.Option(help="Comma-separated modules.")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Name prefix.")] = None,
+    suffix: Annotated[str | None, typer.Option(help="Name suffix (default: the env).")] = None,
+    dcos_version: Annotated[str | None, typer.Option("--dcos-version")] = None,
+    masters: Annotated[str | None, typer.Option(help="DC/OS masters: 1, 3 or 5.")] = None,
+    private_agents: Annotated[str | None, typer.Option("--private-agents")] = None,
+    public_agents: Annotated[str | None, typer.Option("--public-agents")] = None,
+    admin_cidrs: Annotated[str | None, typer.Option(
+        "--admin-cidrs", help="Comma-separated CIDRs that may reach admin ports.")] = None,
+    domain: Annotated[str | None, typer.Option(help="A Route53 domain, or empty.")] = None,
+    sandbox: Annotated[bool, typer.Option(help="An env in the local sandbox.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Defaults for every answer not "
+                                                           "given.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+) -> None:
+    """Write envs/<env>.toml from a few questions (what configure.sh asked), each checked as
+    it is typed; flags answer them for scripts, --yes takes the defaults."""
+    from ngp import init as wizard
+    from ngp.config import ENV_NAME
+
+    if not ENV_NAME.match(env):
+        raise NgpError(f"{env!r} is not an env name", hint="Use lower-case letters, digits "
+                       "and hyphens.")
+    project = _project()
+    path = project.envs_dir / f"{env}.toml"
+    if path.exists() and not force:
+        raise NgpError(f"{path} exists", hint="Pass --force to replace it, or pick another "
+                       "name.")
+    if not yes and not sys.stdin.isatty():
+        raise NgpError("no terminal to ask in", hint="Give the answers as flags and --yes.")
+    given = {k: v for k, v in dict(
+        region=region, account_ids=account_ids, modules=modules, prefix=prefix, suffix=suffix,
+        dcos_version=dcos_version, masters=masters, private_agents=private_agents,
+        public_agents=public_agents, admin_cidrs=admin_cidrs, domain=domain).items()
+        if v is not None}
+    answers = wizard.Answers(suffix=env, sandbox=sandbox,
+                             admin_cidrs="127.0.0.1/32" if sandbox else "")
+    for key, value in given.items():
+        setattr(answers, key, value)
+    if sandbox:
+        answers.region = given.get("region", "us-east-1")
+    try:
+        wizard.ask_all(answers, set(given), None if yes else (
+            lambda question, default: typer.prompt(question, default=default,
+                                                   show_default=True)),
+            lambda line: err.print(f"[yellow]{escape(line)}[/]"))
+    except ValueError as exc:
+        raise NgpError(str(exc), where="ngp init", hint="Fix the flag's value.") from None
+    project.envs_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(wizard.render_env(env, answers))
+    needed = wizard.needed_env(answers.modules)
+    try:
+        project.load(env, dict.fromkeys(needed, "set"))
+    except NgpError:
+        path.unlink()  # never leave a file that does not load
+        raise
+    out.print(f"Wrote {path}. Next: `ngp plan --env {env}`.")
+    if needed:
+        out.print("The modules you chose need these environment variables (secrets never go "
+                  "in the file): " + ", ".join(needed))
+
+
 @app.command("modules")
 def list_modules(as_json: Json = False) -> None:
     """The modules an env can turn on: what each makes, what it needs, and its settings."""
