@@ -148,17 +148,24 @@ def plan(
 
 
 @app.command()
-def status(env: Env = None, as_json: Json = False, stats: Stats = False) -> None:
-    """Every resource of the env with its id and live status."""
+def status(
+    env: Env = None, as_json: Json = False, stats: Stats = False,
+    probe: Annotated[bool, typer.Option(
+        "--probe/--no-probe", help="Ask whether the env's URLs answer (a few seconds).")
+    ] = True,
+) -> None:
+    """Every resource of the env with its id and live health, by module; and whether the
+    env's URLs (DC/OS, VPN, Dashboards, ...) answer."""
     env = _env(env)
     t0 = time.monotonic()
     with engine.open_run(_project(), env, "status", render.LineReporter(err), lock=False) as run:
         rows = engine.status(run)
+        urls = engine.probe_urls(run.state.outputs) if probe else {}
         if as_json:
-            print(json.dumps({"env": env, "resources": rows, "outputs": run.state.outputs},
-                             indent=2))
+            print(json.dumps({"env": env, "resources": rows, "outputs": run.state.outputs,
+                              "urls": urls}, indent=2))
         else:
-            render.print_status(out, rows, env)
+            render.print_status(out, rows, env, urls)
         if stats:
             render.print_stats(err if as_json else out, dict(run.aws.calls),
                                time.monotonic() - t0)

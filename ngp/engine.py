@@ -713,6 +713,31 @@ def status(run: Run) -> list[dict[str, Any]]:
     return rows
 
 
+PROBE_TIMEOUT = 3.0
+
+
+def probe_urls(outputs: dict[str, Any]) -> dict[str, str]:
+    """Whether the env's web addresses answer (the DC/OS UI, the VPN, Dashboards...):
+    `answers (<status>)` or `no answer (<why>)`, all asked at once, a few seconds at most."""
+    import httpx
+
+    urls = {name: value for name, value in sorted(outputs.items())
+            if name.endswith("_url") and isinstance(value, str)
+            and value.startswith(("http://", "https://"))}
+
+    def ask(url: str) -> str:
+        try:
+            # Self-signed certificates (DC/OS, OpenVPN) still answer: reachability is the
+            # question here, not trust.
+            answer = httpx.get(url, timeout=PROBE_TIMEOUT, verify=False)  # noqa: S501
+            return f"answers ({answer.status_code})"
+        except httpx.HTTPError as exc:
+            return f"no answer ({type(exc).__name__})"
+
+    with ThreadPoolExecutor(max_workers=max(1, len(urls))) as pool:
+        return dict(zip(urls, pool.map(ask, urls.values()), strict=True))
+
+
 def reveal_outputs(aws: Aws, outputs: dict[str, Any]) -> dict[str, Any]:
     """The outputs with each {"secret": ARN} replaced by the secret's value."""
     from ngp.resources.secretsmanager import reveal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from rich.console import Console
@@ -123,19 +124,38 @@ def print_outputs(console: Console, outputs: dict[str, Any]) -> None:
         console.print(f"{name:<{width}} = {escape(show(value))}")
 
 
-def print_status(console: Console, rows: list[dict[str, Any]], env: str) -> None:
+def print_status(console: Console, rows: list[dict[str, Any]], env: str,
+                 urls: dict[str, str] | None = None) -> None:
+    """One table per module, then whether the env's URLs answer."""
     if not rows:
         console.print(f"Env {env!r} has no resources.")
         return
-    table = Table(title=f"env {env}", title_justify="left", header_style="bold")
-    for column in ("address", "kind", "id", "status"):
-        table.add_column(column)
+    by_module: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        status = row["status"]
-        colour = "red" if status in ("missing", "pending") else "green"
-        table.add_row(escape(row["address"]), row["kind"], row["id"] or "-",
-                      f"[{colour}]{escape(status)}[/]")
-    console.print(table)
+        by_module.setdefault(row.get("module") or "other", []).append(row)
+    for module, members in by_module.items():
+        unhealthy = sum(1 for r in members if _bad(r["status"]))
+        table = Table(title=f"{module}: {len(members)} resources"
+                      + (f", [red]{unhealthy} not healthy[/]" if unhealthy else ""),
+                      title_justify="left", header_style="bold")
+        for column in ("address", "kind", "id", "status"):
+            table.add_column(column)
+        for row in members:
+            colour = "red" if _bad(row["status"]) else "green"
+            table.add_row(escape(row["address"]), row["kind"], row["id"] or "-",
+                          f"[{colour}]{escape(row['status'])}[/]")
+        console.print(table)
+    for name, answer in (urls or {}).items():
+        colour = "green" if answer.startswith("answers") else "red"
+        console.print(f"{name}: [{colour}]{escape(answer)}[/]")
+
+
+def _bad(status: str) -> bool:
+    """missing, pending, stopped, or fewer tasks (or instances) running than wanted."""
+    if status.startswith(("missing", "pending", "stopped", "terminated", "processing")):
+        return True
+    counts = re.match(r"(\d+)/(\d+)", status)
+    return bool(counts and counts.group(1) != counts.group(2))
 
 
 def print_stats(console: Console, calls: dict[str, int], seconds: float,

@@ -83,6 +83,15 @@ def test_cluster_up_scale_agents_in_place_and_down(home):
     assert outputs["dcos_bootstrap_ip"] == "10.0.128.10"
     assert outputs["marathon_url"] == home.sandbox()["marathon_url"]
 
+    # Status: by module, with whether the env's URLs answer (the sandbox's Marathon does;
+    # the fake DNS names of a sandbox cluster do not).
+    status = json.loads(home.ngp("status", "--env", env, "--json", check=True).stdout)
+    assert {r["module"] for r in status["resources"]} == {"network", "dcos"}
+    assert status["urls"]["marathon_url"].startswith("answers")
+    assert status["urls"]["dcos_url"].startswith("no answer")
+    text = home.ngp("status", "--env", env, check=True).stdout
+    assert "dcos: " in text and "network: " in text and "dcos_url: no answer" in text
+
     # One more private agent: one in-place change of its group, nothing else.
     path = home.root / "envs" / f"{env}.toml"
     path.write_text(path.read_text().replace("private_agents = 2", "private_agents = 3"))
