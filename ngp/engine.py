@@ -705,8 +705,10 @@ def status(run: Run) -> list[dict[str, Any]]:
     rows = []
     for address, rec in sorted(run.state.resources.items()):
         live = observed.get(address)
+        health = get_kind(rec.kind).health(run.ctx, rec.id) if live else None
         rows.append({"address": address, "kind": rec.kind, "id": rec.id, "module": rec.module,
-                     "status": str(live.get("status", "present")) if live else "missing"})
+                     "status": health or (str(live.get("status", "present")) if live
+                                          else "missing")})
     for address, pending in sorted(run.state.pending.items()):
         rows.append({"address": address, "kind": pending.kind, "id": pending.id,
                      "module": pending.module, "status": f"pending {pending.op}"})

@@ -92,6 +92,11 @@ class Kind:
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         return None
 
+    def health(self, ctx: Context, id: str) -> str | None:
+        """For `ngp status`: a live health a read does not give (a balancer's instances in
+        service), or None. Costs calls, so plans never ask it."""
+        return None
+
     def lookup(self, ctx: Context, spec: dict[str, Any]) -> dict[str, Any] | None:
         """For a read-only kind: the object the spec names (by id, or by a query)."""
         return self.read(ctx, spec["id"])

@@ -60,6 +60,7 @@ class LoadBalancer(Kind):
                "elasticloadbalancing:AttachLoadBalancerToSubnets",
                "elasticloadbalancing:DetachLoadBalancerFromSubnets",
                "elasticloadbalancing:ApplySecurityGroupsToLoadBalancer",
+               "elasticloadbalancing:DescribeInstanceHealth",
                "elasticloadbalancing:DeleteLoadBalancer")
     replace_on = frozenset({"name", "scheme"})
     outputs = ("id", "name", "dns_name", "zone_id")
@@ -108,6 +109,14 @@ class LoadBalancer(Kind):
                 return None
             raise
         return self._live(ctx, found[0]) if found else None
+
+    def health(self, ctx: Context, id: str) -> str | None:
+        states = ctx.aws.client("elb").describe_instance_health(LoadBalancerName=id)[
+            "InstanceStates"]
+        if not states:
+            return "no instances"
+        serving = sum(1 for s in states if s["State"] == "InService")
+        return f"{serving}/{len(states)} in service"
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         live = self.read(ctx, spec["name"])

@@ -87,6 +87,10 @@ def test_cluster_up_scale_agents_in_place_and_down(home):
     # the fake DNS names of a sandbox cluster do not).
     status = json.loads(home.ngp("status", "--env", env, "--json", check=True).stdout)
     assert {r["module"] for r in status["resources"]} == {"network", "dcos"}
+    health = {r["address"]: r["status"] for r in status["resources"]}
+    assert health["dcos.masters_lb"] == "3/3 in service"
+    assert health["dcos.public_agents_lb"] == "1/1 in service"
+    assert health["dcos.private_agents"] == "2/2 instances"
     assert status["urls"]["marathon_url"].startswith("answers")
     assert status["urls"]["dcos_url"].startswith("no answer")
     text = home.ngp("status", "--env", env, check=True).stdout
