@@ -52,9 +52,10 @@ def test_a_damaged_state_is_refused_untouched_and_its_backup_works(home, how):
         assert path.read_bytes() == damaged, f"{command} changed the damaged file"
     # The backup is the version before the last save: put it back and carry on.
     shutil.copy(path.with_name(f"{env}.json.backup"), path)
-    home.ngp("up", "--env", env, "--yes", check=True)
-    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
     assert json.loads(path.read_bytes())["lineage"] == json.loads(good)["lineage"]
+    if how == "garbage":  # once, the whole way: the backup runs the env again
+        home.ngp("up", "--env", env, "--yes", check=True)
+        assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
     home.ngp("down", "--env", env, "--yes", check=True)
 
 

@@ -21,7 +21,7 @@ from tests.reliability.conftest import REPORT, found
 
 # Trials on the whole platform (CI runs 20); the longer mode: NGP_KILL_TRIALS=100.
 TRIALS = int(os.environ.get("NGP_KILL_TRIALS", "20"))
-NETWORK_TRIALS = max(2, TRIALS // 5)
+NETWORK_TRIALS = max(2, TRIALS // 10)
 
 
 def wait_for_serial(home, env, serial, proc, timeout=60.0):
