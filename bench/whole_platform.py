@@ -37,6 +37,8 @@ sys.path.insert(0, str(REPO))
 for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
     os.environ.pop(var, None)
 
+from network import Quiet  # noqa: E402  (bench/network.py: a reporter that prints failures only)
+
 from ngp import engine  # noqa: E402
 from ngp.config import Project  # noqa: E402
 from ngp.sandbox import control, model  # noqa: E402
@@ -49,15 +51,6 @@ SCHEDULES = {
 LARGE = {"availability_zones = 3": "availability_zones = 4", "masters = 3": "masters = 5",
          "private_agents = 2": "private_agents = 20", "public_agents = 1": "public_agents = 4",
          'repositories = ["app", "web"]': 'repositories = ["app", "web", "a", "b", "c", "d"]'}
-
-
-class Quiet:
-    def started(self, op: Any) -> None: ...
-    def finished(self, op: Any, seconds: float) -> None: ...
-    def failed(self, op: Any, error: Any) -> None: print(f"  failed: {error.line()}")
-    def still_running(self, ops: Any) -> None: ...
-    def note(self, message: str) -> None: ...
-    def warn(self, message: str) -> None: ...
 
 
 def modelled(kind: str, phase: str, calls: list[str], scale: float) -> float:

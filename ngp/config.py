@@ -121,6 +121,12 @@ class Settings:
     def module(self, name: str) -> Any:
         return self.module_settings[name]
 
+    @property
+    def account(self) -> str:
+        """The env's account for ARNs in policies: the one allowed, or * if several are."""
+        ids = self.core.allowed_account_ids
+        return ids[0] if len(ids) == 1 else "*"
+
     def name(self, *parts: str) -> str:
         """The AWS name of a thing: prefix, parts, suffix (the old pre-tag and post-tag)."""
         return "-".join(p for p in (self.core.name_prefix, *parts, self.core.name_suffix) if p)

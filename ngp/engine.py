@@ -9,7 +9,6 @@ from __future__ import annotations
 import graphlib
 import heapq
 import itertools
-import json
 import os
 import signal
 import threading
@@ -193,7 +192,7 @@ def store_for(project: Project, settings: Settings, aws: Aws | None = None) -> S
 def bootstrap_backend(project: Project, settings: Settings) -> list[str]:
     """Make the env's state bucket (versioned, encrypted, private, TLS-only) and its lock
     table, if they are not there yet; say what was made. They outlive `ngp down`."""
-    from ngp.resources.s3 import tls_only
+    from ngp.resources.s3 import create_bucket, secure
 
     config = settings.core.state
     if config.backend != "s3" or not config.bucket:
@@ -207,19 +206,9 @@ def bootstrap_backend(project: Project, settings: Settings) -> list[str]:
     try:
         s3.head_bucket(Bucket=config.bucket)
     except ClientError:
-        params: dict[str, Any] = {"Bucket": config.bucket}
-        if region != "us-east-1":
-            params["CreateBucketConfiguration"] = {"LocationConstraint": region}
-        s3.create_bucket(**params)
+        create_bucket(s3, config.bucket, region)
         made.append(f"bucket {config.bucket}")
-    s3.put_bucket_versioning(Bucket=config.bucket,
-                             VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_encryption(Bucket=config.bucket, ServerSideEncryptionConfiguration={
-        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-    s3.put_public_access_block(Bucket=config.bucket, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-        "RestrictPublicBuckets": True})
-    s3.put_bucket_policy(Bucket=config.bucket, Policy=json.dumps(tls_only(config.bucket)))
+    secure(s3, config.bucket, versioning=True)
     s3.put_bucket_tagging(Bucket=config.bucket, Tagging={"TagSet": tags})
     if config.lock == "dynamodb" and config.dynamodb_table:
         db = aws.client("dynamodb", region)

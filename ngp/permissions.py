@@ -45,8 +45,7 @@ def actions_of(graph: Graph) -> set[str]:
 def policy(settings: Settings, graph: Graph) -> dict[str, Any]:
     """The policy document, as JSON-ready data."""
     actions = actions_of(graph)
-    account = (settings.core.allowed_account_ids[0]
-               if len(settings.core.allowed_account_ids) == 1 else "*")
+    account = settings.account
     region, env = settings.core.region, settings.env
     by_service: dict[str, list[str]] = {}
     for action in sorted(actions):

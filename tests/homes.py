@@ -6,11 +6,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pty
 import re
+import select
 import shutil
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -42,12 +46,16 @@ class Home:
                                 stderr=subprocess.PIPE, text=True)
 
     def env(self, name: str, text: str | None = None, full: bool = False,
-            **replace: str) -> str:
+            modules: str | None = None, **replace: str) -> str:
         """Write envs/<name>.toml: the sandbox env under another name (by default with the
-        network module alone; full=True keeps every module), or text."""
+        network module alone; full=True keeps every module; modules='["network", ...]' those,
+        with the domain <name>.ngp.test), or text."""
         body = text or (REPO / "envs" / "sandbox.toml").read_text().replace(
             'name_suffix = "sandbox"', f'name_suffix = "{name}"')
-        if not text and not full:
+        if modules:
+            body = re.sub(r"(?ms)^modules = \[.*?\]", f"modules = {modules}", body).replace(
+                'domain = "sandbox.ngp.test"', f'domain = "{name}.ngp.test"')
+        elif not text and not full:
             body = re.sub(r"(?ms)^modules = \[.*?\]", 'modules = ["network"]', body)
             body = re.sub(r"(?m)^domain = .*$", "", body)
             body = body.split("[openvpn]")[0]
@@ -214,3 +222,46 @@ def one_error_line(stderr: str) -> str:
     assert "Traceback" not in stderr
     assert re.match(r"^error: ", lines[0]), lines[0]
     return lines[0]
+
+
+def read_until(fd: int, text: str, timeout: float = 60.0) -> str:
+    """Read a pty until text shows (or fail after timeout)."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text.encode() not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{text!r} never showed: {seen.decode(errors='replace')[-2000:]}"
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:  # the other side closed
+                break
+    return seen.decode(errors="replace")
+
+
+def race_at_prompt(home: Home, env: str, while_held: Callable[[], None] = lambda: None
+                   ) -> None:
+    """A first `ngp up` sits at its confirmation prompt, in a terminal, holding the env's
+    lock: a second `ngp up --yes` fails within seconds naming it; then the first finishes."""
+    primary, secondary = pty.openpty()
+    first = subprocess.Popen([sys.executable, "-m", "ngp", "up", "--env", env],
+                             cwd=home.root, env={**os.environ, "NGP_HOME": str(home.root)},
+                             stdin=secondary, stdout=secondary, stderr=secondary)
+    os.close(secondary)
+    try:
+        read_until(primary, "Apply these changes")
+        t0 = time.monotonic()
+        second = home.ngp("up", "--env", env, "--yes", timeout=30)
+        assert time.monotonic() - t0 < 10
+        assert second.returncode == 1
+        assert f"locked by `ngp up` (pid {first.pid}" in one_error_line(second.stderr)
+        while_held()
+        os.write(primary, b"y\n")
+        read_until(primary, "Apply complete")
+        assert first.wait(timeout=60) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+        os.close(primary)

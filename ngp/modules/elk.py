@@ -20,6 +20,7 @@ from ngp.errors import ConfigError
 from ngp.graph import Derived, Format, Ref, Resource
 from ngp.modules.base import Built, Cidr, ModuleSettings, module
 from ngp.modules.marathon_apps import app, app_id, node_count
+from ngp.modules.network import nat_zones
 from ngp.resources.opensearch import TIMEOUT
 
 if TYPE_CHECKING:
@@ -56,16 +57,8 @@ def domain_name(settings: Settings) -> str:
 
 def nat_addresses(settings: Settings) -> list[Ref]:
     """The public addresses the agents' traffic leaves from (the NAT gateways')."""
-    if "network" not in settings.modules:
-        return []
-    net = settings.module("network")
-    if net.existing_vpc_id or net.nat == "none":
-        return []
-    from ngp.modules.network import zones
-
-    letters = [az[-1] for az in zones(settings, net)]
     return [Ref(f"network.eip.nat[{x}]", "public_ip")
-            for x in (letters[:1] if net.nat == "single" else letters)]
+            for x in nat_zones(settings, settings.module("network"))]
 
 
 def access_policy(data: dict[str, Any]) -> dict[str, Any]:
@@ -106,8 +99,7 @@ def build(settings: Settings) -> Built:
                           "and the env has no NAT address",
                           where=f"{settings.path.name}: [elk] allowed_cidrs",
                           hint="Add the addresses that may use it (`ngp elk allow-ip <ip>`).")
-    account = (settings.core.allowed_account_ids[0]
-               if len(settings.core.allowed_account_ids) == 1 else "*")
+    account = settings.account
     domain_arn = f"arn:aws:es:{settings.core.region}:{account}:domain/{name}"
     filebeat = {
         "id": app_id("filebeat"), "instances": node_count(settings, "elk", elk.nodes),

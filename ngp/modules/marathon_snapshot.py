@@ -93,8 +93,7 @@ def build(settings: Settings) -> Built:
     snap: SnapshotSettings = settings.module("marathon_snapshot")
     bucket = f"arn:aws:s3:::{bucket_name(settings)}"
     path = env_path(settings.env)
-    account = (settings.core.allowed_account_ids[0]
-               if len(settings.core.allowed_account_ids) == 1 else "*")
+    account = settings.account
     own_secrets = (f"arn:aws:secretsmanager:{settings.core.region}:{account}:secret:"
                    f"{settings.name('*')}-*")
     storage = {

@@ -126,6 +126,14 @@ def security_groups(settings: Settings, net: NetworkSettings, vpc: Ref) -> list[
     ]
 
 
+def nat_zones(settings: Settings, net: NetworkSettings) -> list[str]:
+    """The AZ letters that have a NAT gateway (none in an adopted VPC)."""
+    if net.existing_vpc_id:
+        return []
+    letters = [az[-1] for az in zones(settings, net)]
+    return {"single": letters[:1], "per_az": letters, "none": []}[net.nat]
+
+
 def subnets(settings: Settings, tier: Literal["public", "private"]) -> list[Ref]:
     """The env's subnets of a tier, in AZ order: made by ngp, or adopted."""
     net: NetworkSettings = settings.module("network")
@@ -186,7 +194,7 @@ def build(settings: Settings) -> Built:
                 "name": settings.name(tier, letter), "vpc_id": vpc, "cidr": str(slots[slot]),
                 "az": az, "public": public}))
 
-    nat_letters = {"single": letters[:1], "per_az": letters, "none": []}[net.nat]
+    nat_letters = nat_zones(settings, net)
     for letter in nat_letters:
         res.append(Resource(f"network.eip.nat[{letter}]", "ec2.eip",
                             {"name": settings.name("nat", letter)}))

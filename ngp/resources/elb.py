@@ -30,6 +30,17 @@ def describe(ctx: Context, **params: Any) -> list[dict[str, Any]]:
     return [d for page in pages for d in page["LoadBalancerDescriptions"]]
 
 
+def describe_one(ctx: Context, name: str) -> dict[str, Any] | None:
+    """One balancer's description, or None if it is gone."""
+    try:
+        found = describe(ctx, LoadBalancerNames=[name])
+    except ClientError as exc:
+        if error_code(exc) in GONE:
+            return None
+        raise
+    return found[0] if found else None
+
+
 @kind
 class LoadBalancer(Kind):
     """A classic load balancer: listeners, a health check and cross-zone balancing. Groups
@@ -102,13 +113,8 @@ class LoadBalancer(Kind):
                 if d["LoadBalancerName"] in ids}
 
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
-        try:
-            found = describe(ctx, LoadBalancerNames=[id])
-        except ClientError as exc:
-            if error_code(exc) in GONE:
-                return None
-            raise
-        return self._live(ctx, found[0]) if found else None
+        found = describe_one(ctx, id)
+        return self._live(ctx, found) if found else None
 
     def health(self, ctx: Context, id: str) -> str | None:
         states = ctx.aws.client("elb").describe_instance_health(LoadBalancerName=id)[
@@ -222,13 +228,8 @@ class Attachment(Kind):
                 if d["LoadBalancerName"] in ids and (live := self._live(d))}
 
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
-        try:
-            found = describe(ctx, LoadBalancerNames=[id])
-        except ClientError as exc:
-            if error_code(exc) in GONE:
-                return None
-            raise
-        return self._live(found[0]) if found else None
+        found = describe_one(ctx, id)
+        return self._live(found) if found else None
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         # The balancer is the env's (its own resource checked that): adopt its registrations.

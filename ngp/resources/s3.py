@@ -20,6 +20,26 @@ def tls_only(name: str) -> dict[str, Any]:
         "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
 
 
+def create_bucket(s3: Any, name: str, region: str) -> None:
+    params: dict[str, Any] = {"Bucket": name}
+    if region != "us-east-1":  # the one region that takes no location
+        params["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(**params)
+
+
+def secure(s3: Any, name: str, versioning: bool) -> None:
+    """Every setting a bucket of ngp's must have (each call idempotent): public access
+    blocked, encrypted, TLS only, and versioning when asked."""
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True})
+    s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.put_bucket_policy(Bucket=name, Policy=json.dumps(tls_only(name)))
+    if versioning:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+
 @kind
 class Bucket(Kind):
     """A private bucket: SSE-S3 encryption, every public access blocked, a policy that
@@ -86,17 +106,7 @@ class Bucket(Kind):
         return tags
 
     def _secure(self, ctx: Context, name: str, spec: dict[str, Any]) -> None:
-        """Every setting the bucket must have; each call is idempotent."""
-        s3 = ctx.aws.client("s3")
-        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True})
-        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
-            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(tls_only(name)))
-        if spec.get("versioning"):
-            s3.put_bucket_versioning(Bucket=name,
-                                     VersioningConfiguration={"Status": "Enabled"})
+        secure(ctx.aws.client("s3"), name, spec.get("versioning", False))
         if spec.get("expire_days"):
             self._expiry(ctx, name, spec["expire_days"])
 
@@ -111,11 +121,8 @@ class Bucket(Kind):
             "NoncurrentVersionExpiration": {"NoncurrentDays": days}}]})
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
-        s3, name = ctx.aws.client("s3"), spec["name"]
-        params: dict[str, Any] = {"Bucket": name}
-        if ctx.aws.region != "us-east-1":
-            params["CreateBucketConfiguration"] = {"LocationConstraint": ctx.aws.region}
-        s3.create_bucket(**params)
+        name = spec["name"]
+        create_bucket(ctx.aws.client("s3"), name, ctx.aws.region)
         self._tag(ctx, address, name)
         self._secure(ctx, name, spec)
         return name, self._live(name)

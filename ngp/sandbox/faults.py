@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import re
@@ -22,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ngp.errors import NgpError
+from ngp.sandbox.model import request_body
 
 # EC2 id prefixes and the NotFound code AWS gives while a new one is not visible yet.
 NOT_FOUND = {"vpc": "InvalidVpcID.NotFound", "subnet": "InvalidSubnetID.NotFound",
@@ -76,9 +76,7 @@ class AwsFaults:
         self.injected = {"throttled": 0, "not_yet_visible": 0}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        size = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(size) if size else b""
-        environ["wsgi.input"] = io.BytesIO(body)
+        body = request_body(environ)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         form = parse_qs(body.decode(errors="replace")) if b"Action=" in body else {}
         action = (form.get("Action") or [""])[0]

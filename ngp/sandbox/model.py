@@ -6,6 +6,7 @@ in the call, so ngp cannot see or exploit the model."""
 
 from __future__ import annotations
 
+import io
 import re
 import time
 from typing import Any
@@ -49,6 +50,14 @@ REST = [
 ]
 
 
+def request_body(environ: dict[str, Any]) -> bytes:
+    """A WSGI request's body, read once and put back for the app behind."""
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(size) if size else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
 def operation(environ: dict[str, Any], body: bytes) -> str:
     """The AWS operation a request is, as far as the model needs to know."""
     target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -83,12 +92,7 @@ class AwsModel:
         self.app, self.scale = app, scale
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        import io
-
-        size = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(size) if size else b""
-        environ["wsgi.input"] = io.BytesIO(body)
-        op = operation(environ, body)
+        op = operation(environ, request_body(environ))
         if op != "GetCallerIdentity":
             time.sleep(seconds(op) / self.scale)
         return self.app(environ, start_response)

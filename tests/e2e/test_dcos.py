@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 
-from tests.homes import REPO, all_ids, owned_ids, state_ids
-
-
-def dcos_env(home, name: str) -> str:
-    text = (REPO / "envs" / "sandbox.toml").read_text()
-    text = re.sub(r"(?ms)^modules = \[.*?\]", 'modules = ["network", "dcos"]', text)
-    text = text.replace('name_suffix = "sandbox"', f'name_suffix = "{name}"').replace(
-        'domain = "sandbox.ngp.test"', f'domain = "{name}.ngp.test"')
-    return home.env(name, text=text)
+from tests.homes import all_ids, owned_ids, state_ids
 
 
 def test_cluster_up_scale_agents_in_place_and_down(home):
-    env = dcos_env(home, "dc")
+    env = home.env("dc", modules='["network", "dcos"]')
     home.ngp("up", "--env", env, "--yes", check=True)
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
 

@@ -5,21 +5,13 @@ from __future__ import annotations
 import json
 import re
 
-from tests.homes import REPO, all_ids, owned_ids, state_ids
+from tests.homes import all_ids, owned_ids, state_ids
 
 MODULES = '["network", "dcos", "docker_registry", "ecr", "elk", "marathon_snapshot"]'
 
 
-def services_env(home, name: str) -> str:
-    text = (REPO / "envs" / "sandbox.toml").read_text()
-    text = re.sub(r"(?ms)^modules = \[.*?\]", f"modules = {MODULES}", text)
-    text = text.replace('name_suffix = "sandbox"', f'name_suffix = "{name}"').replace(
-        'domain = "sandbox.ngp.test"', f'domain = "{name}.ngp.test"')
-    return home.env(name, text=text)
-
-
 def test_services_up_snapshot_restore_allow_ip_and_down(home):
-    env = services_env(home, "svc")
+    env = home.env("svc", modules=MODULES)
     home.ngp("up", "--env", env, "--yes", check=True)
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
     tagged = home.tagged(env)

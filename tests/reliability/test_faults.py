@@ -21,20 +21,11 @@ def faulty_home(tmp_path_factory):
     project.stop()
 
 
-def platform_env(home, name: str, modules: str | None = None) -> str:
-    text = (REPO / "envs" / "sandbox.toml").read_text()
-    text = text.replace('name_suffix = "sandbox"', f'name_suffix = "{name}"').replace(
-        'domain = "sandbox.ngp.test"', f'domain = "{name}.ngp.test"')
-    if modules:
-        text = re.sub(r"(?ms)^modules = \[.*?\]", f"modules = {modules}", text)
-    return home.env(name, text=text)
-
-
 def test_the_whole_platform_comes_up_and_down_through_throttling_and_lag(faulty_home):
     """One request in ten throttled; every new VPC, subnet, group, gateway, address and
     instance not found by the first request that names it, as EC2 does."""
     home = faulty_home
-    env = platform_env(home, "lag", modules=re.search(
+    env = home.env("lag", modules=re.search(
         r"(?ms)^modules = (\[.*?\])", (REPO / "envs" / "sandbox.toml").read_text()
     ).group(1).replace('"jenkins", ', ""))
     REPORT["trials run"] += 1
@@ -48,7 +39,7 @@ def test_the_whole_platform_comes_up_and_down_through_throttling_and_lag(faulty_
 
 def test_a_marathon_app_that_always_fails_is_named_and_the_rest_is_saved(faulty_home):
     home = faulty_home
-    env = platform_env(home, "badapp", modules='["network", "docker_registry", "jenkins"]')
+    env = home.env("badapp", modules='["network", "docker_registry", "jenkins"]')
     up = home.ngp("up", "--env", env, "--yes", timeout=300)
     assert up.returncode == 1
     last = up.stderr.strip().splitlines()[-1]

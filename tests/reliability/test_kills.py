@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import random
-import select
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from tests.e2e.test_cli import EXPECTED, RESOURCES, counts
-from tests.homes import all_ids, one_error_line, owned_ids, state_ids
+from tests.homes import all_ids, owned_ids, race_at_prompt, state_ids
 from tests.reliability.conftest import REPORT, found
 
 # Trials on the whole platform (CI runs 20); the longer mode: NGP_KILL_TRIALS=100.
@@ -75,48 +71,14 @@ def test_up_killed_at_a_random_moment_resumes_with_no_duplicate_or_orphan(slow_h
     REPORT["kills survived"] += 1
 
 
-def read_until(fd, text, timeout=60.0):
-    """Read a pty until text shows (or fail after timeout)."""
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while text.encode() not in seen:
-        left = deadline - time.monotonic()
-        assert left > 0, f"{text!r} never showed: {seen.decode(errors='replace')[-2000:]}"
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            try:
-                seen += os.read(fd, 65536)
-            except OSError:  # the other side closed
-                break
-    return seen.decode(errors="replace")
-
-
 def test_second_run_on_a_locked_env_fails_at_once_naming_the_holder(home):
-    """The first run sits at its confirmation prompt, in a terminal, holding the lock."""
     env = home.env("race")
-    primary, secondary = pty.openpty()
-    first = subprocess.Popen([sys.executable, "-m", "ngp", "up", "--env", env],
-                             cwd=home.root, env={**os.environ, "NGP_HOME": str(home.root)},
-                             stdin=secondary, stdout=secondary, stderr=secondary)
-    os.close(secondary)
-    try:
-        read_until(primary, "Apply these changes")
-        t0 = time.monotonic()
-        second = home.ngp("up", "--env", env, "--yes", timeout=30)
-        assert time.monotonic() - t0 < 10
-        assert second.returncode == 1
-        line = one_error_line(second.stderr)
+
+    def nothing_applied() -> None:
         REPORT["locks contended"] += 1
-        assert f"locked by `ngp up` (pid {first.pid}" in line
-        assert not (home.root / "state" / f"{env}.json").exists(), "nothing was applied"
-        os.write(primary, b"y\n")
-        read_until(primary, "Apply complete")
-        assert first.wait(timeout=60) == 0
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
-        os.close(primary)
+        assert not (home.root / "state" / f"{env}.json").exists()
+
+    race_at_prompt(home, env, nothing_applied)
     assert counts(home.tagged(env)) == EXPECTED
     home.ngp("down", "--env", env, "--yes", check=True)
 

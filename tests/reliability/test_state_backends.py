@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
-import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.homes import all_ids, one_error_line
+from tests.homes import all_ids, one_error_line, race_at_prompt
 from tests.reliability.conftest import REPORT
-from tests.reliability.test_kills import read_until
 
 
 def s3_env(home, name: str, lock: str = "s3", lease: int = 30) -> str:
@@ -105,30 +101,12 @@ def test_the_state_lives_in_s3_and_keeps_every_version(home):
 
 @pytest.mark.parametrize("lock", ["s3", "dynamodb"])
 def test_two_runs_at_once_one_proceeds_the_other_names_it(home, lock):
-    """The first run sits at its confirmation prompt, in a terminal, holding the lock."""
     env = s3_env(home, f"race-{lock}", lock=lock)
-    primary, secondary = pty.openpty()
-    first = subprocess.Popen([sys.executable, "-m", "ngp", "up", "--env", env],
-                             cwd=home.root, env={**os.environ, "NGP_HOME": str(home.root)},
-                             stdin=secondary, stdout=secondary, stderr=secondary)
-    os.close(secondary)
-    try:
-        read_until(primary, "Apply these changes")
-        t0 = time.monotonic()
-        second = home.ngp("up", "--env", env, "--yes", timeout=30)
-        assert time.monotonic() - t0 < 10
+
+    def contended() -> None:
         REPORT["locks contended"] += 1
-        assert second.returncode == 1
-        line = one_error_line(second.stderr)
-        assert f"locked by `ngp up` (pid {first.pid}" in line
-        os.write(primary, b"y\n")
-        read_until(primary, "Apply complete")
-        assert first.wait(timeout=60) == 0
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
-        os.close(primary)
+
+    race_at_prompt(home, env, contended)
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
     home.ngp("down", "--env", env, "--yes", check=True)
 
