@@ -32,7 +32,8 @@ app = typer.Typer(
     add_completion=True,
 )
 elk_app = typer.Typer(help="The OpenSearch domain of the elk module.", no_args_is_help=True)
-state_app = typer.Typer(help="Inspect the env's state file and its lock.", no_args_is_help=True)
+state_app = typer.Typer(help="The env's state: its backend, versions and lock.",
+                        no_args_is_help=True)
 sandbox_app = typer.Typer(help="The local AWS (moto's server) on loopback.",
                           no_args_is_help=True)
 app.add_typer(state_app, name="state")
