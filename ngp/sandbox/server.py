@@ -7,6 +7,7 @@ process, on a port of its own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -138,6 +139,28 @@ def base_images(folder: Path) -> Path:
     return path
 
 
+# The services ngp calls (ngp/resources/, ngp/state_s3.py).
+SERVICES = ("apigateway", "autoscaling", "dynamodb", "ec2", "ecr", "elb", "events", "iam",
+            "lambda", "logs", "opensearch", "route53", "s3", "secretsmanager", "sts")
+
+
+def load_services(dispatcher: Any) -> None:
+    """On the first request to a service, moto imports it, makes its backend, builds its
+    routes (under a lock every other request waits on) and loads botocore's model of it, up
+    to a second of CPU for EC2 or Lambda. Done before the sandbox answers, no request pays
+    for it. (Routers are moto internals: where they move, the first request builds them.)"""
+    from moto.core.routing import get_service_router
+    from moto.core.utils import get_service_model
+    from moto.moto_server.werkzeug_app import create_backend_app
+
+    for service in SERVICES:
+        dispatcher.app_instances[service] = create_backend_app(service)
+        model = get_service_model(service)
+        for protocol in model.metadata.get("protocols", [model.protocol]):
+            with contextlib.suppress(Exception):
+                get_service_router(service)._get_router(protocol)
+
+
 def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
           marathon_deploy_seconds: float = 0.5, marathon_token: str | None = None,
           faults: str = "", model_scale: float = 0.0) -> None:
@@ -157,7 +180,10 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    app: Any = AtomicConditions(AwsStyleErrors(DomainDispatcherApplication(create_backend_app)))
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    if model_scale > 0:  # the model's times, and not moto's first-call imports, are measured
+        load_services(dispatcher)
+    app: Any = AtomicConditions(AwsStyleErrors(dispatcher))
     if plan.throttle or plan.consistency:
         app = AwsFaults(app, plan)
     if latency_ms > 0:

@@ -61,3 +61,65 @@ def test_botocore_retries_a_bare_500_and_parses_it():
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+def test_the_model_knows_operations_by_action_target_or_rest_path():
+    from ngp.sandbox.model import operation, seconds
+
+    def op(method="POST", path="/", query="", body=b"", target=""):
+        environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query}
+        if target:
+            environ["HTTP_X_AMZ_TARGET"] = target
+        return operation(environ, body)
+
+    assert op(body=b"Action=CreateNatGateway&Version=2016-11-15") == "CreateNatGateway"
+    assert op(target="AmazonEC2ContainerRegistry_V20150921.CreateRepository") == \
+        "CreateRepository"
+    assert op(path="/2015-03-31/functions") == "CreateFunction"
+    assert op(path="/2021-01-01/opensearch/domain") == "CreateDomain"
+    assert op("PUT", "/ngp-bucket") == "CreateBucket"
+    assert op("PUT", "/ngp-bucket", query="tagging") == "Call"  # a bucket's tags, not a bucket
+    assert op("GET", "/ngp-bucket") == "Read"
+    assert seconds("CreateNatGateway") == 110 and seconds("DescribeVpcs") == seconds("Read")
+
+
+def test_the_model_waits_before_the_app_answers():
+    import io
+    import time
+
+    from ngp.sandbox.model import AwsModel
+
+    answered = []
+
+    def app(environ, start_response):
+        answered.append(time.perf_counter())
+        start_response("200 OK", [])
+        return [b""]
+
+    body = b"Action=CreateVpc&Version=2016-11-15"
+    started = time.perf_counter()
+    AwsModel(app, scale=1000)({"REQUEST_METHOD": "POST", "PATH_INFO": "/",
+                               "CONTENT_LENGTH": str(len(body)),
+                               "wsgi.input": io.BytesIO(body)}, lambda *a: None)
+    assert answered[0] - started >= 10 / 1000  # CreateVpc: 10 s on AWS
+
+
+def test_under_the_model_every_service_ngp_calls_is_loaded_before_the_first_request():
+    import re
+    from pathlib import Path
+
+    from moto.core.utils import get_service_model
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from ngp.sandbox.server import SERVICES, load_services
+
+    source = "".join(p.read_text() for p in Path("ngp").rglob("*.py"))
+    called = set(re.findall(r"""client\(["']([a-z0-9-]+)["']""", source))
+    assert called and called <= set(SERVICES)
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    load_services(dispatcher)
+    assert set(dispatcher.app_instances) == set(SERVICES)
+    before = get_service_model.cache_info().misses
+    for service in SERVICES:
+        get_service_model(service)
+    assert get_service_model.cache_info().misses == before  # all loaded already
