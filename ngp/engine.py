@@ -92,16 +92,15 @@ class Run:
         self.ctx = Context(aws=self.aws, env=self.settings.env, lineage=self.state.lineage,
                            marathon=self.marathon)
 
-    def save(self) -> None:
-        self.store.save(self.state)
-
     @contextmanager
     def saving(self) -> Iterator[State]:
         """Change the state under the run's lock; return once the store holds the change.
 
         Group commit: steps that change the state while another writes it are saved
         together by the next write, so ten steps finishing at once cost about two writes,
-        not ten; none goes on before its own change is durable."""
+        not ten; none goes on before its own change is durable. A write encodes the state
+        under the lock (only the lines of what changed) and writes it outside, so steps go
+        on changing the state while it is written."""
         with self._lock:
             yield self.state
             self._changes += 1
@@ -111,7 +110,9 @@ class Run:
                 return  # a write made while we waited holds our change
             with self._lock:
                 covered = self._changes
-                self.save()
+                self.state.serial += 1
+                serial, data = self.state.serial, self.state.to_json()
+            self.store.write(data, serial)
             self._saved = covered
 
 

@@ -30,10 +30,13 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Recorded:
     """A resource ngp made (or adopted): its kind, id, the spec last applied, its outputs,
-    and what it depended on, which orders its deletion even after it left the config."""
+    and what it depended on, which orders its deletion even after it left the config.
+
+    Never changed in place: a change records a new one (the state file's line for it is
+    encoded once, see State.to_json)."""
 
     kind: str
     id: str
@@ -66,6 +69,10 @@ class State:
     resources: dict[str, Recorded] = field(default_factory=dict)
     pending: dict[str, Pending] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # Each resource's encoded line, by address, with the Recorded it encodes: a save encodes
+    # only what changed since the last one.
+    _lines: dict[str, tuple[Recorded, str]] = field(default_factory=dict, repr=False,
+                                                     compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,23 +88,24 @@ class State:
     def to_json(self, serial: int | None = None) -> bytes:
         """The state file: its head first (format, env, lineage, serial), then one line per
         resource, so a diff shows what changed and a 10,000-resource state writes in a
-        fraction of a second (compact lines take json's C encoder; indent does not)."""
-        doc = self.to_dict()
-        if serial is not None:
-            doc["serial"] = serial
-
-        def block(name: str) -> str:
-            items = doc[name].items()
-            if not items:
-                return f' "{name}": {{}}'
-            body = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}"
-                               for k, v in items)
-            return f' "{name}": {{\n{body}\n }}'
-
-        head = ",\n".join(f" {json.dumps(k)}: {json.dumps(doc[k])}"
-                          for k in ("format", "env", "lineage", "serial"))
-        return (f"{{\n{head},\n{block('resources')},\n{block('pending')},\n"
-                f"{block('outputs')}\n}}\n").encode()
+        fraction of a second (compact lines take json's C encoder; indent does not, and a
+        resource's line is encoded again only when it was recorded again)."""
+        head = ",\n".join(f" {_encode(k)}: {_encode(v)}" for k, v in (
+            ("format", FORMAT), ("env", self.env), ("lineage", self.lineage),
+            ("serial", self.serial if serial is None else serial)))
+        lines = {}
+        for address in sorted(self.resources):  # keys, not items: no tuple per resource
+            rec = self.resources[address]
+            cached = self._lines.get(address)
+            if cached is None or cached[0] is not rec:
+                cached = (rec, f"  {_encode(address)}: {_encode(vars(rec))}")
+            lines[address] = cached
+        self._lines = lines
+        resources = [line for _, line in lines.values()]
+        pending = [f"  {_encode(a)}: {_encode(vars(p))}" for a, p in sorted(self.pending.items())]
+        outputs = [f"  {_encode(k)}: {_encode(v)}" for k, v in self.outputs.items()]
+        return (f"{{\n{head},\n{_block('resources', resources)},\n"
+                f"{_block('pending', pending)},\n{_block('outputs', outputs)}\n}}\n").encode()
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> State:
@@ -109,6 +117,13 @@ class State:
             pending={a: Pending(**p) for a, p in doc.get("pending", {}).items()},
             outputs=dict(doc.get("outputs", {})),
         )
+
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode  # made once: json.dumps makes one a call
+
+
+def _block(name: str, lines: list[str]) -> str:
+    return f' "{name}": {{\n' + ",\n".join(lines) + "\n }" if lines else f' "{name}": {{}}'
 
 
 def _fingerprint(path: Path) -> tuple[int, int, int] | None:
@@ -148,28 +163,31 @@ class LocalStore:
         return state
 
     def save(self, state: State) -> None:
-        """Write state atomically as serial + 1, keeping the previous version as backup.
+        """Write state atomically as serial + 1, keeping the previous version as backup."""
+        self.write(state.to_json(state.serial + 1), state.serial + 1)
+        state.serial += 1
+
+    def write(self, data: bytes, serial: int) -> None:
+        """Write an encoded state (State.to_json) as version `serial`, atomically.
 
         Refuses (and writes nothing over it) if the file changed since we read or wrote it:
         two writers must never silently overwrite each other."""
         if _fingerprint(self.path) != self._written:
-            rescue = self.path.with_name(f"{self.path.name}.rescue-{state.serial + 1}")
-            self._write(rescue, state, state.serial + 1)
+            rescue = self.path.with_name(f"{self.path.name}.rescue-{serial}")
+            self._write(rescue, data)
             raise StateError(
                 f"{self.path} was changed by another program during this run; not overwriting it",
                 hint=f"This run's state is in {rescue}: compare the two and keep the right one.",
             )
-        self._write(self.path, state, state.serial + 1, backup=True)
-        state.serial += 1
+        self._write(self.path, data, backup=True)
         self._written = _fingerprint(self.path)
 
     def write_exact(self, state: State) -> None:
         """Write state with its own serial (`ngp state pull`)."""
-        self._write(self.path, state, state.serial, backup=True)
+        self._write(self.path, state.to_json(), backup=True)
         self._written = _fingerprint(self.path)
 
-    def _write(self, path: Path, state: State, serial: int, backup: bool = False) -> None:
-        data = state.to_json(serial)
+    def _write(self, path: Path, data: bytes, backup: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(path.parent, 0o700)  # the state names every object of the env: owner only
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -290,7 +308,7 @@ def parse_state(raw: bytes, where: str, env: str) -> State:
     hint = (f"The file is left as it is. The previous version is in {backup}: "
             f"if it is right, copy it over {where}.")
     try:
-        doc = json.loads(raw)
+        doc, lines = _read_layout(raw)
     except ValueError as exc:
         raise StateError(f"{where} is not valid JSON ({exc})", hint=hint) from None
     if not isinstance(doc, dict) or not {"format", "env", "lineage", "serial"} <= doc.keys():
@@ -306,6 +324,42 @@ def parse_state(raw: bytes, where: str, env: str) -> State:
             hint="Put it back where it came from; the file is left as it is.",
         )
     try:
-        return State.from_dict(doc)
+        state = State.from_dict(doc)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise StateError(f"{where} is damaged ({exc})", hint=hint) from None
+    state._lines = {address: (rec, line) for address, rec in state.resources.items()
+                    if (line := lines.get(address)) is not None}
+    return state
+
+
+_RESOURCES, _END = '\n "resources": {\n', "\n },\n"
+_decoder = json.JSONDecoder()
+
+
+def _read_layout(raw: bytes) -> tuple[Any, dict[str, str]]:
+    """A state file, and each resource's line where it is laid out as to_json writes it (one
+    resource a line; each line parsed alone and kept, so a save writes the lines of what did
+    not change as they were read, not encoded again). Any other layout is parsed whole."""
+    text = raw.decode()
+    start = text.find(_RESOURCES)
+    end = text.find(_END, start)
+    if start < 0 or end < 0:
+        return json.loads(text), {}
+    resources, lines = {}, {}
+    try:
+        for line in text[start + len(_RESOURCES):end].split("\n"):
+            member = line.removesuffix(",")
+            address, i = _decoder.raw_decode(member, 2)
+            if member[:2] != "  " or member[i:i + 2] != ": ":
+                raise ValueError("not one resource a line")
+            value, j = _decoder.raw_decode(member, i + 2)
+            if j != len(member):
+                raise ValueError("not one resource a line")
+            resources[address], lines[address] = value, member
+        doc = json.loads(text[:start] + '\n "resources": {}' + text[end + 3:])
+    except ValueError:
+        return json.loads(text), {}
+    if not isinstance(doc, dict):
+        return doc, {}
+    doc["resources"] = resources
+    return doc, lines

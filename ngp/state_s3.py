@@ -217,20 +217,24 @@ class S3Store:
 
     def save(self, state: State) -> None:
         """Write state as serial + 1, only if the object is still the one we read."""
+        self.write(state.to_json(state.serial + 1), state.serial + 1)
+        state.serial += 1
+
+    def write(self, data: bytes, serial: int) -> None:
+        """Write an encoded state (State.to_json) as version `serial`, only if the object is
+        still the one we read."""
         if self._lost:
-            self._rescue(state, state.serial + 1)
+            self._rescue(data, serial)
             raise LockError(f"this run lost the env's lock ({self._lost}); not writing "
                             f"{self.where}", hint=f"This run's state is in {self.rescue_dir}: "
                             "compare it with `ngp state pull` and keep the right one.")
-        self._write(state, state.serial + 1)
-        state.serial += 1
+        self._put(data, serial)
 
     def write_exact(self, state: State) -> None:
         """Write state with its own serial (`ngp state push`, `restore`)."""
-        self._write(state, state.serial)
+        self._put(state.to_json(), state.serial)
 
-    def _write(self, state: State, serial: int) -> None:
-        body = state.to_json(serial)
+    def _put(self, body: bytes, serial: int) -> None:
         condition = {"IfMatch": self._etag} if self._etag else {"IfNoneMatch": "*"}
         try:
             self._etag = self.s3.put_object(
@@ -239,18 +243,18 @@ class S3Store:
         except ClientError as exc:
             if error_code(exc) not in CONFLICT:
                 raise
-            rescue = self._rescue(state, serial)
+            rescue = self._rescue(body, serial)
             raise StateError(f"{self.where} was changed by another run since this one read "
                              "it; not overwriting it",
                              hint=f"This run's state is in {rescue}: compare the two "
                              "(`ngp state history`) and keep the right one.") from None
 
-    def _rescue(self, state: State, serial: int) -> Path:
+    def _rescue(self, body: bytes, serial: int) -> Path:
         self.rescue_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         rescue = self.rescue_dir / f"{self.env}.json.rescue-{serial}"
         fd = os.open(rescue, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as file:
-            file.write(state.to_json(serial).decode())
+        with os.fdopen(fd, "wb") as file:
+            file.write(body)
         return rescue
 
     # -- versions ------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from types import SimpleNamespace
@@ -31,8 +32,8 @@ class SlowStore:
     def __init__(self):
         self.writes: list[set[str]] = []
 
-    def save(self, state):
-        held = set(state.outputs)
+    def write(self, data, serial):
+        held = set(json.loads(data)["outputs"])
         time.sleep(0.05)
         self.writes.append(held)
 
@@ -58,3 +59,41 @@ def test_no_change_returns_before_a_write_holds_it():
     assert len(store.writes) <= 10 and len(returned) == 10
     for name, done in returned.items():
         assert any(name in write for write in store.writes[:done]), name
+
+
+def test_steps_change_the_state_while_a_write_is_made():
+    writing, release, changed = threading.Event(), threading.Event(), threading.Event()
+    writes = []
+
+    class HeldStore:
+        def write(self, data, serial):
+            writing.set()
+            release.wait(5)
+            writes.append((serial, json.loads(data)["outputs"]))
+
+    run = engine.Run(settings=SimpleNamespace(env="t"), desired=None, aws=None,
+                     store=HeldStore(), state=State(env="t"), reporter=None)
+
+    def change(name: str) -> None:
+        with run.saving() as state:
+            state.outputs[name] = 1
+        changed.set()
+
+    first = threading.Thread(target=change, args=("a",))
+    first.start()
+    assert writing.wait(5)
+
+    def second() -> None:
+        with run.saving() as state:
+            state.outputs["b"] = 1
+            entered.set()
+
+    entered = threading.Event()
+    later = threading.Thread(target=second)
+    later.start()
+    assert entered.wait(2), "a change waited for another's write to end"
+    assert not changed.is_set()  # and the first is not back before its write is done
+    release.set()
+    first.join(5)
+    later.join(5)
+    assert writes == [(1, {"a": 1}), (2, {"a": 1, "b": 1})]

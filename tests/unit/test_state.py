@@ -152,3 +152,35 @@ def test_starting_over_keeps_the_old_backup_aside(store):
     assert LocalStore(store.path.parent, "dev").load().lineage == second.lineage
     aside = store.path.parent / f"dev.json.backup-{first.lineage}"
     assert json.loads(aside.read_text())["lineage"] == first.lineage
+
+
+def test_a_save_after_a_load_writes_unchanged_resources_as_read(store):
+    saved(store, 3)
+    before = store.path.read_bytes()
+    again = store.load()
+    assert len(again._lines) == 3  # each resource's line kept from the file
+    again.resources["n.r1"] = Recorded("ec2.vpc", "vpc-9", {"cidr": "10.9.0.0/16"},
+                                       {"id": "vpc-9"})
+    store.save(again)
+    after = store.path.read_bytes().decode().splitlines()
+    changed = [a for a, b in zip(before.decode().splitlines(), after, strict=True) if a != b]
+    assert len(changed) == 2 and '"serial"' in changed[0] and '"vpc-1"' in changed[1]
+    assert store.load().resources["n.r1"].id == "vpc-9"
+
+
+@pytest.mark.parametrize("layout", ["indented", "two on a line", "split over lines"])
+def test_a_state_file_in_another_layout_reads_the_same_and_is_written_anew(store, layout):
+    state = saved(store, 3)
+    text = store.path.read_text()
+    if layout == "indented":
+        text = json.dumps(json.loads(text), indent=4)
+    elif layout == "two on a line":
+        text = text.replace('},\n  "n.r1"', '}, "n.r1"')
+    else:
+        text = text.replace('"spec":{', '"spec":\n{')
+    store.path.write_text(text)
+    again = LocalStore(store.path.parent, "dev").load()
+    assert again.resources == state.resources and again._lines == {}
+    store = LocalStore(store.path.parent, "dev")
+    store.save(store.load())
+    assert json.loads(store.path.read_text())["resources"] == json.loads(text)["resources"]
