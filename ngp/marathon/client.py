@@ -22,6 +22,7 @@ from ngp.errors import NgpError
 from ngp.marathon import rules
 
 DEPLOY_TIMEOUT = 600.0
+MAX_POLL = 5.0  # seconds between two looks at a deployment, at most
 
 
 class MarathonError(NgpError):
@@ -208,7 +209,15 @@ class Marathon:
         self._wait_gone(deployment, app_id, give_up)
         return self._check(app_id, result.get("version"), give_up)
 
+    def _pause(self, since: float, give_up: float) -> None:
+        """Wait before asking again: a tenth of the time waited so far (at least the poll
+        interval, at most MAX_POLL), so a ten-minute deployment is asked a few dozen times,
+        not every quarter second, and is seen finished at most about 10% late."""
+        now = time.monotonic()
+        time.sleep(max(0.0, min(max(self._poll, (now - since) / 10), MAX_POLL, give_up - now)))
+
     def _wait_gone(self, deployment: str | None, app_id: str, give_up: float) -> None:
+        since = time.monotonic()
         while deployment and any(d["id"] == deployment for d in self.deployments()):
             if time.monotonic() > give_up:
                 raise MarathonError(
@@ -216,10 +225,11 @@ class Marathon:
                     f"{app_id}", hint="See why in Marathon (GET /v2/queue, the app's last "
                     "task failure): too few agents for its constraints, or failing health "
                     "checks. `ngp up` again waits again.")
-            time.sleep(self._poll)
+            self._pause(since, give_up)
 
     def _check(self, app_id: str, version: str | None, give_up: float) -> dict[str, Any]:
         """A deployment that is gone may have been cancelled: check the app itself."""
+        since = time.monotonic()
         while True:
             app = self.get_app(app_id)
             if app is None:
@@ -241,7 +251,7 @@ class Marathon:
                 raise MarathonError(f"{app.get('tasksRunning', 0)} of {wanted} tasks running "
                                     f"({app.get('tasksHealthy', 0)} healthy) at the deadline",
                                     where=f"marathon app {app_id}")
-            time.sleep(self._poll)
+            self._pause(since, give_up)
 
     def delete(self, app_id: str, *, deadline: float = DEPLOY_TIMEOUT) -> None:
         """Delete the app (gone already is success); DELETE forces by default in Marathon."""

@@ -121,6 +121,16 @@ def test_a_deployment_past_its_deadline_is_a_clear_error(marathon, local_maratho
     assert exc.value.where == "marathon app /platform/web"
 
 
+def test_a_long_deployment_is_asked_less_often_as_it_goes_on(marathon, local_marathon):
+    local_marathon.deploy_seconds = 2.0
+    before = marathon.calls
+    app = marathon.apply(WEB)
+    assert app["tasksRunning"] == 2
+    # Every 0.02 s (the client's poll) would be about 100 looks; a tenth of the time waited
+    # so far, about 30.
+    assert marathon.calls - before < 50
+
+
 def test_delete_and_delete_again(marathon):
     marathon.apply(WEB)
     marathon.delete("/platform/web")
