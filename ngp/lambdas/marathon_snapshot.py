@@ -114,10 +114,11 @@ def listing(s3: Any, bucket: str) -> list[dict[str, Any]]:
 
 
 def restore(request: Request, s3: Any, bucket: str, key: str | None = None,
-            secret: Callable[[str], str] | None = None, tries: int = 30,
-            pause: float = 2.0) -> dict[str, Any]:
+            secret: Callable[[str], str] | None = None, tries: int = 12,
+            pause: float = 1.0, max_pause: float = 10.0) -> dict[str, Any]:
     """Put every app of a snapshot (the latest, or `key`) back as it was. An app locked by
-    a deployment (409) is tried again, `tries` times."""
+    a deployment (409) is tried again, `tries` times, after a pause that grows by half each
+    time up to max_pause (about 70 s in all)."""
     if key is None:
         snapshots = listing(s3, bucket)
         if not snapshots:
@@ -143,11 +144,13 @@ def restore(request: Request, s3: Any, bucket: str, key: str | None = None,
         if env:
             body["env"] = env
         path = "/v2/apps/" + app["id"].strip("/") + "?partialUpdate=false"
+        wait = pause
         for attempt in range(tries):
             status, answer = request("PUT", path, body)
             if status != 409 or attempt == tries - 1:
                 break
-            time.sleep(pause)  # locked by a deployment: it ends on its own
+            time.sleep(wait)  # locked by a deployment: it ends on its own
+            wait = min(wait * 1.5, max_pause)
         _ok(status, answer, f"restoring app {app['id']}")
         restored.append(app["id"])
     return {"snapshot": key, "apps": restored}

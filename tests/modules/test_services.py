@@ -146,6 +146,24 @@ def test_restore_takes_a_named_snapshot_and_lists_them(marathon, bucket):
     assert marathon.get_app("/platform/jobs/worker")["instances"] == 1
 
 
+def test_restore_waits_out_a_locked_app_with_growing_pauses(marathon, bucket, monkeypatch):
+    marathon.apply(APPS[1])
+    logic.take(request_through(marathon), bucket, "ngp-snapshots-t")
+    through = request_through(marathon)
+    answers = iter([409] * 6)
+
+    def locked_six_times(method, path, body=None):
+        status = next(answers, None)
+        return (status, {"message": "locked"}) if status else through(method, path, body)
+
+    pauses = []
+    monkeypatch.setattr(logic.time, "sleep", pauses.append)
+    result = logic.restore(locked_six_times, bucket, "ngp-snapshots-t", pause=1.0,
+                           max_pause=4.0)
+    assert result["apps"] == ["/platform/jobs/worker"]
+    assert pauses == [1.0, 1.5, 2.25, 3.375, 4.0, 4.0]
+
+
 def test_restore_without_snapshots_or_with_a_wrong_key_says_so(marathon, bucket):
     request = request_through(marathon)
     with pytest.raises(logic.SnapshotError, match="has no snapshot yet"):
