@@ -79,6 +79,10 @@ def write_env(project: Project, name: str, settings: dict[str, Any],
 def run(project: Project, env: str, command: str, scale: float) -> dict[str, Any]:
     t0 = time.perf_counter()
     with engine.open_run(project, env, command, Quiet()) as current:
+        if command == "status":  # as `ngp status`: no plan
+            engine.status(current)
+            return {"changes": 0, "wall": time.perf_counter() - t0,
+                    "calls": Counter(current.aws.calls)}
         plan = engine.plan(current, destroy=command == "down")
         figures: dict[str, Any] = {"changes": len(plan.actionable)}
         if command in ("up", "down") and plan.actionable:
@@ -90,8 +94,6 @@ def run(project: Project, env: str, command: str, scale: float) -> dict[str, Any
             figures.update(apply=summary.seconds, observed=summary.critical_path(),
                            bound=engine.longest_chain(summary.deps,
                                                       lambda k: weight.get(k, 0.0)))
-        if command == "status":
-            engine.status(current)
         figures.update(wall=time.perf_counter() - t0, calls=Counter(current.aws.calls))
     return figures
 

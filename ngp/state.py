@@ -74,17 +74,6 @@ class State:
     _lines: dict[str, tuple[Recorded, str]] = field(default_factory=dict, repr=False,
                                                      compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "env": self.env,
-            "lineage": self.lineage,
-            "serial": self.serial,
-            "resources": {a: vars(r) for a, r in sorted(self.resources.items())},
-            "pending": {a: vars(p) for a, p in sorted(self.pending.items())},
-            "outputs": self.outputs,
-        }
-
     def to_json(self, serial: int | None = None) -> bytes:
         """The state file: its head first (format, env, lineage, serial), then one line per
         resource, so a diff shows what changed and a 10,000-resource state writes in a
@@ -134,7 +123,19 @@ def _fingerprint(path: Path) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-class LocalStore:
+class Store:
+    """What every state store does on top of its own `write`."""
+
+    def write(self, data: bytes, serial: int) -> None:
+        raise NotImplementedError
+
+    def save(self, state: State) -> None:
+        """Write state as serial + 1 (atomically, and never over another writer's version)."""
+        self.write(state.to_json(state.serial + 1), state.serial + 1)
+        state.serial += 1
+
+
+class LocalStore(Store):
     """state/<env>.json on the local disk, with state/<env>.json.backup and state/<env>.lock."""
 
     def __init__(self, state_dir: Path, env: str) -> None:
@@ -162,13 +163,9 @@ class LocalStore:
                 f"copy the backup over it. Both are left as they are.")
         return state
 
-    def save(self, state: State) -> None:
-        """Write state atomically as serial + 1, keeping the previous version as backup."""
-        self.write(state.to_json(state.serial + 1), state.serial + 1)
-        state.serial += 1
-
     def write(self, data: bytes, serial: int) -> None:
-        """Write an encoded state (State.to_json) as version `serial`, atomically.
+        """Write an encoded state (State.to_json) as version `serial`, atomically, keeping
+        the previous version as backup.
 
         Refuses (and writes nothing over it) if the file changed since we read or wrote it:
         two writers must never silently overwrite each other."""
@@ -359,7 +356,7 @@ def _read_layout(raw: bytes) -> tuple[Any, dict[str, str]]:
         doc = json.loads(text[:start] + '\n "resources": {}' + text[end + 3:])
     except ValueError:
         return json.loads(text), {}
-    if not isinstance(doc, dict):
+    if not isinstance(doc, dict):  # e.g. a list holding such an object: not a state file
         return doc, {}
     doc["resources"] = resources
     return doc, lines

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import error_code, error_message
 from ngp.errors import LockError, StateError
-from ngp.state import State, describe_holder, now, parse_state
+from ngp.state import State, Store, describe_holder, now, parse_state
 
 CONFLICT = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 MISSING = frozenset({"NoSuchKey", "404"})
@@ -171,7 +171,7 @@ class DynamoLock:
         return held
 
 
-class S3Store:
+class S3Store(Store):
     """The env's state as s3://<bucket>/<key>; the lock next to it or in DynamoDB."""
 
     def __init__(self, s3: Any, bucket: str, key: str, env: str, *, lock: Any,
@@ -214,11 +214,6 @@ class S3Store:
             return State(env=self.env)
         self._etag = got["ETag"]
         return parse_state(got["Body"].read(), self.where, self.env)
-
-    def save(self, state: State) -> None:
-        """Write state as serial + 1, only if the object is still the one we read."""
-        self.write(state.to_json(state.serial + 1), state.serial + 1)
-        state.serial += 1
 
     def write(self, data: bytes, serial: int) -> None:
         """Write an encoded state (State.to_json) as version `serial`, only if the object is
