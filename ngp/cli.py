@@ -594,25 +594,49 @@ def sandbox_start(
         "--model", help="Make every AWS operation take its typical AWS time divided by this "
         "(200: a NAT gateway 0.55 s, a search domain 6 s), and Marathon as slow as DC/OS.")
     ] = 0.0,
+    lenient: Annotated[list[str] | None, typer.Option(
+        "--lenient", help="Turn one strict rule off, for diagnosis only (`ngp sandbox rules` "
+        "lists them); repeat for more.")] = None,
     as_json: Json = False,
 ) -> None:
     """Start the local AWS and the local Marathon on 127.0.0.1 (they keep running until
     `ngp sandbox stop`)."""
     from ngp.sandbox.faults import parse
+    from ngp.sandbox.strict import check_lenient
 
     parse(faults)  # a wrong spec is one line here, not a sandbox that fails to start
+    off = check_lenient(lenient or [])
     if model < 0:
         raise NgpError("--model is a positive scale, e.g. 200")
     info, started = control.start(_project(), latency_ms, deploy_seconds, marathon_token,
-                                  faults, model)
+                                  faults, model, tuple(off))
     if as_json:
         print(json.dumps({**info, "started_now": started}))
         return
     if not started and info.get("latency_ms", 0.0) != latency_ms:
         err.print(f"[yellow]warning:[/] the sandbox already runs with "
                   f"--latency-ms {info.get('latency_ms', 0)}; stop it to change that")
+    if not started and sorted(info.get("lenient", [])) != sorted(off):
+        err.print("[yellow]warning:[/] the sandbox already runs with --lenient "
+                  f"{','.join(info.get('lenient', [])) or '(none)'}; stop it to change that")
+    if info.get("lenient"):
+        err.print("[yellow]warning:[/] the sandbox is lenient about "
+                  f"{', '.join(info['lenient'])}: AWS is not (for diagnosis only)")
     out.print(f"Sandbox {'started' if started else 'already running'}: AWS at "
               f"{info['endpoint']}, Marathon at {info.get('marathon_url')} (pid {info['pid']}).")
+
+
+@sandbox_app.command("rules")
+def sandbox_rules(as_json: Json = False) -> None:
+    """The AWS rules the sandbox enforces that moto alone does not, with their sources."""
+    from ngp.sandbox.strict import all_rules
+
+    rules = [{"name": cls.name, "summary": cls.summary, "source": cls.source}
+             for _, cls in sorted(all_rules().items())]
+    if as_json:
+        print(json.dumps(rules, indent=2))
+        return
+    render.rules_table(out, rules)
 
 
 @sandbox_app.command("stop")

@@ -158,6 +158,18 @@ def _bad(status: str) -> bool:
     return bool(counts and counts.group(1) != counts.group(2))
 
 
+def rules_table(console: Console, rules: list[dict[str, str]]) -> None:
+    """`ngp sandbox rules`: each strict rule, what AWS does, and where AWS says so."""
+    table = Table(title="What the sandbox refuses, as AWS does", show_lines=True)
+    for column in ("rule", "what AWS does", "source"):
+        table.add_column(column, overflow="fold")
+    for r in rules:
+        table.add_row(r["name"], escape(r["summary"]), r["source"])
+    console.print(table)
+    console.print(f"{len(rules)} rules; `ngp sandbox start --lenient RULE` turns one off, "
+                  "for diagnosis only.")
+
+
 def print_stats(console: Console, calls: dict[str, int], seconds: float,
                 summary: Summary | None = None) -> None:
     if summary is not None and summary.steps:

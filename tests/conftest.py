@@ -1,9 +1,14 @@
 """Fixtures shared by every test. No test may reach a real AWS account: credentials are fake,
-profiles and config files are cut off, and every client points at moto."""
+profiles and config files are cut off, and every client points at moto, behind the strict
+sandbox's rules (ngp/sandbox/strict.py): the in-process tests meet AWS's rules too."""
 
 from __future__ import annotations
 
 import os
+import tempfile
+import threading
+import urllib.request
+from pathlib import Path
 
 # Set before boto3 is imported anywhere, so nothing can pick up a real profile.
 for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
@@ -18,20 +23,49 @@ os.environ.update({
     "AWS_EC2_METADATA_DISABLED": "true",
 })
 
+from ngp.sandbox.server import prepare_moto  # noqa: E402
+
+prepare_moto(Path(tempfile.mkdtemp(prefix="ngp-moto-")))  # before moto is imported
+
 import pytest  # noqa: E402
-from moto import mock_aws  # noqa: E402
 
 from ngp.aws import Aws  # noqa: E402
 from ngp.resources import Context  # noqa: E402
 from tests.homes import Home  # noqa: E402
 
+TEST_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@pytest.fixture(scope="session")
+def strict_endpoint():
+    """The sandbox's AWS (moto behind every strict rule) in this process, on a loopback
+    port: what the in-process tests talk to over HTTP, as ngp talks to AWS."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    from ngp.sandbox.server import aws_app
+
+    server = make_server("127.0.0.1", 0, aws_app(), threaded=True,
+                         request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def reset_aws(endpoint: str) -> None:
+    """Empty moto and the rules' memory: each test starts with a fresh account."""
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 200
+
 
 @pytest.fixture
-def aws():
-    """An in-process moto AWS, and ngp's client factory pointed at it."""
-    with mock_aws():
-        yield Aws("us-east-1", credentials={"aws_access_key_id": "testing",
-                                            "aws_secret_access_key": "testing"})
+def aws(strict_endpoint):
+    """A fresh strict AWS, and ngp's client factory pointed at it."""
+    reset_aws(strict_endpoint)
+    yield Aws("us-east-1", endpoint_url=strict_endpoint, credentials=TEST_CREDENTIALS)
 
 
 @pytest.fixture

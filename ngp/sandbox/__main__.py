@@ -15,6 +15,7 @@ run.add_argument("--marathon-deploy-seconds", type=float, default=0.5)
 run.add_argument("--marathon-token", default=None)
 run.add_argument("--faults", default="")
 run.add_argument("--model", type=float, default=0.0)
+run.add_argument("--lenient", default="", help="rules to turn off, comma-separated")
 args = parser.parse_args()
 serve(args.info, args.port, args.latency_ms, args.marathon_deploy_seconds, args.marathon_token,
-      args.faults, args.model)
+      args.faults, args.model, frozenset(filter(None, args.lenient.split(","))))

@@ -65,7 +65,7 @@ def status(project: Project) -> dict[str, Any] | None:
 
 def start(project: Project, latency_ms: float = 0.0, deploy_seconds: float = 0.5,
           marathon_token: str | None = None, faults: str = "",
-          model_scale: float = 0.0) -> tuple[dict[str, Any], bool]:
+          model_scale: float = 0.0, lenient: tuple[str, ...] = ()) -> tuple[dict[str, Any], bool]:
     """Start the sandbox unless it runs; returns its info and whether it was started now."""
     info = status(project)
     if info is not None:
@@ -80,7 +80,8 @@ def start(project: Project, latency_ms: float = 0.0, deploy_seconds: float = 0.5
              "--latency-ms", str(latency_ms), "--marathon-deploy-seconds", str(deploy_seconds),
              *(["--marathon-token", marathon_token] if marathon_token else []),
              *(["--faults", faults] if faults else []),
-             *(["--model", str(model_scale)] if model_scale else [])],
+             *(["--model", str(model_scale)] if model_scale else []),
+             *(["--lenient", ",".join(lenient)] if lenient else [])],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             start_new_session=True,  # outlives this command, and its Ctrl-C
             cwd=project.root,

@@ -161,35 +161,55 @@ def load_services(dispatcher: Any) -> None:
                 get_service_router(service)._get_router(protocol)
 
 
-def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
-          marathon_deploy_seconds: float = 0.5, marathon_token: str | None = None,
-          faults: str = "", model_scale: float = 0.0) -> None:
+def prepare_moto(folder: Path) -> None:
+    """Set moto up as the sandbox needs it, before moto is imported: AWS's validations on,
+    the small image catalogue, the TLS stand-in."""
+    os.environ.update(VALIDATION_FLAGS)
+    os.environ.setdefault("MOTO_AMIS_PATH", str(base_images(folder)))
+    stand_for_tls()
+
+
+def aws_app(*, faults: str = "", latency_ms: float = 0.0, model_scale: float = 0.0,
+            lenient: frozenset[str] = frozenset()) -> Any:
+    """The local AWS as one WSGI application: moto behind the strict rules (all but the
+    lenient ones), then the faults, the latency and the model asked for."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
     from ngp.sandbox import model
     from ngp.sandbox.faults import AwsFaults, parse
+    from ngp.sandbox.strict import Strict
 
     plan = parse(faults)
-    os.environ.update(VALIDATION_FLAGS)
-    os.environ.setdefault("MOTO_AMIS_PATH", str(base_images(info_path.parent)))
-    stand_for_tls()
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     dispatcher = DomainDispatcherApplication(create_backend_app)
     if model_scale > 0:  # the model's times, and not moto's first-call imports, are measured
         load_services(dispatcher)
-    app: Any = AtomicConditions(AwsStyleErrors(dispatcher))
+    app: Any = Strict(AtomicConditions(AwsStyleErrors(dispatcher)), lenient=lenient)
     if plan.throttle or plan.consistency:
         app = AwsFaults(app, plan)
     if latency_ms > 0:
         app = Latency(app, latency_ms / 1000.0)
     if model_scale > 0:
         app = model.AwsModel(app, model_scale)
+    return app
+
+
+def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
+          marathon_deploy_seconds: float = 0.5, marathon_token: str | None = None,
+          faults: str = "", model_scale: float = 0.0,
+          lenient: frozenset[str] = frozenset()) -> None:
+    from ngp.sandbox import model
+    from ngp.sandbox.faults import parse
+
+    plan = parse(faults)
+    prepare_moto(info_path.parent)
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    app = aws_app(faults=faults, latency_ms=latency_ms, model_scale=model_scale,
+                  lenient=lenient)
+    if model_scale > 0:
         marathon_deploy_seconds = model.DEPLOY_SECONDS / model_scale
     server = make_server("127.0.0.1", port, app, threaded=True,
                          request_handler=MotoRequestHandler)
@@ -216,6 +236,7 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
                            "marathon_url": f"http://127.0.0.1:{marathon.server_address[1]}",
                            "marathon_token": marathon_token, "latency_ms": latency_ms,
                            "faults": faults, "model_scale": model_scale,
+                           "lenient": sorted(lenient),
                            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     try:
         server.serve_forever()

@@ -1,4 +1,4 @@
-"""The network module through the engine, in-process against moto."""
+"""The network module through the engine, in-process against the strict sandbox's AWS."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import textwrap
 
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from ngp import engine
 from ngp.config import Project
@@ -40,14 +39,19 @@ class Collect:
 
 
 @pytest.fixture
-def project(tmp_path):
+def project(tmp_path, strict_endpoint):
+    from tests.conftest import reset_aws
+
     (tmp_path / "envs").mkdir()
-    with mock_aws():
-        yield Project(tmp_path)
+    reset_aws(strict_endpoint)
+    project = Project(tmp_path)
+    project.endpoint = strict_endpoint
+    return project
 
 
 def write_env(project, name="net", azs=3, nat="single"):
-    (project.envs_dir / f"{name}.toml").write_text(textwrap.dedent(ENV.format(azs=azs, nat=nat)))
+    text = f'endpoint_url = "{project.endpoint}"\n' + ENV.format(azs=azs, nat=nat)
+    (project.envs_dir / f"{name}.toml").write_text(textwrap.dedent(text))
     return name
 
 
@@ -172,8 +176,8 @@ def test_renaming_replaces_the_groups_and_retags_the_rest(project):
 def test_fewer_azs_delete_the_last_ones_and_more_nats_reroute(project):
     env = write_env(project, azs=3)
     up(project, env)
-    (project.envs_dir / f"{env}.toml").write_text(textwrap.dedent(
-        ENV.format(azs=2, nat="per_az")))
+    (project.envs_dir / f"{env}.toml").write_text(
+        f'endpoint_url = "{project.endpoint}"\n' + ENV.format(azs=2, nat="per_az"))
     actions, state = apply_plan(project, env)
     assert actions == {
         "network.subnet.public[c]": Action.DELETE, "network.subnet.private[c]": Action.DELETE,
@@ -193,7 +197,8 @@ def test_an_instance_adopted_after_a_killed_create_is_kept_not_replaced(project)
     with the spec it was made from (user data is not in any read), so nothing is replaced."""
     from ngp.state import Pending, now
 
-    (project.envs_dir / "vm.toml").write_text(textwrap.dedent(ENV.format(azs=1, nat="none"))
+    (project.envs_dir / "vm.toml").write_text(f'endpoint_url = "{project.endpoint}"\n'
+                                              + ENV.format(azs=1, nat="none")
                                               .replace('modules = ["network"]',
                                                        'modules = ["network", "manager"]')
                                               + '\n[manager]\nimage_name = "amzn2-ami-hvm-*"\n')
