@@ -404,6 +404,8 @@ def restore(
         else:
             out.print(f"Restored {len(result['apps'])} apps from {result['snapshot']}: "
                       + ", ".join(result["apps"]))
+            if result.get("other_envs_apps"):
+                out.print("Left to their own envs: " + ", ".join(result["other_envs_apps"]))
 
 
 @elk_app.command("allow-ip")

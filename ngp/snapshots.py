@@ -62,7 +62,7 @@ def restore(run: Run, key: str | None) -> dict[str, Any]:
     secrets = run.aws.client("secretsmanager")
     try:
         return logic.restore(
-            _request(run), run.aws.client("s3"), _bucket(run), key,
+            _request(run), run.aws.client("s3"), _bucket(run), key, env=run.settings.env,
             secret=lambda arn: secrets.get_secret_value(SecretId=arn)["SecretString"])
     except (logic.SnapshotError, ClientError, MarathonError) as exc:
         raise _failing("the restore", exc) from None

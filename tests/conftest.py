@@ -22,6 +22,12 @@ os.environ.update({
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "AWS_EC2_METADATA_DISABLED": "true",
 })
+# The local Marathon checks apps against Marathon's own schema, found here at run time (the
+# README: some tests skip where shared/reference is absent; this one falls back to ngp's rules).
+MARATHON_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "reference" / "marathon" / \
+    "schema"
+if MARATHON_SCHEMA.is_dir():
+    os.environ.setdefault("NGP_MARATHON_SCHEMA", str(MARATHON_SCHEMA))
 
 from ngp.sandbox.server import prepare_moto  # noqa: E402
 

@@ -24,6 +24,7 @@ from typing import Any
 FORMAT = 1
 PREFIX = "snapshots/"
 SECRET_LABEL = "NGP_SECRET_"
+ENV_LABEL = "NGP_ENV"  # the env that deployed an app (ngp.marathon.app)
 # What Marathon adds to an app and manages itself (shared/reference/marathon/API-NOTES.md).
 MANAGED = ("version", "versionInfo", "tasksStaged", "tasksRunning", "tasksHealthy",
            "tasksUnhealthy", "deployments", "tasks", "lastTaskFailure",
@@ -115,10 +116,12 @@ def listing(s3: Any, bucket: str) -> list[dict[str, Any]]:
 
 def restore(request: Request, s3: Any, bucket: str, key: str | None = None,
             secret: Callable[[str], str] | None = None, tries: int = 12,
-            pause: float = 1.0, max_pause: float = 10.0) -> dict[str, Any]:
-    """Put every app of a snapshot (the latest, or `key`) back as it was. An app locked by
-    a deployment (409) is tried again, `tries` times, after a pause that grows by half each
-    time up to max_pause (about 70 s in all)."""
+            pause: float = 1.0, max_pause: float = 10.0,
+            env: str | None = None) -> dict[str, Any]:
+    """Put every app of a snapshot (the latest, or `key`) back as it was, except the apps
+    another env than `env` deployed (labelled so): those are that env's to restore. An app
+    locked by a deployment (409) is tried again, `tries` times, after a pause that grows by
+    half each time up to max_pause (about 70 s in all)."""
     if key is None:
         snapshots = listing(s3, bucket)
         if not snapshots:
@@ -131,8 +134,12 @@ def restore(request: Request, s3: Any, bucket: str, key: str | None = None,
     if document.get("format") != FORMAT:
         raise SnapshotError(f"snapshot {key} has format {document.get('format')}, "
                             f"this restore reads {FORMAT}")
-    restored = []
+    restored, skipped = [], []
     for app in document["apps"]:
+        owner = (app.get("labels") or {}).get(ENV_LABEL)
+        if env and owner and owner != env:
+            skipped.append(app["id"])
+            continue
         body = dict(app)
         env = dict(body.get("env") or {})
         for name, value in env.items():
@@ -153,7 +160,10 @@ def restore(request: Request, s3: Any, bucket: str, key: str | None = None,
             wait = min(wait * 1.5, max_pause)
         _ok(status, answer, f"restoring app {app['id']}")
         restored.append(app["id"])
-    return {"snapshot": key, "apps": restored}
+    result: dict[str, Any] = {"snapshot": key, "apps": restored}
+    if skipped:
+        result["other_envs_apps"] = skipped
+    return result
 
 
 def _boto3(service: str) -> Any:
@@ -176,6 +186,7 @@ def restore_handler(event: Any, context: Any) -> dict[str, Any]:
         secrets = _boto3("secretsmanager")
         result = restore(urllib_request(os.environ["MARATHON_URL"]), _boto3("s3"),
                          os.environ["BUCKET"], body.get("snapshot"),
+                         env=os.environ.get("NGP_ENV"),
                          secret=lambda arn: secrets.get_secret_value(SecretId=arn)[
                              "SecretString"])
         return {"statusCode": 200, "body": json.dumps(result)}

@@ -79,14 +79,23 @@ class App(Kind):
         app = marathon_of(ctx).get_app(id)
         return self._live(app) if app else None
 
+    def _check_owned(self, ctx: Context, address: str, app: dict[str, Any]) -> None:
+        """Refuse to take over, change or delete an app this env did not deploy: its id may
+        be another env's (two envs on one cluster), or someone's own app."""
+        owner = app.get("labels", {}).get(LABEL_ENV)
+        if owner == ctx.env:
+            return
+        made = f"belongs to env {owner!r}" if owner else "was not deployed by ngp"
+        raise ResourceError(f"Marathon app {app['id']} {made}, not env {ctx.env!r}",
+                            where=address,
+                            hint="Leave it to its own env (ngp changes only its own apps), "
+                            "or delete it from Marathon yourself if it is no longer used.")
+
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         app = marathon_of(ctx).get_app(spec["id"])
         if app is None:
             return None
-        if app.get("labels", {}).get(LABEL_ENV) != ctx.env:
-            raise ResourceError(f"Marathon app {app['id']} exists but was not deployed by ngp "
-                                f"for env {ctx.env!r}", where=address,
-                                hint="Delete it, or give ngp's app another id.")
+        self._check_owned(ctx, address, app)
         return app["id"], self._live(app)
 
     def _apply(self, ctx: Context, address: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -104,13 +113,24 @@ class App(Kind):
         return {"id": app["id"], "version": app["version"]}
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        # A PUT creates or replaces: look first, so another env's app is never overwritten.
+        if isinstance(spec.get("id"), str) and not rules.id_errors(spec["id"]):
+            existing = marathon_of(ctx).get_app(spec["id"])
+            if existing is not None:
+                self._check_owned(ctx, address, existing)
         outputs = self._apply(ctx, address, spec)
         return outputs["id"], outputs
 
     def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
-        app = marathon_of(ctx).get_app(id) or {}
+        app = marathon_of(ctx).get_app(id) or {"id": id, "labels": {LABEL_ENV: ctx.env}}
         address = app.get("labels", {}).get(LABEL_ADDRESS, "")
+        self._check_owned(ctx, address or f"marathon app {id}", app)
         return self._apply(ctx, address, new)
 
     def delete(self, ctx: Context, id: str) -> None:
+        app = marathon_of(ctx).get_app(id)
+        if app is None:
+            return  # already gone
+        self._check_owned(ctx, app.get("labels", {}).get(LABEL_ADDRESS) or
+                          f"marathon app {id}", app)
         marathon_of(ctx).delete(id)

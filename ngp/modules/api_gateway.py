@@ -37,7 +37,7 @@ def hybrid() -> bool:
 def build(settings: Settings) -> Built:
     gw: GatewaySettings = settings.module("api_gateway")
     redis = {
-        "id": app_id("redis"), "instances": 1, "cpus": 0.5, "mem": 1024, "disk": 2000,
+        "id": app_id(settings, "redis"), "instances": 1, "cpus": 0.5, "mem": 1024, "disk": 2000,
         "container": {"type": "DOCKER", "docker": {"image": gw.redis_image},
                       "portMappings": [{"containerPort": 6379, "hostPort": 0, "name": "redis",
                                         "labels": {"VIP_0": "/redis:6379"}}]},
@@ -63,8 +63,8 @@ def build(settings: Settings) -> Built:
                     "TYK_GW_SLAVEOPTIONS_CONNECTIONSTRING": gw.hybrid_connection,
                     "TYK_GW_POLICIES_POLICYSOURCE": "rpc"})
     tyk = {
-        "id": app_id("tyk-gateway"), "instances": gw.instances, "cpus": 1, "mem": 1024,
-        "acceptedResourceRoles": ["slave_public"], "dependencies": [app_id("redis")],
+        "id": app_id(settings, "tyk-gateway"), "instances": gw.instances, "cpus": 1, "mem": 1024,
+        "acceptedResourceRoles": ["slave_public"], "dependencies": [app_id(settings, "redis")],
         "container": {"type": "DOCKER", "docker": {"image": gw.tyk_image},
                       "portMappings": [{"containerPort": gw.listen_port,
                                         "hostPort": gw.listen_port, "name": "http"}]},

@@ -54,7 +54,7 @@ def agent_statements(settings: Settings) -> list[dict[str, Any]]:
 def build(settings: Settings) -> Built:
     registry: RegistrySettings = settings.module("docker_registry")
     app = {
-        "id": app_id("registry"), "instances": registry.instances, "cpus": registry.cpus,
+        "id": app_id(settings, "registry"), "instances": registry.instances, "cpus": registry.cpus,
         "mem": registry.mem,
         "container": {"type": "DOCKER", "docker": {"image": registry.image},
                       "portMappings": [{"containerPort": 5000, "hostPort": 0, "name": "registry",

@@ -96,7 +96,7 @@ def build(settings: Settings) -> Built:
                         "ecr:BatchCheckLayerAvailability"]}]}}))
     registry = Ref(address(ecr.repositories[0]), "registry")
     refresher = {
-        "id": app_id("ecr-login"), "instances": node_count(settings, "ecr", ecr.nodes),
+        "id": app_id(settings, "ecr-login"), "instances": node_count(settings, "ecr", ecr.nodes),
         "cpus": 0.1, "mem": 128,
         "constraints": [["hostname", "UNIQUE"]], "acceptedResourceRoles": ["*", "slave_public"],
         "cmd": Format(REFRESH, region=settings.core.region, registry=registry,

@@ -102,7 +102,7 @@ def build(settings: Settings) -> Built:
     account = settings.account
     domain_arn = f"arn:aws:es:{settings.core.region}:{account}:domain/{name}"
     filebeat = {
-        "id": app_id("filebeat"), "instances": node_count(settings, "elk", elk.nodes),
+        "id": app_id(settings, "filebeat"), "instances": node_count(settings, "elk", elk.nodes),
         "cpus": 0.2, "mem": 256,
         "constraints": [["hostname", "UNIQUE"]], "acceptedResourceRoles": ["*", "slave_public"],
         "cmd": 'printf "%s\\n" "$FILEBEAT_YML" >/tmp/filebeat.yml && '

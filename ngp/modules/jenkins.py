@@ -28,7 +28,7 @@ class JenkinsSettings(ModuleSettings):
 def build(settings: Settings) -> Built:
     jenkins: JenkinsSettings = settings.module("jenkins")
     app = {
-        "id": app_id("jenkins"), "instances": 1, "cpus": jenkins.cpus, "mem": jenkins.mem,
+        "id": app_id(settings, "jenkins"), "instances": 1, "cpus": jenkins.cpus, "mem": jenkins.mem,
         "container": {
             "type": "DOCKER", "docker": {"image": jenkins.image},
             "volumes": [

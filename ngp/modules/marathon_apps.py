@@ -1,4 +1,7 @@
-"""What the platform's Marathon apps share: their id prefix and DC/OS's naming conventions."""
+"""What the platform's Marathon apps share: their ids and DC/OS's naming conventions.
+
+An app's id is /<env>/platform/<name>: one group per env, so two envs on one DC/OS cluster
+(the sandbox's Marathon, or a shared marathon_url) never share an app id."""
 
 from __future__ import annotations
 
@@ -10,12 +13,12 @@ from ngp.graph import Resource
 if TYPE_CHECKING:
     from ngp.config import Settings
 
-PREFIX = "/platform"
+GROUP = "platform"
 L4LB = "marathon.l4lb.thisdcos.directory"  # VIP_0 "/name:port" answers at name.<L4LB>:port
 
 
-def app_id(name: str) -> str:
-    return f"{PREFIX}/{name}"
+def app_id(settings: Settings, name: str) -> str:
+    return f"/{settings.env}/{GROUP}/{name}"
 
 
 def vip_host(name: str) -> str:

@@ -80,7 +80,9 @@ def _function(settings: Settings, snap: SnapshotSettings, key: str, handler: str
         "role_arn": Ref(f"marathon_snapshot.{key}_role", "arn"), "timeout": snap.timeout,
         "memory": snap.memory,
         "environment": {"BUCKET": Ref("marathon_snapshot.bucket", "name"),
-                        "MARATHON_URL": marathon_url(settings)},
+                        "MARATHON_URL": marathon_url(settings),
+                        # A restore leaves other envs' apps on the same cluster alone.
+                        "NGP_ENV": settings.env},
         "subnet_ids": subnets(settings, "private"),
         "security_group_ids": [Ref("marathon_snapshot.sg")]},
         depends_on=(f"marathon_snapshot.{key}_logs",))

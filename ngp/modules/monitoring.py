@@ -39,7 +39,7 @@ def host_volume(path: str, mode: str = "RO") -> dict[str, str]:
 def build(settings: Settings) -> Built:
     sysdig: MonitoringSettings = settings.module("monitoring")
     app = {
-        "id": app_id("sysdig-agent"),
+        "id": app_id(settings, "sysdig-agent"),
         "instances": node_count(settings, "monitoring", sysdig.nodes), "cpus": 0.5, "mem": 512,
         "constraints": [["hostname", "UNIQUE"]], "acceptedResourceRoles": ["*", "slave_public"],
         "container": {

@@ -2,10 +2,13 @@
 
 Deployments take `deploy_seconds` before an app's tasks count as running (and healthy, when
 it has health checks); while one runs, changing the app without force is a 409 naming it.
-Definitions get Marathon's defaults; a wrong shape is a 422 "Invalid JSON", a semantic error
-a 422 "Object is not valid", unparsable JSON a 400. With a token set, every request but
-/ping needs `Authorization: token=<token>` (a 401 is HTML, as Admin Router's is), and
-`POST /acs/api/v1/auth/login` hands the token out for the right uid and password.
+Definitions are checked against Marathon's official AppDefinition.json when its folder is
+given ($NGP_MARATHON_SCHEMA, marathon_schema.py), else against ngp's own rules; then they get
+Marathon's defaults. A wrong type is a 422 "Invalid JSON", any other fault a 422 "Object is
+not valid" (Marathon's {path, errors} details), unparsable JSON a 400. With a token set,
+every request but /ping needs `Authorization: token=<token>` (a 401 is HTML, as Admin
+Router's is), and `POST /acs/api/v1/auth/login` hands the token out for the right uid and
+password.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from ngp.marathon import rules
+from ngp.sandbox import marathon_schema
 
 VERSION = "1.11.23"
 
@@ -72,6 +76,8 @@ class LocalMarathon:
     # asked (the benchmark's model of DC/OS coming up).
     ready_after: float = 0.0
     first_asked: float | None = None
+    # Marathon's own schema (None: ngp's rules stand in, with a line in the sandbox's log).
+    schema: marathon_schema.Schema | None = field(default_factory=marathon_schema.load)
     apps: dict[str, StoredApp] = field(default_factory=dict)
     deployments: dict[str, Deployment] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -156,14 +162,21 @@ class LocalMarathon:
         except ValueError as exc:
             return None, _json({"message": "Invalid JSON", "details": str(exc)}, 400)
 
-    @staticmethod
-    def _invalid(app: Any) -> Response | None:
-        shape = rules.shape_errors(app)
+    def _invalid(self, app: Any) -> Response | None:
+        if self.schema is None or not isinstance(app, dict):
+            shape, invalid = rules.shape_errors(app), []
+        else:
+            # A GET body sent back is fine: Marathon reads past its AppInfo fields.
+            shape, invalid = self.schema.errors(
+                {k: v for k, v in app.items() if k not in rules.READ_ONLY})
         if shape:
             return _json({"message": "Invalid JSON", "details": shape}, 422)
-        semantic = rules.semantic_errors(app)
-        if semantic:
-            return _json({"message": "Object is not valid", "details": semantic}, 422)
+        # What Marathon's validators check beyond the schema (PathId.scala's segments, at
+        # most one Mesos health check: API-NOTES.md sections 4 and 7).
+        seen = {d["path"] for d in invalid}
+        invalid += [d for d in rules.semantic_errors(app) if d["path"] not in seen]
+        if invalid:
+            return _json({"message": "Object is not valid", "details": invalid}, 422)
         return None
 
     def _locked(self, app_id: str) -> Response:

@@ -217,11 +217,12 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
 
     from ngp.sandbox.marathon import LocalMarathon
 
-    marathon_app: Any = LocalMarathon(
+    local_marathon = LocalMarathon(
         deploy_seconds=marathon_deploy_seconds, token=marathon_token,
         credentials=("admin", marathon_token) if marathon_token else None,
         failing=dict(plan.marathon_fail),
         ready_after=model.DCOS_READY_SECONDS / model_scale if model_scale > 0 else 0.0)
+    marathon_app: Any = local_marathon
     if latency_ms > 0:
         marathon_app = Latency(marathon_app, latency_ms / 1000.0)
     marathon = make_server("127.0.0.1", 0, marathon_app, threaded=True)
@@ -237,6 +238,8 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
                            "marathon_token": marathon_token, "latency_ms": latency_ms,
                            "faults": faults, "model_scale": model_scale,
                            "lenient": sorted(lenient),
+                           "marathon_schema": str(local_marathon.schema.folder)
+                           if local_marathon.schema else None,
                            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     try:
         server.serve_forever()

@@ -6,9 +6,9 @@ import json
 
 from tests.homes import all_ids
 
-APPS = {"/platform/registry", "/platform/redis", "/platform/tyk-gateway",
-        "/platform/sysdig-agent", "/platform/jenkins", "/platform/ecr-login",
-        "/platform/filebeat"}
+# Every app's id carries its env: /<env>/platform/<name> (the env here is "apps").
+APPS = {f"/apps/platform/{name}" for name in (
+    "registry", "redis", "tyk-gateway", "sysdig-agent", "jenkins", "ecr-login", "filebeat")}
 
 
 def test_apps_come_up_healthy_change_alone_and_go_first(home):
@@ -19,18 +19,19 @@ def test_apps_come_up_healthy_change_alone_and_go_first(home):
     apps = {r["id"]: r["status"] for r in status["resources"] if r["kind"] == "marathon.app"}
     assert set(apps) == APPS
     # Sysdig runs on every agent of the env's cluster (2 private + 1 public), the rest once.
-    for every_agent in ("/platform/sysdig-agent", "/platform/ecr-login", "/platform/filebeat"):
+    for every_agent in ("/apps/platform/sysdig-agent", "/apps/platform/ecr-login",
+                        "/apps/platform/filebeat"):
         assert apps.pop(every_agent).startswith("3/3 running"), every_agent
     assert all(s.startswith("1/1 running, 1 healthy") for s in apps.values()), apps
 
     live = {a["id"]: a for a in home.marathon_apps()}
-    registry = live["/platform/registry"]
+    registry = live["/apps/platform/registry"]
     assert registry["env"]["REGISTRY_STORAGE_S3_BUCKET"] == "ngp-registry-apps"
     assert registry["container"]["portMappings"][0]["labels"]["VIP_0"] == "192.168.0.1:80"
-    assert live["/platform/tyk-gateway"]["dependencies"] == ["/platform/redis"]
-    assert live["/platform/sysdig-agent"]["constraints"] == [["hostname", "UNIQUE"]]
+    assert live["/apps/platform/tyk-gateway"]["dependencies"] == ["/apps/platform/redis"]
+    assert live["/apps/platform/sysdig-agent"]["constraints"] == [["hostname", "UNIQUE"]]
     # Secret values go to Marathon only, never to the state.
-    key = live["/platform/sysdig-agent"]["env"]["ACCESS_KEY"]
+    key = live["/apps/platform/sysdig-agent"]["env"]["ACCESS_KEY"]
     assert key == "sandbox-placeholder-sysdig_access_key"
     secret = registry["env"]["REGISTRY_HTTP_SECRET"]
     state_text = (home.root / "state" / f"{env}.json").read_text()
@@ -45,9 +46,9 @@ def test_apps_come_up_healthy_change_alone_and_go_first(home):
     assert [f["name"] for f in plan["changes"][0]["fields"]] == ["mem"]
     home.ngp("up", "--env", env, "--yes", check=True)
     after = {a["id"]: a for a in home.marathon_apps()}
-    assert after["/platform/jenkins"]["mem"] == 4096
-    assert {i: a["version"] for i, a in after.items() if i != "/platform/jenkins"} == {
-        i: v for i, v in versions.items() if i != "/platform/jenkins"}
+    assert after["/apps/platform/jenkins"]["mem"] == 4096
+    assert {i: a["version"] for i, a in after.items() if i != "/apps/platform/jenkins"} == {
+        i: v for i, v in versions.items() if i != "/apps/platform/jenkins"}
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
 
     down = home.ngp("down", "--env", env, "--yes", check=True)

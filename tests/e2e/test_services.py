@@ -44,7 +44,7 @@ def test_services_up_snapshot_restore_allow_ip_and_down(home):
     s3 = home.client("s3")
     stored = s3.get_object(Bucket=f"ngp-snapshots-{env}", Key=taken["snapshot"])[
         "Body"].read().decode()
-    secret = {a["id"]: a for a in home.marathon_apps()}["/platform/registry"]["env"][
+    secret = {a["id"]: a for a in home.marathon_apps()}[f"/{env}/platform/registry"]["env"][
         "REGISTRY_HTTP_SECRET"]
     assert secret not in stored, "a secret value reached the snapshot bucket"
     import httpx

@@ -10,7 +10,7 @@ import pytest
 from tests.homes import REPO, Home, all_ids
 from tests.reliability.conftest import REPORT
 
-FAULTS = "throttle=0.1,consistency,marathon-fail=/platform/jenkins:503"
+FAULTS = "throttle=0.1,consistency,marathon-fail=/badapp/platform/jenkins:503"
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_a_marathon_app_that_always_fails_is_named_and_the_rest_is_saved(faulty_
     up = home.ngp("up", "--env", env, "--yes", timeout=300)
     assert up.returncode == 1
     last = up.stderr.strip().splitlines()[-1]
-    assert "marathon app /platform/jenkins" in last and "503" in last, last
+    assert "marathon app /badapp/platform/jenkins" in last and "503" in last, last
     state = home.state(env)
     assert "docker_registry.app" in state["resources"] and "network.vpc" in state["resources"]
     # The failed create's intent stays until the next run settles it (nothing was made).
