@@ -164,6 +164,20 @@ def test_restore_waits_out_a_locked_app_with_growing_pauses(marathon, bucket, mo
     assert pauses == [1.0, 1.5, 2.25, 3.375, 4.0, 4.0]
 
 
+def test_restore_leaves_the_apps_of_other_envs_on_the_cluster_alone(marathon, bucket):
+    ours = {**APPS[1], "labels": {"NGP_ENV": "t"}}
+    theirs = {**APPS[1], "id": "/other/platform/worker", "labels": {"NGP_ENV": "other"}}
+    users = {**APPS[1], "id": "/team/worker"}
+    for app in (ours, theirs, users):
+        marathon.apply(app)
+    logic.take(request_through(marathon), bucket, "ngp-snapshots-t")
+    marathon.apply({**theirs, "instances": 2})  # env other moved on since the snapshot
+    result = logic.restore(request_through(marathon), bucket, "ngp-snapshots-t", env="t")
+    assert result["apps"] == ["/platform/jobs/worker", "/team/worker"]
+    assert result["other_envs_apps"] == ["/other/platform/worker"]
+    assert marathon.get_app("/other/platform/worker")["instances"] == 2
+
+
 def test_restore_without_snapshots_or_with_a_wrong_key_says_so(marathon, bucket):
     request = request_through(marathon)
     with pytest.raises(logic.SnapshotError, match="has no snapshot yet"):
@@ -203,7 +217,8 @@ def test_snapshot_functions_may_write_and_read_their_bucket_and_nothing_else(tmp
     assert not any("s3:" in str(s["Action"]) for s in statements if s not in storage)
     function = resolve(graph.resources["marathon_snapshot.snapshot"].spec, fake)
     assert function["environment"] == {"BUCKET": "marathon_snapshot.bucket",
-                                       "MARATHON_URL": "http://int.elb.example:8080"}
+                                       "MARATHON_URL": "http://int.elb.example:8080",
+                                       "NGP_ENV": "t"}
     assert function["code_sha256"] == awslambda.code_sha256("marathon_snapshot")
     assert function["subnet_ids"] == ["<network.subnet.private[a].id>",
                                       "<network.subnet.private[b].id>"]
