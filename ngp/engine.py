@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ngp.aws import Aws, error_message
+from ngp.aws import Aws, error_code, error_message
 from ngp.config import SANDBOX_ACCOUNT_ID, Project, Settings
 from ngp.errors import ApplyError, NgpError, ResourceError
 from ngp.graph import Graph, Ref, Resource, dependents, resolve
@@ -629,10 +629,40 @@ def _apply(run: Run, op: Op) -> None:
     with run.saving() as state:
         state.pending[address] = Pending("create", change.kind, now(), spec, None, deps,
                                          res.module)
-    id, outputs = kind.create(run.ctx, address, spec)
+    try:
+        id, outputs = kind.create(run.ctx, address, spec)
+    except ClientError as exc:
+        if error_code(exc) in ALREADY_EXISTS:
+            _name_the_owner(run, kind, address, spec)
+        raise
     with run.saving() as state:
         state.resources[address] = Recorded(change.kind, id, spec, outputs, deps, res.module)
         del state.pending[address]
+
+
+# What AWS answers a create whose name is taken in the account and region (IAM, Secrets
+# Manager, CloudWatch Logs and OpenSearch, ECR, Classic ELB, Auto Scaling, Lambda, EC2 key
+# pairs, launch templates and security groups, S3 outside us-east-1).
+ALREADY_EXISTS = frozenset({
+    "EntityAlreadyExists", "ResourceExistsException", "ResourceAlreadyExistsException",
+    "RepositoryAlreadyExistsException", "DuplicateLoadBalancerName",
+    "DuplicateAccessPointName", "AlreadyExists", "ResourceConflictException",
+    "InvalidKeyPair.Duplicate", "InvalidLaunchTemplateName.AlreadyExistsException",
+    "InvalidGroup.Duplicate", "BucketAlreadyOwnedByYou"})
+
+
+def _name_the_owner(run: Run, kind: Any, address: str, spec: dict[str, Any]) -> None:
+    """A create met a name already taken: if another env (or nobody) owns that object, say so
+    in one line (the kind's find refuses it) and drop the intent, as nothing was made; an
+    object of this env's own is adopted by the next run, as after an interruption."""
+    try:
+        kind.find(run.ctx, address, spec)
+    except ResourceError:
+        with run.saving() as state:
+            state.pending.pop(address, None)
+        raise
+    except ClientError:
+        return  # the create's own error says more
 
 
 def _delete(run: Run, op: Op) -> None:

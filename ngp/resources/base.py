@@ -33,13 +33,25 @@ class Context:
         return tags
 
 
-def check_owned(ctx: Context, address: str, what: str, name: str, tags: list[dict]) -> None:
-    """Refuse to adopt an object found by its unique name that this env did not make."""
-    if {t["Key"]: t["Value"] for t in tags}.get(TAG_ENV) != ctx.env:
-        raise ResourceError(
-            f"{what} {name!r} exists but was not made by ngp for env {ctx.env!r}",
-            where=address,
-            hint="Delete or rename it, or change name_prefix/name_suffix in the env's file.")
+def owner_of(tags: list[dict] | dict[str, str]) -> str | None:
+    """The env an object's tags say it belongs to (None: not made by ngp)."""
+    if isinstance(tags, list):
+        tags = {t["Key"]: t["Value"] for t in tags}
+    return tags.get(TAG_ENV)
+
+
+def check_owned(ctx: Context, address: str, what: str, name: str,
+                tags: list[dict] | dict[str, str]) -> None:
+    """Refuse to adopt, change or delete an object found by its unique name that this env did
+    not make: another env's (two envs in one account) or nobody's."""
+    owner = owner_of(tags)
+    if owner == ctx.env:
+        return
+    made = f"belongs to env {owner!r}" if owner else "was not made by ngp"
+    raise ResourceError(
+        f"{what} {name!r} exists and {made}, not env {ctx.env!r}", where=address,
+        hint="Leave it to its owner: give this env other names (name_prefix/name_suffix in "
+        "its file), or delete the object if nothing uses it.")
 
 
 class Kind:

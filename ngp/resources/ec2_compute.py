@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import error_code, error_message, eventually, wait_until
 from ngp.errors import NgpError, ResourceError
-from ngp.resources.base import TAG_ENV, Context, Kind, kind
+from ngp.resources.base import TAG_ENV, Context, Kind, check_owned, kind
 from ngp.resources.ec2 import Ec2Kind, tag_spec, tags_of
 
 INSTANCE_TIMEOUT = 600.0  # running, stopped or terminated: minutes at most
@@ -116,6 +116,15 @@ class KeyPair(Ec2Kind):
         if isinstance(spec.get("public_key"), str):
             return {**spec, "public_key": spec["public_key"].strip()}
         return spec
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        # A key pair's name is unique in the region: found by it, and only this env's.
+        items = [i for i in self._describe(ctx, Filters=[
+            {"Name": "key-name", "Values": [spec["name"]]}]) if i["KeyName"] == spec["name"]]
+        if not items:
+            return None
+        check_owned(ctx, address, "key pair", spec["name"], items[0].get("Tags", []))
+        return spec["name"], self.live(items[0])
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         pair = ctx.aws.client("ec2").import_key_pair(
@@ -362,6 +371,16 @@ class LaunchTemplate(Ec2Kind):
         tags = {TAG_ENV: ctx.env, "ngp:launch-template": spec["name"], "Name": spec["name"]}
         # A launch template takes user data base64-encoded (RunInstances encodes it itself).
         return machine(spec, tags, base64.b64encode(spec["user_data"].encode()).decode())
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        # A launch template's name is unique in the region: found by it, and only this env's.
+        items = [i for i in self._describe(ctx, Filters=[
+            {"Name": "launch-template-name", "Values": [spec["name"]]}])
+            if i["LaunchTemplateName"] == spec["name"]]
+        if not items:
+            return None
+        check_owned(ctx, address, "launch template", spec["name"], items[0].get("Tags", []))
+        return items[0]["LaunchTemplateId"], self.live(items[0])
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         ec2 = ctx.aws.client("ec2")

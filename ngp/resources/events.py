@@ -65,6 +65,8 @@ class Rule(Kind):
             State="ENABLED" if spec.get("enabled", True) else "DISABLED", **extra)["RuleArn"]
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        # PutRule creates or replaces: look first, so another env's rule is never rewritten.
+        self.find(ctx, address, spec)
         arn = self._put(ctx, spec, Tags=[{"Key": k, "Value": v}
                                           for k, v in ctx.tags(address, spec["name"]).items()])
         return spec["name"], {"id": spec["name"], "name": spec["name"], "arn": arn}

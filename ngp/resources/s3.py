@@ -120,8 +120,24 @@ class Bucket(Kind):
             "Expiration": {"Days": days},
             "NoncurrentVersionExpiration": {"NoncurrentDays": days}}]})
 
+    def _existing_tags(self, ctx: Context, name: str) -> list[dict[str, str]] | None:
+        """The tags of a bucket of that name this account already has ([] untagged), or None
+        when it has none (or cannot see it: CreateBucket then answers for itself)."""
+        s3 = ctx.aws.client("s3")
+        try:
+            s3.head_bucket(Bucket=name)
+            return s3.get_bucket_tagging(Bucket=name)["TagSet"]
+        except ClientError as exc:
+            return [] if error_code(exc) == "NoSuchTagSet" else None
+
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         name = spec["name"]
+        # In us-east-1, CreateBucket of a bucket the account already has answers 200 OK
+        # ("for legacy compatibility", BucketAlreadyOwnedByYou elsewhere: S3 API reference,
+        # CreateBucket errors): look first, or another env's bucket would be taken over.
+        tags = self._existing_tags(ctx, name)
+        if tags is not None:
+            check_owned(ctx, address, "bucket", name, tags)
         create_bucket(ctx.aws.client("s3"), name, ctx.aws.region)
         self._tag(ctx, address, name)
         self._secure(ctx, name, spec)

@@ -4,6 +4,8 @@ env sandbox's /platform/jenkins and its `down` then deleted sandbox's Jenkins an
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.homes import Home, all_ids, owned_ids, state_ids
@@ -53,6 +55,20 @@ def test_two_envs_up_and_down_in_any_order_never_touch_each_other(shared):
     b_before = holdings(home, b)
     assert set(b_before["apps"]) == {"/try2/platform/jenkins", "/try2/platform/sysdig-agent"}
     assert owned_ids(b_before["tagged"]) == state_ids(home.state(b))
+    untouched(home, a, a_before)
+
+    # An env whose names are A's (the same name_suffix) stops at the first name A owns, in
+    # one line naming it and its env; it leaves no intent behind, and goes down cleanly.
+    clash = home.env("clash", modules='["network", "monitoring"]',
+                     **{'name_suffix = "clash"': 'name_suffix = "alpha"'})
+    up = home.ngp("up", "--env", clash, "--yes", timeout=300)
+    assert up.returncode == 1
+    last = up.stderr.strip().splitlines()[-1]
+    assert re.search(r"^error: [\w.]+: secret 'ngp-[\w-]+-alpha' exists and belongs to env "
+                     r"'alpha', not env 'clash'\. ", last), last
+    assert home.state(clash)["pending"] == {}
+    home.ngp("down", "--env", clash, "--yes", check=True, timeout=300)
+    assert all_ids(home.tagged(clash)) == set()
     untouched(home, a, a_before)
 
     # B goes down: all of B gone, all of A still there.

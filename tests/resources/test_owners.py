@@ -1,0 +1,91 @@
+"""Objects whose names ngp chooses belong to the env that tagged them: a create (or an
+adoption by `find`) in another env refuses, in one line naming the address, the name and the
+env that owns it, and leaves the object as it was."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from ngp.errors import ResourceError
+from ngp.resources.base import TAG_ENV, get_kind
+from tests.resources.test_ec2 import CASES
+
+
+@pytest.fixture
+def other(ctx):
+    """The same account seen from env "other"."""
+    return replace(ctx, env="other", lineage="lineage-other")
+
+
+def refusal(call) -> str:
+    with pytest.raises(ResourceError) as exc:
+        call()
+    line = exc.value.line()
+    assert "\n" not in line
+    return line
+
+
+def test_a_bucket_of_another_env_is_not_taken_over_by_a_create_in_us_east_1(ctx, other):
+    # us-east-1 answers 200 OK to CreateBucket of a bucket the account already has.
+    kind, spec = get_kind("s3.bucket"), {"name": "ngp-shared-bucket", "versioning": False}
+    kind.create(other, "registry.bucket", spec)
+    line = refusal(lambda: kind.create(ctx, "registry.bucket", {**spec, "versioning": True}))
+    assert line.startswith("registry.bucket: bucket 'ngp-shared-bucket' exists and belongs "
+                           "to env 'other', not env 'test'"), line
+    assert "name_prefix/name_suffix" in line
+    s3 = ctx.aws.client("s3")
+    tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(
+        Bucket="ngp-shared-bucket")["TagSet"]}
+    assert tags[TAG_ENV] == "other"
+    assert "Status" not in s3.get_bucket_versioning(Bucket="ngp-shared-bucket")
+    assert "belongs to env 'other'" in refusal(
+        lambda: kind.find(ctx, "registry.bucket", spec))
+
+
+def test_an_untagged_bucket_of_that_name_is_not_taken_by_a_create(ctx):
+    ctx.aws.client("s3").create_bucket(Bucket="ngp-someones-bucket")
+    kind = get_kind("s3.bucket")
+    assert "was not made by ngp" in refusal(
+        lambda: kind.create(ctx, "x.bucket", {"name": "ngp-someones-bucket"}))
+    with pytest.raises(ctx.aws.client("s3").exceptions.ClientError):
+        ctx.aws.client("s3").get_bucket_tagging(Bucket="ngp-someones-bucket")
+
+
+def test_our_own_bucket_met_again_by_a_create_is_adopted(ctx):
+    kind, spec = get_kind("s3.bucket"), {"name": "ngp-own-bucket", "versioning": False}
+    kind.create(ctx, "x.bucket", spec)
+    assert kind.create(ctx, "x.bucket", {**spec, "versioning": True})[0] == "ngp-own-bucket"
+
+
+def test_an_eventbridge_rule_of_another_env_is_not_rewritten(ctx, other, aws):
+    kind = get_kind("events.rule")
+    spec = {"name": "ngp-snapshot-x", "schedule": "rate(60 minutes)", "description": "d"}
+    kind.create(other, "marathon_snapshot.schedule", spec)
+    line = refusal(lambda: kind.create(ctx, "marathon_snapshot.schedule",
+                                       {**spec, "schedule": "rate(5 minutes)"}))
+    assert "EventBridge rule 'ngp-snapshot-x' exists and belongs to env 'other'" in line
+    rule = aws.client("events").describe_rule(Name="ngp-snapshot-x")
+    assert rule["ScheduleExpression"] == "rate(60 minutes)"
+
+
+@pytest.mark.parametrize("name", ["ec2.key_pair", "ec2.launch_template", "iam.role",
+                                  "secretsmanager.secret", "logs.group", "ecr.repository",
+                                  "lambda.function", "opensearch.domain"])
+def test_find_by_name_refuses_another_envs_object(name, ctx, other, request):
+    """What the engine asks when a create meets "already exists": the owner, by name."""
+    build = CASES[name][0]
+    fixtures = {}
+
+    def fixture(key):
+        if key not in fixtures:
+            fixtures[key] = request.getfixturevalue(key)
+        return fixtures[key]
+
+    spec = build(fixture)
+    kind = get_kind(name)
+    kind.create(other, "m.thing", spec)
+    line = refusal(lambda: kind.find(ctx, "m.thing", spec))
+    assert line.startswith("m.thing: ") and "belongs to env 'other', not env 'test'" in line
+    assert kind.find(other, "m.thing", spec) is not None
