@@ -591,7 +591,7 @@ def sandbox_start(
         "Admin Router does.")] = None,
     faults: Annotated[str, typer.Option(
         "--faults", help="AWS's hiccups on purpose, e.g. 'throttle=0.1,consistency,"
-        "marathon-fail=/platform/jenkins:503' (README, The sandbox).")] = "",
+        "marathon-fail=/sandbox/platform/jenkins:503' (README, The sandbox).")] = "",
     model: Annotated[float, typer.Option(
         "--model", help="Make every AWS operation take its typical AWS time divided by this "
         "(200: a NAT gateway 0.55 s, a search domain 6 s), and Marathon as slow as DC/OS.")

@@ -1,5 +1,5 @@
 """AWS's hiccups on purpose, for the fault-injection suite: `ngp sandbox start --faults
-"throttle=0.1,consistency,marathon-fail=/platform/jenkins:503"`.
+"throttle=0.1,consistency,marathon-fail=/sandbox/platform/jenkins:503"`.
 
 - throttle=P: that share of AWS requests answers a throttling error (RequestLimitExceeded
   on EC2, Throttling on the other query APIs, ThrottlingException on JSON APIs), as AWS does
