@@ -14,7 +14,7 @@ from pydantic import Field
 
 from ngp.graph import Ref, Resource
 from ngp.modules.base import Built, ModuleSettings, module
-from ngp.modules.marathon_apps import app, app_id, vip_host
+from ngp.modules.marathon_apps import app, app_id, vip_host, vip_label
 
 if TYPE_CHECKING:
     from ngp.config import Settings
@@ -40,12 +40,12 @@ def build(settings: Settings) -> Built:
         "id": app_id(settings, "redis"), "instances": 1, "cpus": 0.5, "mem": 1024, "disk": 2000,
         "container": {"type": "DOCKER", "docker": {"image": gw.redis_image},
                       "portMappings": [{"containerPort": 6379, "hostPort": 0, "name": "redis",
-                                        "labels": {"VIP_0": "/redis:6379"}}]},
+                                        "labels": {"VIP_0": vip_label(settings, "redis", 6379)}}]},
         "networks": [{"mode": "container/bridge"}],
         "healthChecks": [{"protocol": "MESOS_TCP", "portIndex": 0}],
     }
     env: dict[str, Any] = {
-        "TYK_GW_STORAGE_TYPE": "redis", "TYK_GW_STORAGE_HOST": vip_host("redis"),
+        "TYK_GW_STORAGE_TYPE": "redis", "TYK_GW_STORAGE_HOST": vip_host(settings, "redis"),
         "TYK_GW_STORAGE_PORT": "6379", "TYK_GW_LISTENPORT": str(gw.listen_port),
         "TYK_GW_SECRET": {"secret": Ref("api_gateway.tyk_secret", "arn")},
     }

@@ -1,5 +1,6 @@
 """The jenkins module: a Jenkins master on Marathon with a persistent volume, reachable over
-the VPN at its VIP. Example output: jenkins_url = http://jenkins.marathon.l4lb.thisdcos.directory:8080
+the VPN at its VIP, named for the env. Example output (env dev):
+jenkins_url = http://jenkins-dev.marathon.l4lb.thisdcos.directory:8080
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pydantic import Field
 
 from ngp.modules.base import Built, ModuleSettings, module
 from ngp.modules.marathon_apps import app as marathon_app
-from ngp.modules.marathon_apps import app_id, mesos_http_check, vip_host
+from ngp.modules.marathon_apps import app_id, mesos_http_check, vip_host, vip_label
 
 if TYPE_CHECKING:
     from ngp.config import Settings
@@ -37,7 +38,7 @@ def build(settings: Settings) -> Built:
                 {"containerPath": "/var/jenkins_home", "hostPath": "jenkins_home",
                  "mode": "RW"}],
             "portMappings": [{"containerPort": 8080, "hostPort": 0, "name": "http",
-                              "labels": {"VIP_0": "/jenkins:8080"}}]},
+                              "labels": {"VIP_0": vip_label(settings, "jenkins", 8080)}}]},
         "networks": [{"mode": "container/bridge"}],
         "env": {"JAVA_OPTS": "-Djenkins.install.runSetupWizard=true"},
         "healthChecks": [mesos_http_check("/login", grace=600)],
@@ -47,4 +48,4 @@ def build(settings: Settings) -> Built:
         "labels": {"MARATHON_SINGLE_INSTANCE_APP": "true"},
     }
     return Built([marathon_app(settings, "jenkins.app", app)],
-                 {"jenkins_url": f"http://{vip_host('jenkins')}:8080"})
+                 {"jenkins_url": f"http://{vip_host(settings, 'jenkins')}:8080"})

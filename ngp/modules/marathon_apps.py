@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ngp.errors import ConfigError
 from ngp.graph import Resource
+from ngp.marathon import rules
 
 if TYPE_CHECKING:
     from ngp.config import Settings
@@ -18,11 +19,26 @@ L4LB = "marathon.l4lb.thisdcos.directory"  # VIP_0 "/name:port" answers at name.
 
 
 def app_id(settings: Settings, name: str) -> str:
+    if not rules.SEGMENT.match(settings.env):
+        raise ConfigError(f"env {settings.env!r} cannot name a Marathon group",
+                          where=f"{settings.path.name}",
+                          hint="Marathon ids may not end with '-': use another env name.")
     return f"/{settings.env}/{GROUP}/{name}"
 
 
-def vip_host(name: str) -> str:
-    return f"{name}.{L4LB}"
+def vip_name(settings: Settings, name: str) -> str:
+    """A named virtual address of the env's (<name>-<env>): two envs on one cluster never
+    share one, so the L4LB never balances across both envs' tasks."""
+    return f"{name}-{settings.env}"
+
+
+def vip_label(settings: Settings, name: str, port: int) -> str:
+    """The VIP_0 label value for it: "/<name>-<env>:<port>"."""
+    return f"/{vip_name(settings, name)}:{port}"
+
+
+def vip_host(settings: Settings, name: str) -> str:
+    return f"{vip_name(settings, name)}.{L4LB}"
 
 
 def mesos_http_check(path: str, grace: int = 300) -> dict:

@@ -29,6 +29,11 @@ def test_apps_come_up_healthy_change_alone_and_go_first(home):
     assert registry["env"]["REGISTRY_STORAGE_S3_BUCKET"] == "ngp-registry-apps"
     assert registry["container"]["portMappings"][0]["labels"]["VIP_0"] == "192.168.0.1:80"
     assert live["/apps/platform/tyk-gateway"]["dependencies"] == ["/apps/platform/redis"]
+    # Named VIPs carry the env, so another env's clients never reach these tasks.
+    assert live["/apps/platform/jenkins"]["container"]["portMappings"][0]["labels"] == {
+        "VIP_0": "/jenkins-apps:8080"}
+    assert live["/apps/platform/tyk-gateway"]["env"]["TYK_GW_STORAGE_HOST"] == \
+        "redis-apps.marathon.l4lb.thisdcos.directory"
     assert live["/apps/platform/sysdig-agent"]["constraints"] == [["hostname", "UNIQUE"]]
     # Secret values go to Marathon only, never to the state.
     key = live["/apps/platform/sysdig-agent"]["env"]["ACCESS_KEY"]

@@ -321,3 +321,19 @@ def test_allow_ip_adds_to_the_file_and_keeps_its_comments(tmp_path):
         "198.51.100.7/32"
     with pytest.raises(ConfigError, match="not an IPv4 address"):
         allow_ip(path, "198.51.100.300")
+
+
+def test_app_ids_and_named_vips_carry_the_env(tmp_path):
+    settings = load(tmp_path, ["network", "dcos", "api_gateway", "jenkins"])
+    built = build_desired(settings)
+    apps = {a: r.spec for a, r in built.graph.resources.items() if r.kind == "marathon.app"}
+    assert {s["id"] for s in apps.values()} == {
+        "/t/platform/redis", "/t/platform/tyk-gateway", "/t/platform/jenkins"}
+    assert apps["api_gateway.tyk"]["dependencies"] == ["/t/platform/redis"]
+    assert apps["api_gateway.tyk"]["env"]["TYK_GW_STORAGE_HOST"] == \
+        "redis-t.marathon.l4lb.thisdcos.directory"
+    labels = [pm["labels"]["VIP_0"] for s in apps.values()
+              for pm in s.get("container", {}).get("portMappings", []) if "labels" in pm]
+    assert sorted(labels) == ["/jenkins-t:8080", "/redis-t:6379"]
+    assert resolve(built.outputs["jenkins_url"], fake) == \
+        "http://jenkins-t.marathon.l4lb.thisdcos.directory:8080"
