@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.errors import NgpError
+from ngp.errors import NgpError, ResourceError
 from ngp.resources.base import Context, Kind, kind
 
 # Classic ELBs' alias hosted zones per region (moto does not return them; AWS documents them
@@ -155,7 +155,20 @@ class Record(Kind):
                                                          "ResourceRecordSet": rrset}]})
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
-        self._change(ctx, "UPSERT", spec)
+        # CREATE, not UPSERT: a record carries no tags, and one of that name may be another
+        # env's (two envs on one domain). Route 53 refuses to create it again (InvalidChangeBatch
+        # "Tried to create resource record set ... but it already exists", ChangeResourceRecordSets
+        # in the Route 53 API reference); an interrupted create is adopted by find instead.
+        try:
+            self._change(ctx, "CREATE", spec)
+        except ClientError as exc:
+            if error_code(exc) == "InvalidChangeBatch" and "already exists" in str(exc):
+                raise ResourceError(
+                    f"DNS record {fqdn(spec['name'])} ({spec['type']}) exists already, and a "
+                    "record carries no tags to say whose it is: ngp will not overwrite it",
+                    where=address, hint="Give this env a domain of its own (domain in its "
+                    "file), or delete the record if nothing uses it.") from None
+            raise
         id = self.key(spec["zone_id"], spec["name"], spec["type"])
         return id, {"id": id}
 

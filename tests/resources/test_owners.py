@@ -89,3 +89,38 @@ def test_find_by_name_refuses_another_envs_object(name, ctx, other, request):
     line = refusal(lambda: kind.find(ctx, "m.thing", spec))
     assert line.startswith("m.thing: ") and "belongs to env 'other', not env 'test'" in line
     assert kind.find(other, "m.thing", spec) is not None
+
+
+def test_a_dns_record_of_another_env_is_not_overwritten(ctx, other, zone_id):
+    kind = get_kind("route53.record")
+    spec = {"zone_id": zone_id, "name": "dcos.example.com", "type": "A", "ttl": 60,
+            "values": ["198.51.100.1"]}
+    kind.create(other, "dcos.dns.dcos", spec)
+    line = refusal(lambda: kind.create(ctx, "dcos.dns.dcos",
+                                       {**spec, "values": ["198.51.100.2"]}))
+    assert line.startswith("dcos.dns.dcos: DNS record dcos.example.com. (A) exists already"), line
+    assert "domain of its own" in line
+    live = kind.read(ctx, kind.key(zone_id, "dcos.example.com", "A"))
+    assert live["values"] == ["198.51.100.1"]
+
+
+def test_route53_refuses_to_create_a_record_set_twice(aws, zone_id):
+    """The rule route53.create-existing-record-set: moto adds a second record set, Route 53
+    refuses the CREATE (only UPSERT replaces one)."""
+    route53 = aws.client("route53")
+
+    def create(value):
+        route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [{
+            "Action": "CREATE", "ResourceRecordSet": {
+                "Name": "vpn.example.com", "Type": "A", "TTL": 60,
+                "ResourceRecords": [{"Value": value}]}}]})
+
+    create("198.51.100.1")
+    with pytest.raises(route53.exceptions.InvalidChangeBatch) as exc:
+        create("198.51.100.2")
+    assert exc.value.response["Error"]["Message"] == (
+        "[Tried to create resource record set [name='vpn.example.com.', type='A'] but it "
+        "already exists]")
+    sets = [r for r in route53.list_resource_record_sets(HostedZoneId=zone_id)[
+        "ResourceRecordSets"] if r["Name"] == "vpn.example.com."]
+    assert [r["ResourceRecords"] for r in sets] == [[{"Value": "198.51.100.1"}]]
