@@ -141,15 +141,15 @@ def restore(request: Request, s3: Any, bucket: str, key: str | None = None,
             skipped.append(app["id"])
             continue
         body = dict(app)
-        env = dict(body.get("env") or {})
-        for name, value in env.items():
+        values = dict(body.get("env") or {})
+        for name, value in values.items():
             if isinstance(value, dict) and set(value) == {"secret"}:
                 if secret is None:
                     raise SnapshotError(f"app {app['id']} needs secret {name}, and this "
                                         "restore cannot read secrets")
-                env[name] = secret(value["secret"])
-        if env:
-            body["env"] = env
+                values[name] = secret(value["secret"])
+        if values:
+            body["env"] = values
         path = "/v2/apps/" + app["id"].strip("/") + "?partialUpdate=false"
         wait = pause
         for attempt in range(tries):

@@ -165,17 +165,18 @@ def test_restore_waits_out_a_locked_app_with_growing_pauses(marathon, bucket, mo
 
 
 def test_restore_leaves_the_apps_of_other_envs_on_the_cluster_alone(marathon, bucket):
-    ours = {**APPS[1], "labels": {"NGP_ENV": "t"}}
-    theirs = {**APPS[1], "id": "/other/platform/worker", "labels": {"NGP_ENV": "other"}}
-    users = {**APPS[1], "id": "/team/worker"}
-    for app in (ours, theirs, users):
-        marathon.apply(app)
+    worker = {k: v for k, v in APPS[1].items() if k != "id"}
+    apps = {"/a/platform/worker": {"NGP_ENV": "t"}, "/b/platform/worker": {"NGP_ENV": "other"},
+            "/c/platform/worker": {"NGP_ENV": "t"}, "/team/worker": {}}
+    for app_id, labels in apps.items():
+        marathon.apply({**worker, "id": app_id, "labels": labels, "env": {"MODE": "prod"}})
     logic.take(request_through(marathon), bucket, "ngp-snapshots-t")
-    marathon.apply({**theirs, "instances": 2})  # env other moved on since the snapshot
+    marathon.apply({**worker, "id": "/b/platform/worker", "labels": apps["/b/platform/worker"],
+                    "instances": 2})  # env other moved on since the snapshot
     result = logic.restore(request_through(marathon), bucket, "ngp-snapshots-t", env="t")
-    assert result["apps"] == ["/platform/jobs/worker", "/team/worker"]
-    assert result["other_envs_apps"] == ["/other/platform/worker"]
-    assert marathon.get_app("/other/platform/worker")["instances"] == 2
+    assert result["apps"] == ["/a/platform/worker", "/c/platform/worker", "/team/worker"]
+    assert result["other_envs_apps"] == ["/b/platform/worker"]
+    assert marathon.get_app("/b/platform/worker")["instances"] == 2
 
 
 def test_restore_without_snapshots_or_with_a_wrong_key_says_so(marathon, bucket):
