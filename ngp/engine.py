@@ -6,6 +6,7 @@ run killed at any instant leaves a state the next run understands.
 
 from __future__ import annotations
 
+import contextlib
 import graphlib
 import heapq
 import itertools
@@ -24,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ngp.aws import Aws, error_code, error_message
 from ngp.config import SANDBOX_ACCOUNT_ID, Project, Settings
-from ngp.errors import ApplyError, NgpError, ResourceError
+from ngp.errors import ApplyError, NgpError, NotOwnedError, ResourceError
 from ngp.graph import Graph, Ref, Resource, dependents, resolve
 from ngp.marathon.ready import reach_recorded_cluster
 from ngp.modules import MODULES
@@ -630,10 +631,12 @@ def _apply(run: Run, op: Op) -> None:
         state.pending[address] = Pending("create", change.kind, now(), spec, None, deps,
                                          res.module)
     try:
-        id, outputs = kind.create(run.ctx, address, spec)
-    except ClientError as exc:
-        if error_code(exc) in ALREADY_EXISTS:
-            _name_the_owner(run, kind, address, spec)
+        id, outputs = _create(run, kind, address, spec)
+    except NotOwnedError:
+        # The name is another env's (or nobody's): nothing was made, so no intent is left to
+        # settle, and the env can still go down.
+        with run.saving() as state:
+            state.pending.pop(address, None)
         raise
     with run.saving() as state:
         state.resources[address] = Recorded(change.kind, id, spec, outputs, deps, res.module)
@@ -642,7 +645,8 @@ def _apply(run: Run, op: Op) -> None:
 
 # What AWS answers a create whose name is taken in the account and region (IAM, Secrets
 # Manager, CloudWatch Logs and OpenSearch, ECR, Classic ELB, Auto Scaling, Lambda, EC2 key
-# pairs, launch templates and security groups, S3 outside us-east-1).
+# pairs, launch templates and security groups, S3 outside us-east-1): the kind's find then
+# says whose the object is. One of this env's own is adopted by the next run's settling.
 ALREADY_EXISTS = frozenset({
     "EntityAlreadyExists", "ResourceExistsException", "ResourceAlreadyExistsException",
     "RepositoryAlreadyExistsException", "DuplicateLoadBalancerName",
@@ -651,18 +655,14 @@ ALREADY_EXISTS = frozenset({
     "InvalidGroup.Duplicate", "BucketAlreadyOwnedByYou"})
 
 
-def _name_the_owner(run: Run, kind: Any, address: str, spec: dict[str, Any]) -> None:
-    """A create met a name already taken: if another env (or nobody) owns that object, say so
-    in one line (the kind's find refuses it) and drop the intent, as nothing was made; an
-    object of this env's own is adopted by the next run, as after an interruption."""
+def _create(run: Run, kind: Any, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
     try:
-        kind.find(run.ctx, address, spec)
-    except ResourceError:
-        with run.saving() as state:
-            state.pending.pop(address, None)
+        return kind.create(run.ctx, address, spec)
+    except ClientError as exc:
+        if error_code(exc) in ALREADY_EXISTS:
+            with contextlib.suppress(ClientError):  # else the create's own error says more
+                kind.find(run.ctx, address, spec)  # NotOwnedError if it is not this env's
         raise
-    except ClientError:
-        return  # the create's own error says more
 
 
 def _delete(run: Run, op: Op) -> None:

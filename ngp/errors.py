@@ -42,6 +42,11 @@ class ResourceError(NgpError):
     """An AWS (or Marathon) call for one resource failed."""
 
 
+class NotOwnedError(ResourceError):
+    """An object at a name ngp chose belongs to another env (or was not made by ngp): it is
+    never taken over, changed or deleted. Raised before any call that would change it."""
+
+
 class ApplyError(NgpError):
     """Some resources failed during apply; the rest were applied and saved."""
 

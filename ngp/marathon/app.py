@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ngp.errors import NgpError, ResourceError
+from ngp.errors import NgpError, NotOwnedError
 from ngp.marathon import rules
 from ngp.resources.base import Context, Kind, kind
 
@@ -86,7 +86,7 @@ class App(Kind):
         if owner == ctx.env:
             return
         made = f"belongs to env {owner!r}" if owner else "was not deployed by ngp"
-        raise ResourceError(f"Marathon app {app['id']} {made}, not env {ctx.env!r}",
+        raise NotOwnedError(f"Marathon app {app['id']} {made}, not env {ctx.env!r}",
                             where=address,
                             hint="Leave it to its own env (ngp changes only its own apps), "
                             "or delete it from Marathon yourself if it is no longer used.")

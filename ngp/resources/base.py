@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from ngp.aws import Aws
-from ngp.errors import ResourceError
+from ngp.errors import NotOwnedError
 
 TAG_ENV = "ngp:env"
 TAG_ADDRESS = "ngp:address"
@@ -48,7 +48,7 @@ def check_owned(ctx: Context, address: str, what: str, name: str,
     if owner == ctx.env:
         return
     made = f"belongs to env {owner!r}" if owner else "was not made by ngp"
-    raise ResourceError(
+    raise NotOwnedError(
         f"{what} {name!r} exists and {made}, not env {ctx.env!r}", where=address,
         hint="Leave it to its owner: give this env other names (name_prefix/name_suffix in "
         "its file), or delete the object if nothing uses it.")

@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.errors import NgpError, ResourceError
+from ngp.errors import NgpError, NotOwnedError
 from ngp.resources.base import Context, Kind, kind
 
 # Classic ELBs' alias hosted zones per region (moto does not return them; AWS documents them
@@ -163,7 +163,7 @@ class Record(Kind):
             self._change(ctx, "CREATE", spec)
         except ClientError as exc:
             if error_code(exc) == "InvalidChangeBatch" and "already exists" in str(exc):
-                raise ResourceError(
+                raise NotOwnedError(
                     f"DNS record {fqdn(spec['name'])} ({spec['type']}) exists already, and a "
                     "record carries no tags to say whose it is: ngp will not overwrite it",
                     where=address, hint="Give this env a domain of its own (domain in its "
