@@ -169,3 +169,21 @@ def test_the_settings_and_the_rule_share_aws_s_retention_list():
     from ngp.sandbox.rules.validation import RETENTION_DAYS
 
     assert typing.get_args(RetentionDays) == RETENTION_DAYS
+
+
+def test_an_instance_type_the_zone_does_not_offer_is_refused(aws):
+    """us-east-1e offers no t3 or m5 (AWS's offerings, as moto keeps them)."""
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    e = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24",
+                          AvailabilityZone="us-east-1e")["Subnet"]["SubnetId"]
+    a = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24",
+                          AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    with pytest.raises(ClientError) as caught:
+        ec2.run_instances(ImageId=image, InstanceType="m5.xlarge", MinCount=1, MaxCount=1,
+                          SubnetId=e)
+    assert code(caught) == "Unsupported"
+    assert "us-east-1a" in caught.value.response["Error"]["Message"]
+    ec2.run_instances(ImageId=image, InstanceType="m5.xlarge", MinCount=1, MaxCount=1,
+                      SubnetId=a)

@@ -2,6 +2,7 @@
 `@rule` (ngp/sandbox/strict.py). Imported explicitly, so nothing depends on import order."""
 
 from ngp.sandbox.rules import (
+    ec2_offerings,  # noqa: F401
     s3,  # noqa: F401
     validation,  # noqa: F401
 )
