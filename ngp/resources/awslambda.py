@@ -64,7 +64,7 @@ class Function(Kind):
            "code_sha256": code_sha256("marathon_snapshot"),
            "handler": "marathon_snapshot.snapshot_handler", "runtime": "python3.12",
            "role_arn": Ref("marathon_snapshot.role", "arn"), "timeout": 120, "memory": 256,
-           "environment": {"BUCKET": "ngp-snapshots-dev"},
+           "environment": {"BUCKET": "ngp-snapshots-dev-111111111111"},
            "subnet_ids": [...], "security_group_ids": [...]}
     outputs: id (the name), arn.
     """
