@@ -62,7 +62,8 @@ def reveal(ctx: Context, arn: str) -> str:
 class Secret(Kind):
     """A secret whose value ngp generates (a password, or an SSH private key) and stores in
     Secrets Manager; the state keeps its ARN only. Deleted without a recovery window, so an
-    env can be taken down and brought up again at once.
+    env can be taken down and brought up again at once (its create waits out the moment AWS
+    still holds the name).
 
     spec: {"name": "ngp-openvpn-admin-dev", "description": "OpenVPN admin password",
            "generate": "password"}
