@@ -87,7 +87,8 @@ def policy(settings: Settings, graph: Graph) -> dict[str, Any]:
     storage = by_service.get("s3", [])
     add("ListBuckets", [a for a in storage if a in UNSCOPED], "*")
     add("OwnBuckets", [a for a in storage if a not in UNSCOPED],
-        [f"arn:aws:s3:::{settings.name('*')}", f"arn:aws:s3:::{settings.name('*')}/*"])
+        [f"arn:aws:s3:::{settings.bucket_name('*')}",
+         f"arn:aws:s3:::{settings.bucket_name('*')}/*"])
 
     # Services whose objects carry the env's names (prefix-*-suffix): reads and listings on
     # "*", the rest on those names.

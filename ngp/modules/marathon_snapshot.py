@@ -49,7 +49,7 @@ def schedule(minutes: int) -> str:
 
 
 def bucket_name(settings: Settings) -> str:
-    return settings.name("snapshots")
+    return settings.bucket_name("snapshots")
 
 
 def marathon_url(settings: Settings) -> Any:
@@ -95,7 +95,7 @@ def _function(settings: Settings, snap: SnapshotSettings, key: str, handler: str
 
 @module("marathon_snapshot", summary="hourly Marathon snapshots to S3 by a Lambda function, "
         "restored through API Gateway", settings=SnapshotSettings, needs=("network",),
-        marathon=True)
+        marathon=True, buckets=("snapshots",))
 def build(settings: Settings) -> Built:
     snap: SnapshotSettings = settings.module("marathon_snapshot")
     bucket = f"arn:aws:s3:::{bucket_name(settings)}"

@@ -25,7 +25,7 @@ def test_apps_come_up_healthy_change_alone_and_go_first(home):
 
     live = {a["id"]: a for a in home.marathon_apps()}
     registry = live["/platform/registry"]
-    assert registry["env"]["REGISTRY_STORAGE_S3_BUCKET"] == "ngp-registry-apps"
+    assert registry["env"]["REGISTRY_STORAGE_S3_BUCKET"] == "ngp-registry-apps-123456789012"
     assert registry["container"]["portMappings"][0]["labels"]["VIP_0"] == "192.168.0.1:80"
     assert live["/platform/tyk-gateway"]["dependencies"] == ["/platform/redis"]
     assert live["/platform/sysdig-agent"]["constraints"] == [["hostname", "UNIQUE"]]

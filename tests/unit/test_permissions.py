@@ -90,3 +90,16 @@ def test_every_policy_ngp_writes_passes_parliament(env):
         assert findings_above_low(resolved) == [], f"{owner.address}: {name}"
         for statement in resolved["Statement"]:
             assert_narrow(statement)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_ngp_policy_allows_its_buckets_by_their_names(env):
+    from fnmatch import fnmatchcase
+
+    settings, graph = settings_and_graph(env)
+    own = next(s for s in policy(settings, graph)["Statement"] if s["Sid"] == "OwnBuckets")
+    buckets = [r.spec["name"] for r in graph.resources.values() if r.kind == "s3.bucket"]
+    assert buckets
+    for name in buckets:
+        assert any(fnmatchcase(f"arn:aws:s3:::{name}", r) for r in own["Resource"]), name
+        assert any(fnmatchcase(f"arn:aws:s3:::{name}/snapshots/x", r) for r in own["Resource"])

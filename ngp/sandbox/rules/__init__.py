@@ -1,8 +1,10 @@
 """The strict sandbox's rules, one module per AWS family; each registers its rules with
 `@rule` (ngp/sandbox/strict.py). Imported explicitly, so nothing depends on import order."""
 
-from ngp.sandbox.rules import (
-    ec2_offerings,  # noqa: F401
-    s3,  # noqa: F401
-    validation,  # noqa: F401
+from ngp.sandbox.rules import (  # noqa: F401
+    ec2_offerings,
+    iam,
+    s3,
+    secretsmanager,
+    validation,
 )
