@@ -201,6 +201,7 @@ def aws_app(*, faults: str = "", latency_ms: float = 0.0, model_scale: float = 0
 
     from ngp.sandbox import model
     from ngp.sandbox.faults import AwsFaults, parse
+    from ngp.sandbox.rules import async_states
     from ngp.sandbox.strict import Strict
 
     plan = parse(faults)
@@ -214,6 +215,8 @@ def aws_app(*, faults: str = "", latency_ms: float = 0.0, model_scale: float = 0
         app = Latency(app, latency_ms / 1000.0)
     if model_scale > 0:
         app = model.AwsModel(app, model_scale)
+    # The model's call times already hold the slow states' (one local AWS per process).
+    async_states.MODELLED["on"] = model_scale > 0
     return app
 
 

@@ -187,3 +187,9 @@ def test_images_not_deprecated_are_listed_as_before(ec2):
     ubuntu = ec2.describe_images(Owners=["099720109477"], Filters=[
         {"Name": "name", "Values": ["ubuntu/images/*xenial*"]}])["Images"]
     assert ubuntu and all("DeprecationTime" not in i for i in ubuntu)
+
+
+def test_under_the_model_the_states_take_no_time(monkeypatch, ec2, image_id, subnet):
+    # The model's call times already hold them (ngp/sandbox/model.py): not counted twice.
+    monkeypatch.setitem(async_states.MODELLED, "on", True)
+    assert state(ec2, run_one(ec2, image_id, subnet)) == "running"

@@ -2,9 +2,9 @@
 runs (and `stopping` before it is stopped), an OpenSearch domain is `Processing` before it has
 its endpoint, an instance registered with a classic load balancer is `OutOfService` until its
 health checks pass. Each takes a short, fixed time here (the constants below), so every waiter
-ngp has is exercised and the tests stay fast. Under `--model` the create call has already
-taken its modelled time (ngp/sandbox/model.py); these states come on top of it, as a short
-tail that AWS also shows after a create call returns.
+ngp has is exercised and the tests stay fast. Under `--model` they take no time: the model
+(ngp/sandbox/model.py) already puts the whole of a background create's time (an instance's
+pending included) into its call, and adding the states on top would count it twice.
 
 The rules change moto's own objects (an instance's state, a domain's processing flag), so
 everything moto answers agrees with them: describes, filters, moto's other checks."""
@@ -23,6 +23,14 @@ PENDING_SECONDS = 1.0  # AWS: seconds to a minute from RunInstances or StartInst
 STOPPING_SECONDS = 0.5  # AWS: seconds to minutes from StopInstances
 PROCESSING_SECONDS = 1.0  # AWS: 15-30 minutes to create a domain, as long to change it
 OUT_OF_SERVICE_SECONDS = 1.0  # AWS: HealthyThreshold x Interval (ngp's masters: 2 x 30 s)
+
+MODELLED = {"on": False}  # under --model (set by the sandbox): the states take no time
+
+
+def ends_at(seconds: float) -> float:
+    """When a state that lasts `seconds` here ends."""
+    return time.monotonic() + (0.0 if MODELLED["on"] else seconds)
+
 
 STATE_CODES = {"pending": 0, "running": 16, "stopping": 64, "stopped": 80}
 Key = tuple[str, str, str]  # account, region, id
@@ -102,7 +110,7 @@ class InstancePending(Rule):
             self._launched(call)
 
     def _launched(self, call: Call) -> None:
-        until = time.monotonic() + PENDING_SECONDS
+        until = ends_at(PENDING_SECONDS)
         for id, instance in _instances(call).items():
             key = (call.account, call.region, id)
             with self.lock:
@@ -117,7 +125,7 @@ class InstancePending(Rule):
 
     def _move(self, call: Call, ids: list[str], started: bool) -> None:
         instances = _instances(call)
-        until = time.monotonic() + (PENDING_SECONDS if started else STOPPING_SECONDS)
+        until = ends_at(PENDING_SECONDS if started else STOPPING_SECONDS)
         for id in ids:
             instance = instances.get(id)
             if instance is None or instance._state.name != ("running" if started else "stopped"):
@@ -190,7 +198,7 @@ class DomainProcessing(Rule):
             held = self.busy.get(key, (0.0, None))[1]
             if created:
                 held, domain.endpoint = domain.endpoint, None
-            self.busy[key] = (time.monotonic() + PROCESSING_SECONDS, held)
+            self.busy[key] = (ends_at(PROCESSING_SECONDS), held)
         domain.processing = True
         if answer is not None:
             self._mark_created(call, answer)
@@ -252,7 +260,7 @@ class OutOfServiceAtFirst(Rule):
 
     def _registered(self, call: Call, name: str, ids: list[str],
                     only_new: bool = False) -> None:
-        at = time.monotonic() + OUT_OF_SERVICE_SECONDS
+        at = ends_at(OUT_OF_SERVICE_SECONDS)
         with self.lock:
             for id in ids:
                 key = (call.account, call.region, name, id)
