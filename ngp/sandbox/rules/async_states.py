@@ -147,8 +147,8 @@ class DomainProcessing(Rule):
     summary = (f"a new domain is Processing with no Endpoint ({PROCESSING_SECONDS:g} s here) "
                "before it is active; UpdateDomainConfig and UpgradeDomain make it Processing "
                "again")
-    source = ("https://docs.aws.amazon.com/opensearch-service/latest/developerguide/"
-              "createupdatedomains.html")
+    source = ("https://docs.aws.amazon.com/opensearch-service/latest/APIReference/"
+              "API_DomainStatus.html")
 
     def reset(self) -> None:
         # domain -> (until, endpoint held back while it is created, or None)
