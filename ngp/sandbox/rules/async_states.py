@@ -139,6 +139,7 @@ class InstancePending(Rule):
 DOMAIN_PATH = re.compile(r"^/2021-01-01/opensearch/domain/([^/]+)(/config)?$")
 CREATE_PATH = "/2021-01-01/opensearch/domain"
 UPGRADE_PATH = "/2021-01-01/opensearch/upgradeDomain"
+DESCRIBE_MANY_PATH = "/2021-01-01/opensearch/domain-info"
 
 
 @rule
@@ -184,8 +185,8 @@ class DomainProcessing(Rule):
         elif (found := DOMAIN_PATH.match(call.path)) and found.group(2) and \
                 call.method == "POST":
             self._processing(call, found.group(1), created=False)
-        elif call.method == "GET" and (found := DOMAIN_PATH.match(call.path)) or \
-                call.path == "/2021-01-01/opensearch/domain-info":
+        elif (call.method == "GET" and DOMAIN_PATH.match(call.path)) or \
+                call.path == DESCRIBE_MANY_PATH:
             self._mark_created(call, answer)
 
     def _processing(self, call: Call, name: str, *, created: bool,
