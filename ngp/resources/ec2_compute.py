@@ -80,8 +80,13 @@ class Image(Ec2Kind):
                    {"Name": "state", "Values": ["available"]}]
         if spec.get("architecture"):
             filters.append({"Name": "architecture", "Values": [spec["architecture"]]})
-        images = ctx.aws.client("ec2").describe_images(Owners=spec["owners"],
-                                                       Filters=filters)["Images"]
+        # Deprecated images too, deliberately: AWS deprecates every public image two years
+        # after it is made and hides it from DescribeImages unless IncludeDeprecated is set
+        # (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ami-deprecate.html), and the
+        # OS of DC/OS's nodes (CentOS 7 / RHEL 7, end of life 2024-06-30) is only found so.
+        # The newest match is still the one taken.
+        images = ctx.aws.client("ec2").describe_images(
+            Owners=spec["owners"], Filters=filters, IncludeDeprecated=True)["Images"]
         if not images:
             raise NgpError(
                 f"no image of owner {', '.join(spec['owners'])} matches name "
@@ -216,6 +221,14 @@ class Instance(Ec2Kind):
         id = run["Instances"][0]["InstanceId"]
         live = self._wait(ctx, id, "running")
         return id, self.outputs_of(live)
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        # An instance an interrupted create left may still be pending (AWS: no public
+        # address yet): adopted once it runs, so its outputs are those of a running machine.
+        found = super().find(ctx, address, spec)
+        if found and found[1].get("status") == "pending":
+            return found[0], self._wait(ctx, found[0], "running")
+        return found
 
     def _wait(self, ctx: Context, id: str, state: str) -> dict[str, Any]:
         def reached() -> dict[str, Any] | None:

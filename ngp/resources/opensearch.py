@@ -98,6 +98,10 @@ class Domain(Kind):
             return None
         tags = ctx.aws.client("opensearch").list_tags(ARN=live["arn"])["TagList"]
         check_owned(ctx, address, "OpenSearch domain", spec["name"], tags)
+        if live["status"] != "active":
+            # An interrupted create left it processing, with no endpoint yet: adopted once
+            # it is active, so no empty endpoint is ever recorded.
+            live = self._settled(ctx, live["id"], spec.get("timeout", TIMEOUT))
         return live["id"], live
 
     def _config(self, spec: dict[str, Any]) -> dict[str, Any]:

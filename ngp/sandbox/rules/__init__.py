@@ -2,8 +2,10 @@
 `@rule` (ngp/sandbox/strict.py). Imported explicitly, so nothing depends on import order."""
 
 from ngp.sandbox.rules import (  # noqa: F401
+    async_states,
     ec2_offerings,
     iam,
+    images,
     s3,
     secretsmanager,
     validation,
