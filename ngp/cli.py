@@ -659,6 +659,8 @@ def sandbox_status(as_json: Json = False) -> None:
                   f"latency {info.get('latency_ms', 0)} ms, since {info.get('started', '?')}.")
         if info.get("marathon_url"):
             out.print(f"Marathon at {info['marathon_url']}.")
+        if info.get("lenient"):
+            out.print(f"Lenient about {', '.join(info['lenient'])} (for diagnosis only).")
 
 
 def main() -> Any:

@@ -171,3 +171,9 @@ def test_a_lenient_sandbox_accepts_what_the_strict_one_refuses(tmp_path):
         assert caught.value.response["Error"]["Code"] == "InvalidBucketName"
     finally:
         assert ngp("sandbox", "stop").returncode == 0
+
+
+def test_the_readme_names_every_rule():
+    readme = (REPO / "README.md").read_text()
+    missing = [name for name in all_rules() if f"`{name}`" not in readme]
+    assert missing == [], "README's strict sandbox section lacks these rules"
