@@ -28,6 +28,7 @@ from ngp.errors import ApplyError, NgpError, ResourceError
 from ngp.graph import Graph, Ref, Resource, dependents, resolve
 from ngp.marathon.ready import reach_recorded_cluster
 from ngp.modules import MODULES
+from ngp.permissions import with_boundary
 from ngp.plan import Action, Change, Plan, make_plan
 from ngp.resources import Context, get_kind
 from ngp.state import LocalStore, Pending, Recorded, State, now
@@ -66,6 +67,8 @@ def build_desired(settings: Settings) -> Desired:
         resources.extend(replace(res, module=name) for res in built.resources)
         outputs.update(built.outputs)
         warnings.extend(built.warnings)
+    # Every role carries the env's permissions boundary, made here with them.
+    resources = with_boundary(settings, resources)
     return Desired(Graph.of(resources), outputs, warnings)
 
 
