@@ -135,9 +135,15 @@ def connect(project: Project, settings: Settings,
         from ngp.sandbox import control
 
         info = sandbox or sandbox_info(project, settings)
+        # As the IAM user holding an env's policy if the sandbox enforces one, else as root.
+        runner = control.runner(project)
+        credentials = {k: runner[k] for k in SANDBOX_CREDENTIALS} if runner \
+            else SANDBOX_CREDENTIALS
         aws = Aws(settings.core.region, endpoint_url=info["endpoint"],
-                  credentials=SANDBOX_CREDENTIALS, pool_size=settings.core.parallelism)
-        control.prepare(aws, settings.core.domain)
+                  credentials=credentials, pool_size=settings.core.parallelism)
+        control.prepare(aws if runner is None else Aws(
+            settings.core.region, endpoint_url=info["endpoint"],
+            credentials=SANDBOX_CREDENTIALS), settings.core.domain)
         for name in settings.modules:
             for var in MODULES[name].required_env:
                 os.environ.setdefault(var, f"sandbox-placeholder-{var.lower()}")

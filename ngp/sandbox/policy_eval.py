@@ -53,7 +53,7 @@ class Request:
     """What IAM decides on: the action, the resource's ARN, and the request's context keys."""
 
     action: str
-    resource: str
+    resource: str | None  # None: not known (the sandbox cannot name it): action only
     context: dict[str, Any] = field(default_factory=dict)
 
 
@@ -63,6 +63,8 @@ def _applies(statement: dict[str, Any], request: Request) -> bool:
             return False
     elif any(_wildcard(a, request.action, case=False) for a in _listed(statement["NotAction"])):
         return False
+    if request.resource is None:  # judged by action: an Allow counts, a Deny cannot be placed
+        return statement["Effect"] == "Allow"
     if "Resource" in statement:
         if not any(_wildcard(r, request.resource) for r in _listed(statement["Resource"])):
             return False
