@@ -281,6 +281,9 @@ class Policy(Kind):
                "iam:ListEntitiesForPolicy", "iam:DetachRolePolicy", "iam:DeletePolicy")
     replace_on = frozenset({"name", "path", "description"})
     outputs = ("id", "arn", "name")
+    # CreatePolicy sets every field: an adopted policy is not replaced for a description the
+    # read does not show (a replacement detaches it from every role).
+    created_whole = True
 
     def _live(self, detail: dict[str, Any]) -> dict[str, Any]:
         default = next((v for v in detail.get("PolicyVersionList", [])
