@@ -98,3 +98,20 @@ def test_every_policy_ngp_writes_passes_parliament(env):
             continue
         for statement in resolved["Statement"]:
             assert_narrow(statement)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_policies_fit_awss_size_limits(env):
+    """A managed policy (the boundary) holds 6,144 characters, a role's inline policies
+    10,240 in all, whitespace not counted:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"""
+    settings, graph = settings_and_graph(env)
+
+    def size(document):
+        return len(json.dumps(document, separators=(",", ":"), default=str))
+
+    for res in graph.resources.values():
+        if res.kind == "iam.policy":
+            assert size(res.spec["document"]) <= 6144, res.address
+        elif res.kind == "iam.role":
+            assert size(res.spec["policies"]) <= 10240, res.address
