@@ -210,7 +210,7 @@ def policy(settings: Settings, graph: Graph, *, holder_role: str | None = None,
     linked = sorted({kind.linked_service for res in graph.resources.values()
                      if (kind := get_kind(res.kind)).linked_service})
     add("ServiceLinkedRoles", ["iam:CreateServiceLinkedRole"] if linked else [],
-        f"arn:aws:iam::{account}:role/aws-service-role/*",
+        [f"arn:aws:iam::{account}:role/aws-service-role/{service}/*" for service in linked],
         {"StringEquals": {"iam:AWSServiceName": linked}})
     if "iam:CreateRole" in iam:
         # Explicit denies, so no other policy of the holder's lifts them: the boundary is

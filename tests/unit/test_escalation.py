@@ -122,12 +122,12 @@ def test_a_bounded_role_with_an_admin_policy_is_still_not_an_admin(env):
 def test_service_linked_roles_only_for_the_services_ngp_uses(env):
     settings, graph = env
     ci = policy(settings, graph)
-    linked = "arn:aws:iam::123456789012:role/aws-service-role/x/y"
+    linked = "arn:aws:iam::123456789012:role/aws-service-role/{}/AWSServiceRoleFor"
     for service in ("autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com",
                     "opensearchservice.amazonaws.com"):
-        assert ask(ci, "iam:CreateServiceLinkedRole", linked, AWSServiceName=service) \
-            == ALLOWED, service
-    assert ask(ci, "iam:CreateServiceLinkedRole", linked,
+        assert ask(ci, "iam:CreateServiceLinkedRole", linked.format(service),
+                   AWSServiceName=service) == ALLOWED, service
+    assert ask(ci, "iam:CreateServiceLinkedRole", linked.format("rds.amazonaws.com"),
                AWSServiceName="rds.amazonaws.com") != ALLOWED
 
 
