@@ -40,7 +40,11 @@ class Group(Kind):
     actions = ("autoscaling:DescribeAutoScalingGroups", "autoscaling:CreateAutoScalingGroup",
                "autoscaling:CreateOrUpdateTags", "autoscaling:UpdateAutoScalingGroup",
                "autoscaling:AttachLoadBalancers", "autoscaling:DetachLoadBalancers",
-               "autoscaling:DeleteAutoScalingGroup", "ec2:RunInstances", "iam:PassRole")
+               "autoscaling:DeleteAutoScalingGroup", "ec2:RunInstances", "iam:PassRole",
+               "iam:CreateServiceLinkedRole")
+    # AWS makes the service-linked role on the first create in an account:
+    # https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html
+    linked_service = "autoscaling.amazonaws.com"
     replace_on = frozenset({"name"})
     outputs = ("id", "name", "arn")
 

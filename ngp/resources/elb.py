@@ -72,7 +72,10 @@ class LoadBalancer(Kind):
                "elasticloadbalancing:DetachLoadBalancerFromSubnets",
                "elasticloadbalancing:ApplySecurityGroupsToLoadBalancer",
                "elasticloadbalancing:DescribeInstanceHealth",
-               "elasticloadbalancing:DeleteLoadBalancer")
+               "elasticloadbalancing:DeleteLoadBalancer", "iam:CreateServiceLinkedRole")
+    # AWS makes the service-linked role on the first create in an account:
+    # https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/elb-service-linked-roles.html
+    linked_service = "elasticloadbalancing.amazonaws.com"
     replace_on = frozenset({"name", "scheme"})
     outputs = ("id", "name", "dns_name", "zone_id")
 

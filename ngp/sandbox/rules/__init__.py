@@ -5,6 +5,7 @@ from ngp.sandbox.rules import (  # noqa: F401
     async_states,
     ec2_offerings,
     iam,
+    iam_auth,
     images,
     s3,
     secretsmanager,
