@@ -7,6 +7,8 @@ known for right after a create are retried by `eventually`, with a deadline.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import threading
 import time
 from collections import Counter
@@ -55,6 +57,13 @@ IAM_ACTIONS = {
     "s3.PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
     "s3.DeleteBucketLifecycle": "s3:PutLifecycleConfiguration",
 }
+
+
+# The parameters that name what a call acts on, written to $NGP_CALL_LOG with each call (to
+# check every call against ngp's policy: tests/e2e/test_permissions_calls.py); names and ARNs
+# only, never a value (a secret's, a policy's document).
+LOGGED_PARAMS = ("RoleName", "PolicyArn", "PermissionsBoundary", "AWSServiceName",
+                 "InstanceProfileName", "PolicyName", "Path")
 
 
 def iam_action(call: str) -> str:
@@ -142,6 +151,8 @@ class Aws:
                     service, endpoint_url=self.endpoint_url, config=self._config,
                     region_name=region or self.region)
                 client.meta.events.register("before-call.*.*", self._count)
+                if os.environ.get("NGP_CALL_LOG"):
+                    client.meta.events.register("before-parameter-build.*.*", self._log)
                 self._clients[key] = client
             return self._clients[key]
 
@@ -153,6 +164,12 @@ class Aws:
         log = getattr(self._step, "calls", None)
         if log is not None:
             log.append(call)
+
+    def _log(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        call = f"{model.service_model.service_name}.{model.name}"
+        named = {k: v for k, v in params.items() if k in LOGGED_PARAMS and isinstance(v, str)}
+        with self._lock, open(os.environ["NGP_CALL_LOG"], "a") as log:
+            log.write(json.dumps({"call": call, "params": named}) + "\n")
 
     @contextlib.contextmanager
     def recording(self) -> Iterator[list[str]]:

@@ -599,6 +599,10 @@ def sandbox_start(
     lenient: Annotated[list[str] | None, typer.Option(
         "--lenient", help="Turn one strict rule off, for diagnosis only (`ngp sandbox rules` "
         "lists them); repeat for more.")] = None,
+    iam_policy_of: Annotated[str | None, typer.Option(
+        "--iam-policy-of", help="Enforce ngp's own policy for this env (`ngp permissions "
+        "--env ENV`): ngp signs as an IAM user holding it, and the sandbox refuses what it "
+        "does not allow.")] = None,
     as_json: Json = False,
 ) -> None:
     """Start the local AWS and the local Marathon on 127.0.0.1 (they keep running until
@@ -610,8 +614,17 @@ def sandbox_start(
     off = check_lenient(lenient or [])
     if model < 0:
         raise NgpError("--model is a positive scale, e.g. 200")
+    if iam_policy_of:
+        from ngp.permissions import policy
+
+        settings = _project().load(iam_policy_of)  # a wrong env fails before the sandbox starts
+        document = policy(settings, engine.build_desired(settings).graph)
     info, started = control.start(_project(), latency_ms, deploy_seconds, marathon_token,
                                   faults, model, tuple(off))
+    if iam_policy_of:
+        user = control.run_as_policy(_project(), info, iam_policy_of, document)
+        err.print(f"ngp signs as IAM user {user}, holding `ngp permissions --env "
+                  f"{iam_policy_of}`: the sandbox refuses what that policy does not allow")
     if as_json:
         print(json.dumps({**info, "started_now": started}))
         return
@@ -661,6 +674,8 @@ def sandbox_status(as_json: Json = False) -> None:
                   f"latency {info.get('latency_ms', 0)} ms, since {info.get('started', '?')}.")
         if info.get("marathon_url"):
             out.print(f"Marathon at {info['marathon_url']}.")
+        if info.get("lenient"):
+            out.print(f"Lenient about {', '.join(info['lenient'])} (for diagnosis only).")
 
 
 def main() -> Any:

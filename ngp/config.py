@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ngp.errors import ConfigError
 from ngp.modules import MODULES
 from ngp.modules.base import ModuleSettings
+from ngp.names import BUCKET_NAME_MAX, valid_bucket_name
 
 SANDBOX_ACCOUNT_ID = "123456789012"  # the account moto serves
 NAME_PART = re.compile(r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$")
@@ -31,12 +32,21 @@ class StateSettings(_Strict):
     """Where the env's state lives: state/<env>.json, or an S3 object shared by a team."""
 
     backend: Literal["local", "s3"] = "local"
-    bucket: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    bucket: str | None = None
     key: str | None = Field(None, pattern=r"^[A-Za-z0-9!_.*'()/-]+\.json$")
     region: str | None = Field(None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
     lock: Literal["s3", "dynamodb"] = "s3"
     dynamodb_table: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{3,255}$")
     lease_seconds: int = Field(120, ge=10, le=3600)
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, name: str | None) -> str | None:
+        if name is not None and not valid_bucket_name(name):
+            raise ValueError("not a valid S3 bucket name: 3-63 lower-case letters, digits, "
+                             "dots or hyphens, a letter or digit at each end, not an IP "
+                             "address, no reserved prefix or suffix")
+        return name
 
     @model_validator(mode="after")
     def _complete(self) -> StateSettings:
@@ -130,6 +140,12 @@ class Settings:
     def name(self, *parts: str) -> str:
         """The AWS name of a thing: prefix, parts, suffix (the old pre-tag and post-tag)."""
         return "-".join(p for p in (self.core.name_prefix, *parts, self.core.name_suffix) if p)
+
+    def bucket_name(self, purpose: str) -> str:
+        """A bucket's name: <prefix>-<purpose>-<suffix>-<account id>. Bucket names are one
+        namespace for every account, and the short ones are taken: the env's account id
+        (the first allowed, if several are) makes the name the env's own."""
+        return f"{self.name(purpose)}-{self.core.allowed_account_ids[0]}"
 
 
 class Project:
@@ -251,8 +267,21 @@ def load_settings(project: Project, env: str, environ: Any) -> Settings:
                     where=f"{where}: modules",
                     hint=f"export {var}=... (README, Secrets) or take {name!r} out of modules.",
                 )
-    return Settings(env=env, path=path, core=core, module_settings=module_settings,
-                    ssh_public_key=_public_key(project, core, where))
+    settings = Settings(env=env, path=path, core=core, module_settings=module_settings,
+                        ssh_public_key=_public_key(project, core, where))
+    for name in core.modules:
+        for purpose in MODULES[name].buckets:
+            bucket = settings.bucket_name(purpose)
+            if not valid_bucket_name(bucket):
+                too_long = len(bucket) > BUCKET_NAME_MAX
+                raise ConfigError(
+                    f"the {name} module's bucket name {bucket!r} is "
+                    + (f"{len(bucket)} characters, more than S3's {BUCKET_NAME_MAX}"
+                       if too_long else "not a valid S3 bucket name"),
+                    where=f"{where}: name_prefix/name_suffix",
+                    hint="Shorten name_prefix or name_suffix." if too_long else
+                    "Change name_prefix or name_suffix (README, bucket naming rules).")
+    return settings
 
 
 def _public_key(project: Project, core: CoreSettings, where: str) -> str | None:

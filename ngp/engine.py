@@ -29,6 +29,7 @@ from ngp.errors import ApplyError, NgpError, NotOwnedError, ResourceError
 from ngp.graph import Graph, Ref, Resource, dependents, resolve
 from ngp.marathon.ready import reach_recorded_cluster
 from ngp.modules import MODULES
+from ngp.permissions import with_boundary
 from ngp.plan import Action, Change, Plan, make_plan
 from ngp.resources import Context, get_kind
 from ngp.state import LocalStore, Pending, Recorded, State, now
@@ -67,6 +68,8 @@ def build_desired(settings: Settings) -> Desired:
         resources.extend(replace(res, module=name) for res in built.resources)
         outputs.update(built.outputs)
         warnings.extend(built.warnings)
+    # Every role carries the env's permissions boundary, made here with them.
+    resources = with_boundary(settings, resources)
     return Desired(Graph.of(resources), outputs, warnings)
 
 
@@ -133,9 +136,15 @@ def connect(project: Project, settings: Settings,
         from ngp.sandbox import control
 
         info = sandbox or sandbox_info(project, settings)
+        # As the IAM user holding an env's policy if the sandbox enforces one, else as root.
+        runner = control.runner(project)
+        credentials = {k: runner[k] for k in SANDBOX_CREDENTIALS} if runner \
+            else SANDBOX_CREDENTIALS
         aws = Aws(settings.core.region, endpoint_url=info["endpoint"],
-                  credentials=SANDBOX_CREDENTIALS, pool_size=settings.core.parallelism)
-        control.prepare(aws, settings.core.domain)
+                  credentials=credentials, pool_size=settings.core.parallelism)
+        control.prepare(aws if runner is None else Aws(
+            settings.core.region, endpoint_url=info["endpoint"],
+            credentials=SANDBOX_CREDENTIALS), settings.core.domain)
         for name in settings.modules:
             for var in MODULES[name].required_env:
                 os.environ.setdefault(var, f"sandbox-placeholder-{var.lower()}")

@@ -34,7 +34,7 @@ class App(Kind):
     An env value {"secret": <ARN>} is read from Secrets Manager when the app is applied and
     shown as that reference everywhere else (Marathon on DC/OS OSS has no secret store).
 
-    spec: {"id": "/platform/registry", "instances": 1, "cpus": 0.5, "mem": 512,
+    spec: {"id": "/dev/platform/registry", "instances": 1, "cpus": 0.5, "mem": 512,
            "container": {"type": "DOCKER", "docker": {"image": "registry:2"},
                          "portMappings": [{"containerPort": 5000}]},
            "networks": [{"mode": "container/bridge"}]}

@@ -60,6 +60,9 @@ class Module:
     # It makes `<name>.agent_access`, a managed policy the cluster's agents need (the apps
     # it runs there use it); the dcos module attaches it to the agents' role.
     agent_access: bool = False
+    # The purposes of the buckets it makes (Settings.bucket_name): the settings check that
+    # each name is valid before any AWS call.
+    buckets: tuple[str, ...] = ()
 
 
 MODULES: dict[str, Module] = {}
@@ -74,6 +77,7 @@ def module(
     needs: tuple[str, ...] = (),
     marathon: bool = False,
     agent_access: bool = False,
+    buckets: tuple[str, ...] = (),
 ) -> Callable[[Callable[[Settings], Built]], Callable[[Settings], Built]]:
     """Register a module's build function under `name`; a second registration is a bug."""
 
@@ -81,7 +85,7 @@ def module(
         if name in MODULES:
             raise RuntimeError(f"module {name!r} is registered twice")
         MODULES[name] = Module(name, summary, settings, build, required_env, needs, marathon,
-                               agent_access)
+                               agent_access, buckets)
         return build
 
     return register

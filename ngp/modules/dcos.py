@@ -318,12 +318,12 @@ def _machine(settings: Settings, name: str, instance_type: str, groups: list[str
 
 @module("dcos", summary="a DC/OS cluster that installs itself: bootstrap node, masters behind "
         "load balancers, private and public agents in auto-scaling groups",
-        settings=DcosSettings, needs=("network",))
+        settings=DcosSettings, needs=("network",), buckets=("exhibitor",))
 def build(settings: Settings) -> Built:
     dcos: DcosSettings = settings.module("dcos")
     private, public = subnets(settings, "private"), subnets(settings, "public")
     domain = settings.core.domain
-    bucket = settings.name("exhibitor")
+    bucket = settings.bucket_name("exhibitor")
     path = env_path(settings.env)
     masters = [f"dcos.master[{i}]" for i in range(dcos.masters)]
     names = {part: elb_name(settings, part)

@@ -33,7 +33,7 @@ class RegistrySettings(ModuleSettings):
 
 
 def bucket_name(settings: Settings) -> str:
-    return settings.name("registry")
+    return settings.bucket_name("registry")
 
 
 def agent_statements(settings: Settings) -> list[dict[str, Any]]:
@@ -50,7 +50,7 @@ def agent_statements(settings: Settings) -> list[dict[str, Any]]:
 
 @module("docker_registry", summary="a private Docker registry on Marathon, stored in S3, at "
         "192.168.0.1:80", settings=RegistrySettings, marathon=True,
-        agent_access=True)
+        agent_access=True, buckets=("registry",))
 def build(settings: Settings) -> Built:
     registry: RegistrySettings = settings.module("docker_registry")
     app = {

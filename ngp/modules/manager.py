@@ -7,6 +7,7 @@ the env, so ngp on the manager can do what it needs and nothing more.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from pydantic import Field
@@ -49,7 +50,7 @@ class ManagerSettings(ModuleSettings):
         "holding exactly ngp's permissions for the env", settings=ManagerSettings,
         needs=("network",))
 def build(settings: Settings) -> Built:
-    from ngp.permissions import policy
+    from ngp.permissions import policy, with_boundary
 
     manager: ManagerSettings = settings.module("manager")
     subnet = subnets(settings, "public")[0]
@@ -72,14 +73,16 @@ def build(settings: Settings) -> Built:
             "root_volume_size": manager.root_volume_size, "root_volume_type": "gp3"}),
     ]
     # The role may do what ngp does for this env: the actions of every kind in the env
-    # (roles included, which the manager's own role is too).
-    others = [r for name in settings.modules if name != "manager"
-              for r in MODULES[name].build(settings).resources]
-    everything = Graph({r.address: r for r in [*others, *res]})
-    res.append(Resource("manager.role", "iam.role", {
+    # (its own role and the env's boundary included), but nothing to its own role.
+    role = Resource("manager.role", "iam.role", {
         "name": settings.name("manager"), "path": env_path(settings.env),
         "description": "ngp manager node: runs ngp for this env", "trust": EC2_TRUST,
-        "policies": {"ngp": policy(settings, everything)}}))
+        "policies": {}})
+    others = [r for name in settings.modules if name != "manager"
+              for r in MODULES[name].build(settings).resources]
+    everything = Graph.of(with_boundary(settings, [*others, *res, role]))
+    res.append(replace(role, spec={**role.spec, "policies": {"ngp": policy(
+        settings, everything, holder_role=settings.name("manager"))}}))
     return Built(res, {
         "manager_private_ip": Ref("manager.instance", "private_ip"),
         "manager_public_ip": Ref("manager.instance", "public_ip")})

@@ -9,7 +9,7 @@ masters' internal load balancer (http://<internal lb>:8080). `ngp snapshot` and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -28,11 +28,18 @@ LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{
     "Action": "sts:AssumeRole"}]}
 
 
+RetentionDays = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                        1827, 2192, 2557, 2922, 3288, 3653]
+
+
 class SnapshotSettings(ModuleSettings):
     interval_minutes: int = Field(60, ge=1, le=1440)
     expire_days: int = Field(30, ge=1, le=3650)  # snapshots older than this are deleted
-    log_retention_days: int = Field(30, ge=1, le=3653)
-    runtime: str = Field("python3.12", pattern=r"^python3\.\d+$")
+    # AWS's own lists, not ranges (a retention of 15 days, or python3.8, is refused by AWS):
+    # ngp/sandbox/rules/validation.py cites them and the sandbox refuses the rest too.
+    log_retention_days: RetentionDays = 30
+    runtime: Literal["python3.10", "python3.11", "python3.12", "python3.13",
+                     "python3.14"] = "python3.12"
     memory: int = Field(256, ge=128, le=10240)
     timeout: int = Field(120, ge=10, le=900)  # seconds
 
@@ -42,7 +49,7 @@ def schedule(minutes: int) -> str:
 
 
 def bucket_name(settings: Settings) -> str:
-    return settings.name("snapshots")
+    return settings.bucket_name("snapshots")
 
 
 def marathon_url(settings: Settings) -> Any:
@@ -90,7 +97,7 @@ def _function(settings: Settings, snap: SnapshotSettings, key: str, handler: str
 
 @module("marathon_snapshot", summary="hourly Marathon snapshots to S3 by a Lambda function, "
         "restored through API Gateway", settings=SnapshotSettings, needs=("network",),
-        marathon=True)
+        marathon=True, buckets=("snapshots",))
 def build(settings: Settings) -> Built:
     snap: SnapshotSettings = settings.module("marathon_snapshot")
     bucket = f"arn:aws:s3:::{bucket_name(settings)}"

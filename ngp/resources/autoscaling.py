@@ -6,10 +6,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ngp.aws import wait_until
+from ngp.aws import eventually, wait_until
 from ngp.resources.base import TAG_ENV, Context, Kind, check_owned, kind
+from ngp.resources.ec2_compute import profile_not_yet
 
 DELETE_TIMEOUT = 900.0  # a group's instances must terminate first
+# A new instance profile in the group's launch template is not seen by Auto Scaling for a few
+# seconds (ValidationError "... Invalid IAM Instance Profile name"): retried this long, as
+# terraform-provider-aws does (autoscaling group create, propagationTimeout 2 min).
+PROFILE_DEADLINE = 120.0
 
 
 def _gone(exc: ClientError) -> bool:
@@ -35,7 +40,11 @@ class Group(Kind):
     actions = ("autoscaling:DescribeAutoScalingGroups", "autoscaling:CreateAutoScalingGroup",
                "autoscaling:CreateOrUpdateTags", "autoscaling:UpdateAutoScalingGroup",
                "autoscaling:AttachLoadBalancers", "autoscaling:DetachLoadBalancers",
-               "autoscaling:DeleteAutoScalingGroup", "ec2:RunInstances", "iam:PassRole")
+               "autoscaling:DeleteAutoScalingGroup", "ec2:RunInstances", "iam:PassRole",
+               "iam:CreateServiceLinkedRole")
+    # AWS makes the service-linked role on the first create in an account:
+    # https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html
+    linked_service = "autoscaling.amazonaws.com"
     replace_on = frozenset({"name"})
     outputs = ("id", "name", "arn")
 
@@ -105,14 +114,17 @@ class Group(Kind):
         tags = [{"Key": k, "Value": v, "PropagateAtLaunch": k != "ngp:address",
                  "ResourceId": spec["name"], "ResourceType": "auto-scaling-group"}
                 for k, v in ctx.tags(address, spec["name"]).items()]
-        client.create_auto_scaling_group(**self._params(spec), Tags=tags,
-                                         LoadBalancerNames=spec.get("load_balancer_names", []))
+        eventually(lambda: client.create_auto_scaling_group(
+            **self._params(spec), Tags=tags,
+            LoadBalancerNames=spec.get("load_balancer_names", [])),
+            codes=(), also=profile_not_yet, deadline=PROFILE_DEADLINE)
         live = self.read(ctx, spec["name"]) or {}
         return spec["name"], {"id": spec["name"], "name": spec["name"], "arn": live.get("arn")}
 
     def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
         client = ctx.aws.client("autoscaling")
-        client.update_auto_scaling_group(**self._params(new))
+        eventually(lambda: client.update_auto_scaling_group(**self._params(new)),
+                   codes=(), also=profile_not_yet, deadline=PROFILE_DEADLINE)
         before = set(old.get("load_balancer_names") or [])
         after = set(new.get("load_balancer_names", []))
         if before - after:

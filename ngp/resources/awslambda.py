@@ -42,10 +42,16 @@ def code_sha256(name: str) -> str:
     return base64.b64encode(hashlib.sha256(package(name)).digest()).decode()
 
 
+# What Lambda answers while a new role (or its new policy) has not reached it: the messages
+# terraform-provider-aws retries CreateFunction on (lambda/function.go); IAM user guide,
+# "Changes that I make are not always immediately visible".
+ROLE_NOT_YET = ("cannot be assumed by Lambda", "execution role does not have permissions")
+
+
 def _role_not_yet(exc: BaseException) -> bool:
     """A new role is not assumable by Lambda for a few seconds."""
-    return error_code(exc) == "InvalidParameterValueException" and "role" in error_message(
-        exc).lower()
+    return error_code(exc) == "InvalidParameterValueException" and any(
+        m in error_message(exc) for m in ROLE_NOT_YET)
 
 
 @kind
@@ -58,7 +64,7 @@ class Function(Kind):
            "code_sha256": code_sha256("marathon_snapshot"),
            "handler": "marathon_snapshot.snapshot_handler", "runtime": "python3.12",
            "role_arn": Ref("marathon_snapshot.role", "arn"), "timeout": 120, "memory": 256,
-           "environment": {"BUCKET": "ngp-snapshots-dev"},
+           "environment": {"BUCKET": "ngp-snapshots-dev-111111111111"},
            "subnet_ids": [...], "security_group_ids": [...]}
     outputs: id (the name), arn.
     """

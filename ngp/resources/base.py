@@ -72,6 +72,9 @@ class Kind:
     service: ClassVar[str]
     # Every IAM action the kind's calls need: `ngp permissions` builds ngp's policy from them.
     actions: ClassVar[tuple[str, ...]] = ()
+    # The service whose service-linked role AWS makes on the kind's first create in an account
+    # (the caller needs iam:CreateServiceLinkedRole for it), e.g. "autoscaling.amazonaws.com".
+    linked_service: ClassVar[str | None] = None
     replace_on: ClassVar[frozenset[str]] = frozenset()
     outputs: ClassVar[tuple[str, ...]] = ("id",)
     # A read-only kind refers to an object ngp does not own (an adopted VPC, an image): it

@@ -15,10 +15,18 @@ from ngp.resources.ec2 import Ec2Kind, tag_spec, tags_of
 INSTANCE_TIMEOUT = 600.0  # running, stopped or terminated: minutes at most
 
 
-def _profile_not_yet(exc: BaseException) -> bool:
-    """RunInstances does not see a new instance profile for a few seconds."""
+def profile_not_yet(exc: BaseException) -> bool:
+    """EC2 and Auto Scaling do not see a new instance profile (or one whose role just
+    changed) for a few seconds: RunInstances and AssociateIamInstanceProfile answer
+    InvalidParameterValue "Value (...) for parameter iamInstanceProfile.name is invalid.
+    Invalid IAM Instance Profile name" (or .arn ... ARN), CreateAutoScalingGroup
+    ValidationError "You must use a valid fully-formed launch template. Value (...) ...".
+    IAM user guide, "Changes that I make are not always immediately visible"; the messages
+    terraform-provider-aws retries on (ec2 instance, autoscaling group)."""
     code, message = error_code(exc), error_message(exc)
-    return (code == "InvalidParameterValue" and "iamInstanceProfile" in message) or (
+    return (code in ("InvalidParameterValue", "ValidationError")
+            and "Invalid IAM Instance Profile" in message) or (
+        code == "InvalidParameterValue" and "iamInstanceProfile" in message) or (
         code == "NoSuchEntity" and "nstance profile" in message)
 
 
@@ -72,8 +80,13 @@ class Image(Ec2Kind):
                    {"Name": "state", "Values": ["available"]}]
         if spec.get("architecture"):
             filters.append({"Name": "architecture", "Values": [spec["architecture"]]})
-        images = ctx.aws.client("ec2").describe_images(Owners=spec["owners"],
-                                                       Filters=filters)["Images"]
+        # Deprecated images too, deliberately: AWS deprecates every public image two years
+        # after it is made and hides it from DescribeImages unless IncludeDeprecated is set
+        # (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ami-deprecate.html), and the
+        # OS of DC/OS's nodes (CentOS 7 / RHEL 7, end of life 2024-06-30) is only found so.
+        # The newest match is still the one taken.
+        images = ctx.aws.client("ec2").describe_images(
+            Owners=spec["owners"], Filters=filters, IncludeDeprecated=True)["Images"]
         if not images:
             raise NgpError(
                 f"no image of owner {', '.join(spec['owners'])} matches name "
@@ -205,7 +218,7 @@ class Instance(Ec2Kind):
         if spec.get("private_ip"):
             params["PrivateIpAddress"] = spec["private_ip"]
         try:
-            run = eventually(lambda: ec2.run_instances(**params), also=_profile_not_yet)
+            run = eventually(lambda: ec2.run_instances(**params), also=profile_not_yet)
         except ClientError as exc:
             if error_code(exc) == "OptInRequired":
                 raise ResourceError(
@@ -217,6 +230,14 @@ class Instance(Ec2Kind):
         id = run["Instances"][0]["InstanceId"]
         live = self._wait(ctx, id, "running")
         return id, self.outputs_of(live)
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        # An instance an interrupted create left may still be pending (AWS: no public
+        # address yet): adopted once it runs, so its outputs are those of a running machine.
+        found = super().find(ctx, address, spec)
+        if found and found[1].get("status") == "pending":
+            return found[0], self._wait(ctx, found[0], "running")
+        return found
 
     def _wait(self, ctx: Context, id: str, state: str) -> dict[str, Any]:
         def reached() -> dict[str, Any] | None:
@@ -256,13 +277,14 @@ class Instance(Ec2Kind):
             Filters=[{"Name": "instance-id", "Values": [id]}])["IamInstanceProfileAssociations"]
         current = [a for a in current if a["State"] in ("associating", "associated")]
         if current and arn:
-            ec2.replace_iam_instance_profile_association(
-                IamInstanceProfile={"Arn": arn}, AssociationId=current[0]["AssociationId"])
+            eventually(lambda: ec2.replace_iam_instance_profile_association(
+                IamInstanceProfile={"Arn": arn}, AssociationId=current[0]["AssociationId"]),
+                also=profile_not_yet)
         elif current:
             ec2.disassociate_iam_instance_profile(AssociationId=current[0]["AssociationId"])
         elif arn:
             eventually(lambda: ec2.associate_iam_instance_profile(
-                IamInstanceProfile={"Arn": arn}, InstanceId=id))
+                IamInstanceProfile={"Arn": arn}, InstanceId=id), also=profile_not_yet)
 
     def delete(self, ctx: Context, id: str) -> None:
         self.delete_call(ctx, ctx.aws.client("ec2").terminate_instances, InstanceIds=[id])

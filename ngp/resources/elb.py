@@ -72,7 +72,10 @@ class LoadBalancer(Kind):
                "elasticloadbalancing:DetachLoadBalancerFromSubnets",
                "elasticloadbalancing:ApplySecurityGroupsToLoadBalancer",
                "elasticloadbalancing:DescribeInstanceHealth",
-               "elasticloadbalancing:DeleteLoadBalancer")
+               "elasticloadbalancing:DeleteLoadBalancer", "iam:CreateServiceLinkedRole")
+    # AWS makes the service-linked role on the first create in an account:
+    # https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/elb-service-linked-roles.html
+    linked_service = "elasticloadbalancing.amazonaws.com"
     replace_on = frozenset({"name", "scheme"})
     outputs = ("id", "name", "dns_name", "zone_id")
 
@@ -122,7 +125,13 @@ class LoadBalancer(Kind):
         if not states:
             return "no instances"
         serving = sum(1 for s in states if s["State"] == "InService")
-        return f"{serving}/{len(states)} in service"
+        # Newly registered instances are OutOfService until they pass HealthyThreshold
+        # health checks (ReasonCode ELB): not yet healthy, rather than failing.
+        # https://docs.aws.amazon.com/elasticloadbalancing/2012-06-01/APIReference/API_InstanceState.html
+        waiting = sum(1 for s in states if s["State"] == "OutOfService"
+                      and s.get("ReasonCode") == "ELB" and "not passed" in s.get("Description", ""))
+        health = f"{serving}/{len(states)} in service"
+        return f"{health}, {waiting} not yet healthy" if waiting else health
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         live = self.read(ctx, spec["name"])

@@ -1,7 +1,9 @@
 """IAM kinds: roles with their trust and inline policies, and instance profiles.
 
 Every role and profile ngp makes lives under the path /ngp/<env>/, so one listing finds an
-env's objects and a policy can scope ngp's own rights to them.
+env's objects and a policy can scope ngp's own rights to them. Every role carries the env's
+permissions boundary (ngp/permissions.py), so no role ngp's policy lets its holder make or
+change can do more than the boundary allows.
 """
 
 from __future__ import annotations
@@ -46,8 +48,10 @@ class Role(Kind):
                      "Principal": {"Service": "ec2.amazonaws.com"},
                      "Action": "sts:AssumeRole"}]},
            "policies": {"read-secret": {"Version": "2012-10-17", "Statement": [...]}},
-           "managed_policies": [Ref("docker_registry.agent_access", "arn")]}
-    The role's name is its id (AWS names are unique in an account).
+           "managed_policies": [Ref("docker_registry.agent_access", "arn")],
+           "boundary": Ref("permissions.boundary", "arn")}
+    The role's name is its id (AWS names are unique in an account). The boundary is set by
+    ngp.permissions.with_boundary on every role of an env, not by the modules.
     """
 
     name = "iam.role"
@@ -57,13 +61,15 @@ class Role(Kind):
                "iam:DeleteRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
                "iam:ListInstanceProfilesForRole", "iam:RemoveRoleFromInstanceProfile",
                "iam:ListAttachedRolePolicies", "iam:AttachRolePolicy",
-               "iam:DetachRolePolicy", "iam:DeleteRole")
+               "iam:DetachRolePolicy", "iam:DeleteRole", "iam:PutRolePermissionsBoundary")
     service = "iam"
     replace_on = frozenset({"name", "path"})
     outputs = ("id", "name", "arn")
 
     def _live(self, detail: dict[str, Any]) -> dict[str, Any]:
+        boundary = (detail.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
         return {"id": detail["RoleName"], "name": detail["RoleName"], "path": detail["Path"],
+                "boundary": boundary,
                 "arn": detail["Arn"], "trust": _doc(detail["AssumeRolePolicyDocument"]),
                 "policies": {p["PolicyName"]: _doc(p["PolicyDocument"])
                              for p in detail.get("RolePolicyList", [])},
@@ -112,10 +118,12 @@ class Role(Kind):
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         iam = ctx.aws.client("iam")
+        # Created with its boundary in the same call: ngp's policy allows CreateRole only so.
+        boundary = {"PermissionsBoundary": spec["boundary"]} if spec.get("boundary") else {}
         role = iam.create_role(RoleName=spec["name"], Path=spec["path"],
                                Description=spec.get("description", ""),
                                AssumeRolePolicyDocument=json.dumps(spec["trust"]),
-                               Tags=_tags(ctx, address, spec["name"]))["Role"]
+                               Tags=_tags(ctx, address, spec["name"]), **boundary)["Role"]
         for policy, document in sorted(spec.get("policies", {}).items()):
             iam.put_role_policy(RoleName=spec["name"], PolicyName=policy,
                                 PolicyDocument=json.dumps(document))
@@ -125,6 +133,11 @@ class Role(Kind):
 
     def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
         iam = ctx.aws.client("iam")
+        # The boundary first: ngp's policy allows PutRolePolicy and AttachRolePolicy only on
+        # roles that already carry it (a role made by an older ngp gets it here). ngp never
+        # removes a boundary (its policy denies DeleteRolePermissionsBoundary).
+        if new.get("boundary") and old.get("boundary") != new["boundary"]:
+            iam.put_role_permissions_boundary(RoleName=id, PermissionsBoundary=new["boundary"])
         if old.get("trust") != new["trust"]:
             iam.update_assume_role_policy(RoleName=id, PolicyDocument=json.dumps(new["trust"]))
         if old.get("description") != new.get("description", ""):
@@ -268,6 +281,9 @@ class Policy(Kind):
                "iam:ListEntitiesForPolicy", "iam:DetachRolePolicy", "iam:DeletePolicy")
     replace_on = frozenset({"name", "path", "description"})
     outputs = ("id", "arn", "name")
+    # CreatePolicy sets every field: an adopted policy is not replaced for a description the
+    # read does not show (a replacement detaches it from every role).
+    created_whole = True
 
     def _live(self, detail: dict[str, Any]) -> dict[str, Any]:
         default = next((v for v in detail.get("PolicyVersionList", [])

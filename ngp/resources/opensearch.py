@@ -44,7 +44,10 @@ class Domain(Kind):
     service = "es"
     actions = ("es:ListDomainNames", "es:DescribeDomains", "es:DescribeDomain",
                "es:ListTags", "es:CreateDomain", "es:AddTags", "es:UpdateDomainConfig",
-               "es:DeleteDomain", "iam:CreateServiceLinkedRole")
+               "es:UpgradeDomain", "es:DeleteDomain", "iam:CreateServiceLinkedRole")
+    # AWS makes the service-linked role on the first create in an account:
+    # https://docs.aws.amazon.com/opensearch-service/latest/developerguide/slr.html
+    linked_service = "opensearchservice.amazonaws.com"
     replace_on = frozenset({"name"})
     outputs = ("id", "name", "arn", "endpoint", "dashboards_url")
     update_notes = {"instance_type": "AWS rebuilds the domain's nodes (a blue/green change; "
@@ -98,6 +101,10 @@ class Domain(Kind):
             return None
         tags = ctx.aws.client("opensearch").list_tags(ARN=live["arn"])["TagList"]
         check_owned(ctx, address, "OpenSearch domain", spec["name"], tags)
+        if live["status"] != "active":
+            # An interrupted create left it processing, with no endpoint yet: adopted once
+            # it is active, so no empty endpoint is ever recorded.
+            live = self._settled(ctx, live["id"], spec.get("timeout", TIMEOUT))
         return live["id"], live
 
     def _config(self, spec: dict[str, Any]) -> dict[str, Any]:

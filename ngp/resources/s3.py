@@ -46,8 +46,8 @@ class Bucket(Kind):
     refuses plain HTTP, and optionally versioning. `ngp down` empties it (every version)
     before deleting it, so nothing of the env is left behind.
 
-    spec: {"name": "ngp-registry-dev", "versioning": false}
-       or {"name": "ngp-snapshots-dev", "versioning": true, "expire_days": 30}
+    spec: {"name": "ngp-registry-dev-111111111111", "versioning": false}
+       or {"name": "ngp-snapshots-dev-111111111111", "versioning": true, "expire_days": 30}
     With expire_days, objects (and old versions) are deleted that many days after they
     were written. Its settings are not in a batched read: they are taken as last applied.
     """

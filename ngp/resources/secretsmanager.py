@@ -8,13 +8,24 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ngp.aws import error_code
-from ngp.errors import NgpError
+from ngp.aws import error_code, error_message, eventually
+from ngp.errors import NgpError, ResourceError
 from ngp.resources.base import TAG_ENV, Context, Kind, check_owned, kind
 
 TAG_GENERATE = "ngp:generate"
 TAG_PUBLIC_KEY = "ngp:public-key"
 GONE = frozenset({"ResourceNotFoundException"})
+# A delete without recovery is carried out asynchronously: the name stays taken for a while
+# (InvalidRequestException "... already scheduled for deletion." or "... because it was
+# deleted."). terraform-provider-aws retries CreateSecret on both for up to 2 minutes
+# (secretsmanager/secret.go); so does ngp.
+REUSE_DEADLINE = 120.0
+
+
+def _name_still_deleted(exc: BaseException) -> bool:
+    message = error_message(exc)
+    return error_code(exc) == "InvalidRequestException" and (
+        "scheduled for deletion" in message or "was deleted" in message)
 
 
 def generate(how: str, variable: str | None = None) -> tuple[str, str | None]:
@@ -51,7 +62,8 @@ def reveal(ctx: Context, arn: str) -> str:
 class Secret(Kind):
     """A secret whose value ngp generates (a password, or an SSH private key) and stores in
     Secrets Manager; the state keeps its ARN only. Deleted without a recovery window, so an
-    env can be taken down and brought up again at once.
+    env can be taken down and brought up again at once (its create waits out the moment AWS
+    still holds the name).
 
     spec: {"name": "ngp-openvpn-admin-dev", "description": "OpenVPN admin password",
            "generate": "password"}
@@ -116,9 +128,21 @@ class Secret(Kind):
         tags = {**ctx.tags(address, spec["name"]), TAG_GENERATE: spec["generate"]}
         if public:
             tags[TAG_PUBLIC_KEY] = public
-        arn = ctx.aws.client("secretsmanager").create_secret(
-            Name=spec["name"], Description=spec.get("description", ""), SecretString=value,
-            Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["ARN"]
+        client = ctx.aws.client("secretsmanager")
+        try:
+            arn = eventually(lambda: client.create_secret(
+                Name=spec["name"], Description=spec.get("description", ""), SecretString=value,
+                Tags=[{"Key": k, "Value": v} for k, v in tags.items()]),
+                codes=(), also=_name_still_deleted, deadline=REUSE_DEADLINE)["ARN"]
+        except ClientError as exc:
+            if not _name_still_deleted(exc):
+                raise
+            raise ResourceError(
+                f"the secret name {spec['name']} is still held by a deleted secret after "
+                f"{REUSE_DEADLINE:g} s", where=address,
+                hint="If it was deleted with a recovery window, restore it (aws secretsmanager "
+                "restore-secret) or delete it for good (delete-secret "
+                "--force-delete-without-recovery); then run the command again.") from None
         return arn, {"id": arn, "arn": arn, "name": spec["name"], "public_key": public}
 
     def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:

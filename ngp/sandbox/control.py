@@ -32,6 +32,46 @@ def log_path(project: Project) -> Path:
     return _dir(project) / "server.log"
 
 
+def runner_path(project: Project) -> Path:
+    """The IAM user ngp signs as when the sandbox enforces an env's policy (--iam-policy-of)."""
+    return _dir(project) / "runner.json"
+
+
+ROOT_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def run_as_policy(project: Project, info: dict[str, Any], env: str,
+                  document: dict[str, Any]) -> str:
+    """Make the IAM user ngp-<env> holding document, and have ngp sign as it from now on: the
+    sandbox's iam.identity-policies rule then refuses what the document does not allow.
+    Returns the user's name. (Its key is the sandbox's own, never a real one.)"""
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=info["endpoint"], region_name="us-east-1",
+                       **ROOT_CREDENTIALS)
+    name = f"ngp-{env}"
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="ngp", PolicyDocument=json.dumps(document))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    path = runner_path(project)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps({"env": env, "user": name, "pid": info["pid"],
+                                "aws_access_key_id": key["AccessKeyId"],
+                                "aws_secret_access_key": key["SecretAccessKey"]}))
+    return name
+
+
+def runner(project: Project) -> dict[str, Any] | None:
+    """The user ngp signs as in the running sandbox (see run_as_policy), or None: root."""
+    info = status(project)
+    try:
+        found = json.loads(runner_path(project).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return found if info is not None and found.get("pid") == info["pid"] else None
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -106,6 +146,7 @@ def stop(project: Project) -> dict[str, Any] | None:
     info = status(project)
     if info is None:
         info_path(project).unlink(missing_ok=True)
+        runner_path(project).unlink(missing_ok=True)
         return None
     pid = int(info["pid"])
     os.kill(pid, signal.SIGTERM)
@@ -117,6 +158,7 @@ def stop(project: Project) -> dict[str, Any] | None:
         os.kill(pid, signal.SIGKILL)
         _reap(pid)
     info_path(project).unlink(missing_ok=True)
+    runner_path(project).unlink(missing_ok=True)
     return info
 
 

@@ -39,6 +39,8 @@ DEPLOY_SECONDS = 60  # a Marathon deployment until its tasks are healthy
 REST = [
     ("POST", re.compile(r"^/2015-03-31/functions/?$"), "CreateFunction"),
     ("DELETE", re.compile(r"^/2015-03-31/functions/[^/]+$"), "DeleteFunction"),
+    ("PUT", re.compile(r"^/2015-03-31/functions/[^/]+/configuration/?$"),
+     "UpdateFunctionConfiguration"),
     ("POST", re.compile(r"^/2021-01-01/opensearch/domain$"), "CreateDomain"),
     ("DELETE", re.compile(r"^/2021-01-01/opensearch/domain/[^/]+$"), "DeleteDomain"),
     ("POST", re.compile(r"^/2013-04-01/hostedzone/[^/]+/rrset/?$"), "ChangeResourceRecordSets"),

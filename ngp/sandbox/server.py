@@ -120,7 +120,7 @@ def stand_for_tls() -> None:
     FakeBucket.get_permission = get_permission
 
 
-def write_info(path: Path, info: dict[str, Any]) -> None:
+def write_info(path: Path, info: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(info))
     os.replace(tmp, path)
@@ -128,15 +128,38 @@ def write_info(path: Path, info: dict[str, Any]) -> None:
 
 def base_images(folder: Path) -> Path:
     """moto's own catalogue of ~50 images, without the thousands of per-region "latest"
-    images it otherwise loads and scans on every DescribeImages (seconds of CPU each)."""
+    images it otherwise loads and scans on every DescribeImages (seconds of CPU each), and
+    with the deprecation times AWS gives them (ngp/sandbox/rules/images.py)."""
     import gzip
     import importlib.resources
 
+    from ngp.sandbox.rules.images import with_deprecation_times
+
     path = folder / "amis.json"
-    if not path.exists():
-        packed = importlib.resources.files("moto.ec2").joinpath("resources/amis.json.gz")
-        path.write_bytes(gzip.decompress(packed.read_bytes()))
+    # Found from moto's top package: importing moto.ec2 would load moto's images before
+    # MOTO_AMIS_PATH points here.
+    packed = importlib.resources.files("moto").joinpath("ec2/resources/amis.json.gz")
+    catalogue = with_deprecation_times(json.loads(gzip.decompress(packed.read_bytes())))
+    write_info(path, catalogue)  # whole or not at all: another process may be reading it
     return path
+
+
+def accept_deprecation_times() -> None:
+    """moto's images have no deprecation time: let the catalogue give them one, which moto
+    then answers as DeprecationTime (its answers take an object's snake_case attributes)."""
+    from moto.ec2.models.amis import Ami
+
+    if getattr(Ami.__init__, "takes_deprecation_time", False):
+        return
+    init = Ami.__init__
+
+    def __init__(self: Any, *args: Any, deprecation_time: str | None = None,
+                 **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.deprecation_time = deprecation_time
+
+    __init__.takes_deprecation_time = True  # type: ignore[attr-defined]
+    Ami.__init__ = __init__  # type: ignore[method-assign]
 
 
 # The services ngp calls (ngp/resources/, ngp/state_s3.py).
@@ -166,6 +189,7 @@ def prepare_moto(folder: Path) -> None:
     the small image catalogue, the TLS stand-in."""
     os.environ.update(VALIDATION_FLAGS)
     os.environ.setdefault("MOTO_AMIS_PATH", str(base_images(folder)))
+    accept_deprecation_times()
     stand_for_tls()
 
 
@@ -177,6 +201,7 @@ def aws_app(*, faults: str = "", latency_ms: float = 0.0, model_scale: float = 0
 
     from ngp.sandbox import model
     from ngp.sandbox.faults import AwsFaults, parse
+    from ngp.sandbox.rules import async_states
     from ngp.sandbox.strict import Strict
 
     plan = parse(faults)
@@ -190,6 +215,8 @@ def aws_app(*, faults: str = "", latency_ms: float = 0.0, model_scale: float = 0
         app = Latency(app, latency_ms / 1000.0)
     if model_scale > 0:
         app = model.AwsModel(app, model_scale)
+    # The model's call times already hold the slow states' (one local AWS per process).
+    async_states.MODELLED["on"] = model_scale > 0
     return app
 
 

@@ -26,7 +26,7 @@ def test_apps_come_up_healthy_change_alone_and_go_first(home):
 
     live = {a["id"]: a for a in home.marathon_apps()}
     registry = live["/apps/platform/registry"]
-    assert registry["env"]["REGISTRY_STORAGE_S3_BUCKET"] == "ngp-registry-apps"
+    assert registry["env"]["REGISTRY_STORAGE_S3_BUCKET"] == "ngp-registry-apps-123456789012"
     assert registry["container"]["portMappings"][0]["labels"]["VIP_0"] == "192.168.0.1:80"
     assert live["/apps/platform/tyk-gateway"]["dependencies"] == ["/apps/platform/redis"]
     # Named VIPs carry the env, so another env's clients never reach these tasks.

@@ -58,7 +58,7 @@ def test_cluster_up_scale_agents_in_place_and_down(home):
     assert public_group["LoadBalancerNames"] == [f"ngp-public-agents-{env}"]
 
     s3 = home.client("s3")
-    bucket = f"ngp-exhibitor-{env}"
+    bucket = f"ngp-exhibitor-{env}-123456789012"
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"][
         "BlockPublicAcls"] is True

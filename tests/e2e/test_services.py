@@ -42,7 +42,7 @@ def test_services_up_snapshot_restore_allow_ip_and_down(home):
                                  check=True).stdout)
     assert [s["key"] for s in listed] == [taken["snapshot"]]
     s3 = home.client("s3")
-    stored = s3.get_object(Bucket=f"ngp-snapshots-{env}", Key=taken["snapshot"])[
+    stored = s3.get_object(Bucket=f"ngp-snapshots-{env}-123456789012", Key=taken["snapshot"])[
         "Body"].read().decode()
     secret = {a["id"]: a for a in home.marathon_apps()}[f"/{env}/platform/registry"]["env"][
         "REGISTRY_HTTP_SECRET"]

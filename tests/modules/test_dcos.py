@@ -215,7 +215,7 @@ def test_layout_as_dcos_on_aws(graph):
     assert private_group["subnet_ids"] == [f"<network.subnet.private[{x}].id>" for x in "abc"]
     assert public_group["subnet_ids"] == [f"<network.subnet.public[{x}].id>" for x in "abc"]
     exhibitor = spec(graph, "dcos.exhibitor_bucket")
-    assert exhibitor == {"name": "ngp-exhibitor-t", "versioning": True}
+    assert exhibitor == {"name": "ngp-exhibitor-t-123456789012", "versioning": True}
     records = {spec(graph, a)["name"]: spec(graph, a)["alias"]["dns_name"]
                for a in ("dcos.dns.dcos", "dcos.dns.apps")}
     assert records == {"dcos.t.example.com": "masters-lb.elb.example",
@@ -225,7 +225,7 @@ def test_layout_as_dcos_on_aws(graph):
 def test_masters_may_use_exhibitors_bucket_and_nothing_more(graph):
     statements = spec(graph, "dcos.master_role")["policies"]["exhibitor"]["Statement"]
     assert {r for s in statements for r in [s["Resource"]]} == {
-        "arn:aws:s3:::ngp-exhibitor-t", "arn:aws:s3:::ngp-exhibitor-t/*"}
+        "arn:aws:s3:::ngp-exhibitor-t-123456789012", "arn:aws:s3:::ngp-exhibitor-t-123456789012/*"}
     agent = spec(graph, "dcos.agent_role")
     assert agent["managed_policies"] == []
     assert "soak" not in str(agent["policies"])

@@ -87,10 +87,13 @@ APPS = [
 ]
 
 
+SNAPSHOTS = "ngp-snapshots-t-123456789012"  # the module's name in env t: with its account
+
+
 @pytest.fixture
 def bucket(aws):
     s3 = aws.client("s3")
-    s3.create_bucket(Bucket="ngp-snapshots-t")
+    s3.create_bucket(Bucket=SNAPSHOTS)
     return s3
 
 
@@ -111,10 +114,10 @@ def test_snapshot_delete_restore_gives_the_same_apps(marathon, bucket):
     for app in APPS:
         marathon.apply(app)
     before = comparable(marathon.list_apps())
-    key = logic.take(request_through(marathon), bucket, "ngp-snapshots-t")
+    key = logic.take(request_through(marathon), bucket, SNAPSHOTS)
     assert key.startswith("snapshots/") and key.endswith("Z.json")
 
-    stored = bucket.get_object(Bucket="ngp-snapshots-t", Key=key)["Body"].read().decode()
+    stored = bucket.get_object(Bucket=SNAPSHOTS, Key=key)["Body"].read().decode()
     assert "the-secret-value" not in stored, "a secret value was written to S3"
     document = json.loads(stored)
     assert document["format"] == 1 and {a["id"] for a in document["apps"]} == {
@@ -126,7 +129,7 @@ def test_snapshot_delete_restore_gives_the_same_apps(marathon, bucket):
     assert marathon.list_apps() == []
 
     asked = []
-    result = logic.restore(request_through(marathon), bucket, "ngp-snapshots-t",
+    result = logic.restore(request_through(marathon), bucket, SNAPSHOTS,
                            secret=lambda arn: asked.append(arn) or "the-secret-value")
     assert result == {"snapshot": key, "apps": ["/platform/jobs/worker", "/platform/web"]}
     assert asked == [APPS[0]["labels"]["NGP_SECRET_TOKEN"]]
@@ -138,17 +141,17 @@ def test_restore_takes_a_named_snapshot_and_lists_them(marathon, bucket):
 
     marathon.apply(APPS[1])
     request = request_through(marathon)
-    old = logic.take(request, bucket, "ngp-snapshots-t", now=datetime(2026, 1, 1, tzinfo=UTC))
+    old = logic.take(request, bucket, SNAPSHOTS, now=datetime(2026, 1, 1, tzinfo=UTC))
     marathon.apply({**APPS[1], "instances": 3})
-    new = logic.take(request, bucket, "ngp-snapshots-t", now=datetime(2026, 1, 2, tzinfo=UTC))
-    assert [s["key"] for s in logic.listing(bucket, "ngp-snapshots-t")] == [old, new]
-    logic.restore(request, bucket, "ngp-snapshots-t", old)
+    new = logic.take(request, bucket, SNAPSHOTS, now=datetime(2026, 1, 2, tzinfo=UTC))
+    assert [s["key"] for s in logic.listing(bucket, SNAPSHOTS)] == [old, new]
+    logic.restore(request, bucket, SNAPSHOTS, old)
     assert marathon.get_app("/platform/jobs/worker")["instances"] == 1
 
 
 def test_restore_waits_out_a_locked_app_with_growing_pauses(marathon, bucket, monkeypatch):
     marathon.apply(APPS[1])
-    logic.take(request_through(marathon), bucket, "ngp-snapshots-t")
+    logic.take(request_through(marathon), bucket, SNAPSHOTS)
     through = request_through(marathon)
     answers = iter([409] * 6)
 
@@ -158,7 +161,7 @@ def test_restore_waits_out_a_locked_app_with_growing_pauses(marathon, bucket, mo
 
     pauses = []
     monkeypatch.setattr(logic.time, "sleep", pauses.append)
-    result = logic.restore(locked_six_times, bucket, "ngp-snapshots-t", pause=1.0,
+    result = logic.restore(locked_six_times, bucket, SNAPSHOTS, pause=1.0,
                            max_pause=4.0)
     assert result["apps"] == ["/platform/jobs/worker"]
     assert pauses == [1.0, 1.5, 2.25, 3.375, 4.0, 4.0]
@@ -170,10 +173,10 @@ def test_restore_leaves_the_apps_of_other_envs_on_the_cluster_alone(marathon, bu
             "/c/platform/worker": {"NGP_ENV": "t"}, "/team/worker": {}}
     for app_id, labels in apps.items():
         marathon.apply({**worker, "id": app_id, "labels": labels, "env": {"MODE": "prod"}})
-    logic.take(request_through(marathon), bucket, "ngp-snapshots-t")
+    logic.take(request_through(marathon), bucket, SNAPSHOTS)
     marathon.apply({**worker, "id": "/b/platform/worker", "labels": apps["/b/platform/worker"],
                     "instances": 2})  # env other moved on since the snapshot
-    result = logic.restore(request_through(marathon), bucket, "ngp-snapshots-t", env="t")
+    result = logic.restore(request_through(marathon), bucket, SNAPSHOTS, env="t")
     assert result["apps"] == ["/a/platform/worker", "/c/platform/worker", "/team/worker"]
     assert result["other_envs_apps"] == ["/b/platform/worker"]
     assert marathon.get_app("/b/platform/worker")["instances"] == 2
@@ -182,9 +185,9 @@ def test_restore_leaves_the_apps_of_other_envs_on_the_cluster_alone(marathon, bu
 def test_restore_without_snapshots_or_with_a_wrong_key_says_so(marathon, bucket):
     request = request_through(marathon)
     with pytest.raises(logic.SnapshotError, match="has no snapshot yet"):
-        logic.restore(request, bucket, "ngp-snapshots-t")
+        logic.restore(request, bucket, SNAPSHOTS)
     with pytest.raises(logic.SnapshotError, match="no snapshot snapshots/nope.json"):
-        logic.restore(request, bucket, "ngp-snapshots-t", "snapshots/nope.json")
+        logic.restore(request, bucket, SNAPSHOTS, "snapshots/nope.json")
 
 
 def test_the_lambda_handlers_run_the_same_logic(local_marathon, bucket, monkeypatch):
@@ -194,7 +197,7 @@ def test_the_lambda_handlers_run_the_same_logic(local_marathon, bucket, monkeypa
                    {k: v for k, v in APPS[1].items() if k != "id"} | {"id": "/platform/web"}
                    )[0] in (200, 201)
     monkeypatch.setenv("MARATHON_URL", local_marathon.url)
-    monkeypatch.setenv("BUCKET", "ngp-snapshots-t")
+    monkeypatch.setenv("BUCKET", SNAPSHOTS)
     monkeypatch.setattr(logic, "_boto3", lambda service: bucket)
     key = logic.snapshot_handler({}, None)["snapshot"]
     answer = logic.restore_handler({"body": json.dumps({"snapshot": key})}, None)
@@ -214,7 +217,7 @@ def test_snapshot_functions_may_write_and_read_their_bucket_and_nothing_else(tmp
     statements = snapshot["policies"]["snapshot"]["Statement"]
     storage = [s for s in statements if s["Sid"] == "WriteSnapshots"]
     assert storage == [{"Sid": "WriteSnapshots", "Effect": "Allow", "Action": "s3:PutObject",
-                        "Resource": "arn:aws:s3:::ngp-snapshots-t/snapshots/*"}]
+                        "Resource": f"arn:aws:s3:::{SNAPSHOTS}/snapshots/*"}]
     assert not any("s3:" in str(s["Action"]) for s in statements if s not in storage)
     function = resolve(graph.resources["marathon_snapshot.snapshot"].spec, fake)
     assert function["environment"] == {"BUCKET": "marathon_snapshot.bucket",

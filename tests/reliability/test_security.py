@@ -35,8 +35,9 @@ def test_no_secret_value_is_written_or_printed_and_the_platform_is_locked_down(h
     written = [(home.root / "state" / f"{env}.json").read_text(),
                (home.root / "state" / "sandbox" / "server.log").read_text()]
     s3 = home.client("s3")
-    for snapshot in s3.list_objects_v2(Bucket=f"ngp-snapshots-{env}").get("Contents", []):
-        written.append(s3.get_object(Bucket=f"ngp-snapshots-{env}", Key=snapshot["Key"])[
+    snapshots = f"ngp-snapshots-{env}-123456789012"
+    for snapshot in s3.list_objects_v2(Bucket=snapshots).get("Contents", []):
+        written.append(s3.get_object(Bucket=snapshots, Key=snapshot["Key"])[
             "Body"].read().decode())
     everywhere = written + [p.stdout + p.stderr for p in printed]
     leaks = [(i, value[:4]) for value in secrets for i, text in enumerate(everywhere)

@@ -146,3 +146,81 @@ def test_alias_record_to_a_classic_load_balancer(ctx, subnet_id, sg_id, zone_id)
     assert live["alias"] == spec["alias"] and live["name"] == "dcos.example.com."
     kind.delete(ctx, id)
     assert kind.read(ctx, id) is None
+
+
+def template_spec(image, **over):
+    return {"name": "ngp-x-lt", "image_id": image["id"],
+            "root_device_name": image["root_device_name"], "instance_type": "t3.small",
+            "security_group_ids": [], "key_name": None, "instance_profile": None,
+            "user_data": "#!/bin/sh\n", "root_volume_size": 10, "root_volume_type": "gp3",
+            **over}
+
+
+def group_spec(template, subnet_id):
+    return {"name": "ngp-x-group", "launch_template_id": template["id"],
+            "launch_template_version": template["latest_version"], "min_size": 1,
+            "max_size": 1, "desired_capacity": 1, "subnet_ids": [subnet_id],
+            "load_balancer_names": [], "health_check_type": "EC2",
+            "health_check_grace_period": 300}
+
+
+def test_group_waits_for_a_new_profile_auto_scaling_does_not_see_yet(ctx, image, subnet_id,
+                                                                     profile_arn):
+    # Under the strict sandbox (iam.propagation) the profile just made is refused by
+    # CreateAutoScalingGroup for a moment: ValidationError "... Invalid IAM Instance Profile".
+    template = get_kind("ec2.launch_template").create(
+        ctx, "x.lt", template_spec(image, instance_profile=profile_arn))[1]
+    kind = get_kind("autoscaling.group")
+    id, outputs = kind.create(ctx, "x.group", group_spec(template, subnet_id))
+    assert outputs["arn"] and kind.read(ctx, id)["desired_capacity"] == 1
+
+
+def test_group_update_to_a_template_with_a_new_profile_waits_for_it(ctx, image, subnet_id,
+                                                                    role_name):
+    lt_kind, kind = get_kind("ec2.launch_template"), get_kind("autoscaling.group")
+    lt_id, template = lt_kind.create(ctx, "x.lt", template_spec(image))
+    old = group_spec(template, subnet_id)
+    id, _ = kind.create(ctx, "x.group", old)
+    arn = get_kind("iam.instance_profile").create(ctx, "x.profile", {
+        "name": "ngp-x-profile", "path": "/ngp/test/", "role": role_name})[1]["arn"]
+    newer = lt_kind.update(ctx, lt_id, template_spec(image),
+                           template_spec(image, instance_profile=arn))
+    new = {**old, "launch_template_version": newer["latest_version"]}
+    kind.update(ctx, id, old, new)
+    assert kind.read(ctx, id)["launch_template_version"] == str(newer["latest_version"])
+
+
+def test_instance_waits_to_associate_a_new_profile(ctx, image, subnet_id, role_name):
+    kind = get_kind("ec2.instance")
+    spec = instance_spec(image, subnet_id)
+    id, _ = kind.create(ctx, "x.vm", spec)
+    arn = get_kind("iam.instance_profile").create(ctx, "x.profile", {
+        "name": "ngp-x-profile", "path": "/ngp/test/", "role": role_name})[1]["arn"]
+    kind.update(ctx, id, spec, {**spec, "instance_profile": arn})
+    assert kind.read(ctx, id)["instance_profile"] == arn
+
+
+def test_secret_recreated_right_after_its_delete_waits_for_the_name(ctx):
+    # Under the strict sandbox (secretsmanager.name-reuse-after-delete) the name is refused
+    # for a moment after DeleteSecret, as AWS carries the delete out asynchronously.
+    kind = get_kind("secretsmanager.secret")
+    spec = {"name": "ngp-pw", "generate": "password"}
+    arn, _ = kind.create(ctx, "x.pw", spec)
+    kind.delete(ctx, arn)
+    arn2, outputs = kind.create(ctx, "x.pw", spec)
+    assert arn2 != arn and kind.read(ctx, arn2)["name"] == "ngp-pw"
+
+
+def test_secret_name_held_past_the_deadline_says_what_to_do(ctx, monkeypatch):
+    from ngp.resources import secretsmanager
+
+    monkeypatch.setattr(secretsmanager, "REUSE_DEADLINE", 0.5)
+    client = ctx.aws.client("secretsmanager")
+    client.create_secret(Name="ngp-pw", SecretString="old")
+    client.delete_secret(SecretId="ngp-pw", RecoveryWindowInDays=7)  # held for 7 days
+    with pytest.raises(ResourceError) as failed:
+        get_kind("secretsmanager.secret").create(ctx, "x.pw", {"name": "ngp-pw",
+                                                               "generate": "password"})
+    line = failed.value.line()
+    assert line.startswith("x.pw: the secret name ngp-pw is still held by a deleted secret")
+    assert "restore-secret" in line and "\n" not in line

@@ -169,7 +169,7 @@ CASES = {
         lambda f: {"name": "ngp-access", "path": "/ngp/test/", "description": "d",
                    "document": policy("s3:GetObject")},
         lambda s: {**s, "document": policy("s3:PutObject")}, "update"),
-    "s3.bucket": (lambda f: {"name": "ngp-registry-test", "versioning": False},
+    "s3.bucket": (lambda f: {"name": "ngp-registry-test-123456789012", "versioning": False},
                   lambda s: {**s, "versioning": True}, "update"),
     "ec2.image": (lambda f: {"owners": ["099720109477"], "name": "ubuntu/images/*"}, None,
                   "read-only"),

@@ -7,7 +7,7 @@ from ngp.resources import get_kind
 
 def test_a_bucket_created_then_interrupted_is_tagged_and_secured_when_adopted(ctx):
     kind, s3 = get_kind("s3.bucket"), ctx.aws.client("s3")
-    spec = {"name": "ngp-exhibitor-test", "versioning": True}
+    spec = {"name": "ngp-exhibitor-test-123456789012", "versioning": True}
     s3.create_bucket(Bucket=spec["name"])  # the kill came right after this call
 
     id, live = kind.find(ctx, "dcos.exhibitor_bucket", spec)
@@ -22,3 +22,34 @@ def test_a_bucket_created_then_interrupted_is_tagged_and_secured_when_adopted(ct
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     assert "aws:SecureTransport" in s3.get_bucket_policy(Bucket=id)["Policy"]
     assert s3.get_bucket_versioning(Bucket=id)["Status"] == "Enabled"
+
+
+ENV = """
+region = "us-east-1"
+allowed_account_ids = ["123456789012"]
+name_suffix = "dev"
+modules = ["network", "dcos", "docker_registry", "marathon_snapshot"]
+
+[network]
+cidr = "10.0.0.0/16"
+admin_cidrs = ["203.0.113.0/24"]
+"""
+
+
+def test_the_default_bucket_names_are_the_envs_own_not_names_others_hold(ctx, tmp_path):
+    # Under the strict sandbox (s3.global-bucket-names) ngp-exhibitor-dev and the like are
+    # held by other accounts: the env's names carry its account id.
+    from ngp.config import Project
+    from ngp.engine import build_desired
+
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "envs" / "dev.toml").write_text(ENV)
+    graph = build_desired(Project(tmp_path).load("dev", {})).graph
+    buckets = {a: r.spec for a, r in graph.resources.items() if r.kind == "s3.bucket"}
+    kind = get_kind("s3.bucket")
+    for address, spec in buckets.items():
+        assert kind.create(ctx, address, spec)[0] == spec["name"]
+    assert {a: s["name"] for a, s in buckets.items()} == {
+        "dcos.exhibitor_bucket": "ngp-exhibitor-dev-123456789012",
+        "docker_registry.bucket": "ngp-registry-dev-123456789012",
+        "marathon_snapshot.bucket": "ngp-snapshots-dev-123456789012"}

@@ -73,6 +73,16 @@ def test_sandbox_env_turns_on_every_module():
       'endpoint_url = "http://x:1"'), "(top level)", "either sandbox"),
     (('cidr = "10.0.0.0/16"', 'existing_vpc_id = "vpc-0123abcd"'), "network", "existing"),
     (('modules = ["network"]\n', ''), "modules", "missing"),
+    # Bucket names by AWS's rules (ngp/names.py, as the strict sandbox's s3 rules check).
+    (('admin_cidrs = ["203.0.113.0/24"]', 'admin_cidrs = ["203.0.113.0/24"]\n[state]\n'
+      'backend = "s3"\nbucket = "ngp..state"'), "state.bucket", "not a valid S3 bucket name"),
+    (('admin_cidrs = ["203.0.113.0/24"]', 'admin_cidrs = ["203.0.113.0/24"]\n[state]\n'
+      'backend = "s3"\nbucket = "xn--ngp-state"'), "state.bucket", "not a valid S3 bucket"),
+    (('admin_cidrs = ["203.0.113.0/24"]', 'admin_cidrs = ["203.0.113.0/24"]\n[state]\n'
+      'backend = "s3"\nbucket = "192.168.10.20"'), "state.bucket", "not a valid S3 bucket"),
+    (('modules = ["network"]\nname_suffix = "dev"', 'modules = ["network", "dcos"]\n'
+      'name_prefix = "a-long-company-name1"\nname_suffix = "a-long-env-name-2345"'),
+     "name_prefix/name_suffix", "more than S3's 63"),
 ])
 def test_bad_settings_name_file_and_key(tmp_path, change, key, words):
     old, new = change

@@ -1,4 +1,14 @@
 """The strict sandbox's rules, one module per AWS family; each registers its rules with
 `@rule` (ngp/sandbox/strict.py). Imported explicitly, so nothing depends on import order."""
 
-from ngp.sandbox.rules import route53, s3  # noqa: F401
+from ngp.sandbox.rules import (  # noqa: F401
+    async_states,
+    ec2_offerings,
+    iam,
+    iam_auth,
+    images,
+    route53,
+    s3,
+    secretsmanager,
+    validation,
+)

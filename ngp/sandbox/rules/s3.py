@@ -3,8 +3,7 @@ naming rules."""
 
 from __future__ import annotations
 
-import re
-
+from ngp.names import valid_bucket_name
 from ngp.sandbox.strict import Call, Refusal, Rule, rule
 
 # Buckets "of other accounts": the short names anyone would pick first, ngp's old defaults
@@ -41,17 +40,6 @@ class GlobalBucketNames(Rule):
                           "The requested bucket name is not available. The bucket namespace "
                           "is shared by all users of the system. Please select a different "
                           "name and try again.", status=409)
-
-
-NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-IP_LIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
-RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
-RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
-
-
-def valid_bucket_name(name: str) -> bool:
-    return bool(NAME.match(name)) and ".." not in name and not IP_LIKE.match(name) \
-        and not name.startswith(RESERVED_PREFIXES) and not name.endswith(RESERVED_SUFFIXES)
 
 
 @rule
