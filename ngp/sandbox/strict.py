@@ -81,12 +81,18 @@ class Answer:
     body: bytes
 
 
+SYNTAX, AUTHORIZATION, STATE = 0, 1, 2
+
+
 class Rule:
     """One rule AWS enforces and moto does not. Subclasses set the three class fields."""
 
     name: ClassVar[str]  # "<service>.<what>", e.g. "s3.global-bucket-names"
     summary: ClassVar[str]  # what AWS does, in one line
     source: ClassVar[str]  # the AWS document that says so
+    # AWS checks a request's shape before whom it is from, and both before the state of
+    # things: a malformed value is a ValidationException even for a role not yet seen.
+    phase: ClassVar[int] = STATE  # or SYNTAX, AUTHORIZATION
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -219,8 +225,9 @@ class Strict:
     refused: dict[str, int] = field(init=False)  # rule -> requests it refused
 
     def __post_init__(self) -> None:
-        self.rules = [cls() for name, cls in sorted(all_rules().items())
-                      if name not in self.lenient]
+        self.rules = [cls() for cls in sorted(all_rules().values(),
+                                              key=lambda c: (c.phase, c.name))
+                      if cls.name not in self.lenient]
         self.refused = {}
         self._lock = threading.Lock()
 

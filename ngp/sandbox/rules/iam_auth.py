@@ -25,7 +25,7 @@ from typing import Any
 
 from ngp.aws import iam_action
 from ngp.sandbox.policy_eval import ALLOWED, Request, decide
-from ngp.sandbox.strict import Call, Refusal, Rule, backend, rule
+from ngp.sandbox.strict import AUTHORIZATION, Call, Refusal, Rule, backend, rule
 
 # SigV4 signing names whose botocore service has another name.
 BOTOCORE = {"es": "opensearch", "elasticloadbalancing": "elb", "email": "ses"}
@@ -169,6 +169,7 @@ class IdentityPolicies(Rule):
                "AccessDenied / UnauthorizedOperation / AccessDeniedException")
     source = ("https://docs.aws.amazon.com/IAM/latest/UserGuide/"
               "reference_policies_evaluation-logic.html")
+    phase = AUTHORIZATION
 
     def before(self, call: Call) -> None:
         if call.service == "sts" and call.operation == "GetCallerIdentity":

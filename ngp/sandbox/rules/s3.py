@@ -4,7 +4,7 @@ naming rules."""
 from __future__ import annotations
 
 from ngp.names import valid_bucket_name
-from ngp.sandbox.strict import Call, Refusal, Rule, rule
+from ngp.sandbox.strict import SYNTAX, Call, Refusal, Rule, rule
 
 # Buckets "of other accounts": the short names anyone would pick first, ngp's old defaults
 # among them (<prefix>-<purpose>-<env>). A bucket name with the account's id in it is not
@@ -49,6 +49,7 @@ class BucketNameSyntax(Rule):
                "ends with a letter or digit, is not an IP address and has no reserved prefix "
                "or suffix: else 400 InvalidBucketName")
     source = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html"
+    phase = SYNTAX
 
     def before(self, call: Call) -> None:
         name = created_bucket(call)

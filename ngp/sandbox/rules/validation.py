@@ -9,7 +9,7 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from ngp.sandbox.strict import Call, Refusal, Rule, backend, rule
+from ngp.sandbox.strict import SYNTAX, Call, Refusal, Rule, backend, rule
 
 # CloudWatch Logs: PutRetentionPolicy's retentionInDays is an enum, not a range.
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
@@ -24,6 +24,7 @@ class LogRetentionDays(Rule):
                "InvalidParameterException (moto takes any number)")
     source = ("https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/"
               "API_PutRetentionPolicy.html")
+    phase = SYNTAX
 
     def before(self, call: Call) -> None:
         if call.service != "logs" or call.operation != "PutRetentionPolicy":
@@ -55,6 +56,7 @@ class ScheduleExpression(Rule):
                "one above (rate(1 hours) is refused), or cron() of six fields: else "
                "ValidationException")
     source = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html"
+    phase = SYNTAX
 
     def before(self, call: Call) -> None:
         if call.service != "events" or call.operation != "PutRule":
@@ -88,6 +90,7 @@ class LambdaRuntime(Rule):
                "whose create is blocked (python3.8, nodejs16.x, go1.x, ...): else "
                "InvalidParameterValueException")
     source = "https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html"
+    phase = SYNTAX
 
     def reset(self) -> None:
         self.known = known_runtimes()
@@ -150,6 +153,7 @@ class TrustPolicy(Rule):
     summary = ("a role's trust policy is valid JSON whose every statement names a Principal, "
                "an sts action and no Resource: else MalformedPolicyDocument (moto takes any)")
     source = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements.html"
+    phase = SYNTAX
 
     def before(self, call: Call) -> None:
         if call.service != "iam" or call.operation not in ("CreateRole",
