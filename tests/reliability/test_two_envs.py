@@ -36,21 +36,19 @@ def untouched(home: Home, env: str, before: dict) -> None:
 
 def test_two_envs_up_and_down_in_any_order_never_touch_each_other(shared):
     home = shared
-    # Every module. (Not env "sandbox" itself: the strict sandbox holds its default bucket
-    # names for "other accounts", s3.global-bucket-names.)
-    a = home.env("alpha", full=True,
-                 **{'domain = "sandbox.ngp.test"': 'domain = "alpha.ngp.test"'})
+    a = "sandbox"  # envs/sandbox.toml: every module, as in the report
     home.ngp("init", "--env", "try2", "--sandbox", "--yes",
              "--modules", "network,monitoring,jenkins", check=True)
     b = "try2"
 
     home.ngp("up", "--env", a, "--yes", check=True, timeout=300)
     a_before = holdings(home, a)
-    assert set(a_before["apps"]) >= {"/alpha/platform/jenkins", "/alpha/platform/sysdig-agent"}
+    assert set(a_before["apps"]) >= {"/sandbox/platform/jenkins",
+                                     "/sandbox/platform/sysdig-agent"}
 
     # B comes up beside A: its own apps, A's untouched.
     plan = home.ngp("plan", "--env", b, check=True).stdout
-    assert "+ jenkins.app" in plan and "/alpha/" not in plan
+    assert "+ jenkins.app" in plan and "/sandbox/" not in plan
     home.ngp("up", "--env", b, "--yes", check=True, timeout=300)
     b_before = holdings(home, b)
     assert set(b_before["apps"]) == {"/try2/platform/jenkins", "/try2/platform/sysdig-agent"}
@@ -60,12 +58,12 @@ def test_two_envs_up_and_down_in_any_order_never_touch_each_other(shared):
     # An env whose names are A's (the same name_suffix) stops at the first name A owns, in
     # one line naming it and its env; it leaves no intent behind, and goes down cleanly.
     clash = home.env("clash", modules='["network", "monitoring"]',
-                     **{'name_suffix = "clash"': 'name_suffix = "alpha"'})
+                     **{'name_suffix = "clash"': 'name_suffix = "sandbox"'})
     up = home.ngp("up", "--env", clash, "--yes", timeout=300)
     assert up.returncode == 1
     last = up.stderr.strip().splitlines()[-1]
-    assert re.search(r"^error: [\w.]+: secret 'ngp-[\w-]+-alpha' exists and belongs to env "
-                     r"'alpha', not env 'clash'\. ", last), last
+    assert re.search(r"^error: [\w.]+: secret 'ngp-[\w-]+-sandbox' exists and belongs to "
+                     r"env 'sandbox', not env 'clash'\. ", last), last
     assert home.state(clash)["pending"] == {}
     home.ngp("down", "--env", clash, "--yes", check=True, timeout=300)
     assert all_ids(home.tagged(clash)) == set()
