@@ -236,6 +236,23 @@ class ExistingSubnet(_Existing):
                 "status": item.get("State", "available")}
 
 
+USABLE_OPT_IN = ("opt-in-not-required", "opted-in")
+
+
+def region_zones(aws: Any) -> list[str]:
+    """The region's Availability Zones a subnet can be made in, by name: available ones,
+    not Local or Wavelength Zones, none an account must opt in to and has not (AWS:
+    API_DescribeAvailabilityZones.html, API_AvailabilityZone.html). One call."""
+    answer = aws.client("ec2").describe_availability_zones(Filters=[
+        {"Name": "zone-type", "Values": ["availability-zone"]},
+        {"Name": "state", "Values": ["available"]},
+        {"Name": "opt-in-status", "Values": list(USABLE_OPT_IN)}])
+    return sorted(z["ZoneName"] for z in answer["AvailabilityZones"]
+                  if z.get("State") == "available"
+                  and z.get("ZoneType", "availability-zone") == "availability-zone"
+                  and z.get("OptInStatus", "opt-in-not-required") in USABLE_OPT_IN)
+
+
 @kind
 class Subnet(Ec2Kind):
     """A subnet in one AZ; a public one maps public IPs on launch.
@@ -246,7 +263,8 @@ class Subnet(Ec2Kind):
 
     name = "ec2.subnet"
     actions = ("ec2:DescribeSubnets", "ec2:CreateSubnet", "ec2:CreateTags",
-               "ec2:ModifySubnetAttribute", "ec2:DeleteSubnet")
+               "ec2:ModifySubnetAttribute", "ec2:DeleteSubnet",
+               "ec2:DescribeAvailabilityZones")  # the run's region_zones
     describe, items_key, id_key = "describe_subnets", "Subnets", "SubnetId"
     ids_param = "SubnetIds"
     not_found = frozenset({"InvalidSubnetID.NotFound"})
