@@ -400,6 +400,28 @@ class ElasticIp(Ec2Kind):
                          busy=STILL_IN_USE | {"AuthFailure"}, AllocationId=id)
 
 
+# What to do about a NAT gateway's FailureCode (API_NatGateway.html lists them).
+NAT_FAILURE_HINTS = {
+    "Gateway.NotAttached": "Attach an internet gateway to the VPC (ngp's network module "
+                           "attaches it first), then run the command again: ngp makes a new "
+                           "NAT gateway (AWS deletes the failed one).",
+    "InsufficientFreeAddressesInSubnet": "Free addresses in the public subnet, then run the "
+                                         "command again.",
+    "Resource.AlreadyAssociated": "Disassociate the Elastic IP from what holds it, then run "
+                                  "the command again.",
+}
+
+
+def nat_failure(address: str, id: str, item: dict[str, Any]) -> ResourceError:
+    """One line for a NAT gateway that did not become available: its state, AWS's code and
+    message, and what to do."""
+    code = item.get("FailureCode")
+    why = f": {code}: {item.get('FailureMessage', '')}".rstrip(": ") if code else ""
+    hint = NAT_FAILURE_HINTS.get(code or "", "Fix the cause, then run the command again: "
+                                 "ngp makes a new NAT gateway.")
+    return ResourceError(f"NAT gateway {id} is {item['State']}{why}", where=address, hint=hint)
+
+
 @kind
 class NatGateway(Ec2Kind):
     """A public NAT gateway with an Elastic IP; create waits until it is available.
@@ -447,9 +469,7 @@ class NatGateway(Ec2Kind):
             if item["State"] == "available":
                 return True
             if item["State"] in ("failed", "deleted", "deleting"):
-                raise ResourceError(
-                    f"NAT gateway {id} is {item['State']}: {item.get('FailureMessage', '')}",
-                    where=address, hint="Run the command again to replace it.")
+                raise nat_failure(address, id, item)
             return None
 
         wait_until(available, what=f"NAT gateway {id} to be available", timeout=NAT_TIMEOUT)
