@@ -217,3 +217,22 @@ def test_deleting_a_vpc_with_an_attached_gateway_or_its_own_group_is_refused(aws
     refused(lambda: ec2.delete_vpc(VpcId=vpc), "DependencyViolation")
     ec2.delete_security_group(GroupId=group)
     ec2.delete_vpc(VpcId=vpc)
+
+
+def test_a_load_balancer_holds_its_subnet_its_group_and_the_gateway(aws):
+    ec2, elb = aws.client("ec2"), aws.client("elb")
+    net = network(ec2, "us-east-1a")
+    group = ec2.create_security_group(GroupName="lb", Description="d",
+                                      VpcId=net["vpc"])["GroupId"]
+    elb.create_load_balancer(LoadBalancerName="lb", Subnets=[net["subnet"]],
+                             SecurityGroups=[group], Listeners=[{
+                                 "Protocol": "TCP", "LoadBalancerPort": 80,
+                                 "InstanceProtocol": "TCP", "InstancePort": 80}])
+    refused(lambda: ec2.delete_security_group(GroupId=group), "DependencyViolation")
+    refused(lambda: ec2.delete_subnet(SubnetId=net["subnet"]), "DependencyViolation")
+    refused(lambda: ec2.detach_internet_gateway(InternetGatewayId=net["igw"],
+                                                VpcId=net["vpc"]), "DependencyViolation")
+    elb.delete_load_balancer(LoadBalancerName="lb")
+    ec2.delete_security_group(GroupId=group)
+    ec2.detach_internet_gateway(InternetGatewayId=net["igw"], VpcId=net["vpc"])
+    ec2.delete_subnet(SubnetId=net["subnet"])

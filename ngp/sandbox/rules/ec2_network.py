@@ -263,11 +263,21 @@ def _live_nats(ec2: Any) -> list[Any]:
     return [n for n in ec2.nat_gateways.values() if n.state not in ("deleted", "deleting")]
 
 
-def mapped_public_addresses(ec2: Any, vpc_id: str) -> list[str]:
+def _balancers(call: Call) -> list[Any]:
+    """The classic load balancers of the call's account and region (their interfaces hold
+    subnets, groups and, facing the internet, public addresses)."""
+    try:
+        return list(backend("elb", call).load_balancers.values())
+    except Exception:  # no ELB backend in this moto: nothing to see
+        return []
+
+
+def mapped_public_addresses(ec2: Any, vpc_id: str, balancers: list[Any]) -> list[str]:
     """What maps a public address in the VPC: associated Elastic IPs, NAT gateways, instances
-    with a public IP."""
+    with a public IP, internet-facing load balancers."""
     found = [n.id for n in _live_nats(ec2) if n.vpc_id == vpc_id
              and n.connectivity_type != "private"]
+    found += [b.name for b in balancers if b.vpc_id == vpc_id and b.scheme == "internet-facing"]
     # moto keeps a deleted NAT gateway's address on its interface; AWS releases it.
     released = {n._eni.id for n in ec2.nat_gateways.values() if n.state == "deleted"}
     for address in ec2.addresses:
@@ -283,7 +293,8 @@ def mapped_public_addresses(ec2: Any, vpc_id: str) -> list[str]:
 class IgwDetachMappedAddresses(Rule):
     name = "ec2.igw-detach-mapped-addresses"
     summary = ("DetachInternetGateway while public addresses are mapped in the VPC (associated "
-               "Elastic IPs, NAT gateways, instances with public IPs) is DependencyViolation")
+               "Elastic IPs, NAT gateways, instances with public IPs, internet-facing load "
+               "balancers) is DependencyViolation")
     source = ("https://docs.aws.amazon.com/vpc/latest/userguide/"
               "VPC_Internet_Gateway.html#detach-igw")
 
@@ -291,7 +302,7 @@ class IgwDetachMappedAddresses(Rule):
         if call.service != "ec2" or call.operation != "DetachInternetGateway":
             return
         vpc_id = call.param("VpcId")
-        if vpc_id and mapped_public_addresses(backend("ec2", call), vpc_id):
+        if vpc_id and mapped_public_addresses(backend("ec2", call), vpc_id, _balancers(call)):
             raise Refusal("DependencyViolation",
                           f"Network {vpc_id} has some mapped public address(es). Please unmap "
                           "those public address(es) before detaching the gateway.")
@@ -303,9 +314,10 @@ def _live_enis(ec2: Any) -> list[Any]:
             if getattr(eni, "instance", None) is None or _running(eni.instance)]
 
 
-def _group_users(ec2: Any, group_id: str) -> list[str]:
-    """What uses a security group: other groups' rules that name it, instances, interfaces."""
-    users = []
+def _group_users(ec2: Any, group_id: str, balancers: list[Any]) -> list[str]:
+    """What uses a security group: other groups' rules that name it, instances, interfaces,
+    load balancers."""
+    users = [b.name for b in balancers if group_id in b.security_groups]
     for groups in ec2.groups.values():
         for group in groups.values():
             if group.id == group_id:
@@ -320,9 +332,10 @@ def _group_users(ec2: Any, group_id: str) -> list[str]:
     return users
 
 
-def _subnet_users(ec2: Any, subnet_id: str) -> list[str]:
+def _subnet_users(ec2: Any, subnet_id: str, balancers: list[Any]) -> list[str]:
     return ([i.id for i in _instances(ec2) if i.subnet_id == subnet_id]
-            + [n.id for n in _live_nats(ec2) if n.subnet_id == subnet_id])
+            + [n.id for n in _live_nats(ec2) if n.subnet_id == subnet_id]
+            + [b.name for b in balancers if subnet_id in b.subnets])
 
 
 def _vpc_users(ec2: Any, vpc_id: str) -> list[str]:
@@ -335,10 +348,10 @@ def _vpc_users(ec2: Any, vpc_id: str) -> list[str]:
 @rule
 class DeleteInUse(Rule):
     name = "ec2.delete-in-use"
-    summary = ("DeleteSecurityGroup of a group another group's rule names or an instance or "
-               "interface uses, DeleteSubnet with instances or NAT gateways in it, DeleteVpc "
-               "with an attached internet gateway or its own security groups: "
-               "DependencyViolation")
+    summary = ("DeleteSecurityGroup of a group another group's rule names or an instance, "
+               "interface or load balancer uses, DeleteSubnet with instances, NAT gateways or "
+               "load balancers in it, DeleteVpc with an attached internet gateway or its own "
+               "security groups: DependencyViolation")
     source = "https://docs.aws.amazon.com/vpc/latest/userguide/delete-vpc.html"
 
     def before(self, call: Call) -> None:
@@ -348,12 +361,12 @@ class DeleteInUse(Rule):
         ec2 = backend("ec2", call)
         if call.operation == "DeleteSecurityGroup":
             group_id = call.param("GroupId")
-            if group_id and _group_users(ec2, group_id):
+            if group_id and _group_users(ec2, group_id, _balancers(call)):
                 raise Refusal("DependencyViolation",
                               f"resource {group_id} has a dependent object")
         elif call.operation == "DeleteSubnet":
             subnet_id = call.param("SubnetId")
-            if subnet_id and _subnet_users(ec2, subnet_id):
+            if subnet_id and _subnet_users(ec2, subnet_id, _balancers(call)):
                 raise Refusal("DependencyViolation", f"The subnet '{subnet_id}' has "
                               "dependencies and cannot be deleted.")
         else:
