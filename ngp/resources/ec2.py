@@ -463,6 +463,15 @@ class NatGateway(Ec2Kind):
             self._wait_available(ctx, address, id)
         return id, {"id": id}
 
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        # A create killed while AWS still had it pending is adopted once it is available,
+        # as the create itself would have returned: routes through it work at once.
+        found = super().find(ctx, address, spec)
+        if found and found[1]["status"] == "pending":
+            self._wait_available(ctx, address, found[0])
+            return found[0], {**found[1], "status": "available"}
+        return found
+
     def _wait_available(self, ctx: Context, address: str, id: str) -> None:
         def available() -> bool | None:
             item = eventually(lambda: self._state(ctx, id))

@@ -409,3 +409,17 @@ def test_find_never_adopts_another_envs_object(ctx, aws, nat_subnet_id):
     get_kind("ec2.nat_gateway").create(other, "network.nat[a]", {
         "name": "n", "subnet_id": nat_subnet_id, "allocation_id": eip})
     assert get_kind("ec2.nat_gateway").find(ctx, "network.nat[a]", {}) is None
+
+
+def test_a_nat_gateway_found_pending_after_a_killed_create_is_adopted_once_available(
+        ctx, nat_subnet_id, eip_id):
+    ec2 = ctx.aws.client("ec2")
+    nat = ec2.create_nat_gateway(SubnetId=nat_subnet_id, AllocationId=eip_id,
+                                 TagSpecifications=[{"ResourceType": "natgateway", "Tags": [
+                                     {"Key": k, "Value": v}
+                                     for k, v in ctx.tags(ADDRESS, "n").items()]}])
+    assert nat["NatGateway"]["State"] == "pending"  # as a run killed here leaves it
+    id, live = get_kind("ec2.nat_gateway").find(ctx, ADDRESS, {})
+    assert id == nat["NatGateway"]["NatGatewayId"] and live["status"] == "available"
+    assert ec2.describe_nat_gateways(NatGatewayIds=[id])["NatGateways"][0][
+        "State"] == "available"
