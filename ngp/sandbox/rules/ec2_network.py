@@ -32,7 +32,9 @@ def _azs(region: str, *pairs: str) -> list[Zone]:
 
 # Each region's Availability Zones as DescribeAvailabilityZones shows them to a new account
 # (names map to AZ IDs per account in the older regions: ZONES_SOURCE). ap-northeast-1 has no
-# "b" (apne1-az3 is closed to new accounts), us-west-1 shows b and c, ca-central-1 a, b, d.
+# "b" (apne1-az3 is closed to new accounts), ca-central-1 has a, b, d; us-west-1 has two, b
+# and c in recent accounts ("Subnets can currently only be created in the following
+# availability zones: us-west-1b, us-west-1c": aws-solutions/workload-discovery-on-aws#234).
 # Local Zones are opt-in: one opted in (listed, but not an Availability Zone: ngp must skip
 # it) and others not opted in (listed only with AllAvailabilityZones).
 ZONES: dict[str, list[Zone]] = {
@@ -202,7 +204,8 @@ class NatNeedsAttachedIgw(Rule):
         nat = ec2.nat_gateways.get(_nat_id(answer) or "")
         if nat is None or _attached_igw(ec2, nat.vpc_id):
             return
-        # moto's describe renders these; ec2.nat-pending shows "failed" once pending is over.
+        # moto's describe renders these; ec2.nat-pending shows it pending first.
+        nat.state = "failed"
         nat.failure_code = "Gateway.NotAttached"
         nat.failure_message = f"Network {nat.vpc_id} has no Internet gateway attached"
 
