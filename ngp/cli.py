@@ -228,6 +228,7 @@ def graph(
         with engine.open_run(project, env, "graph", render.LineReporter(err),
                              lock=False) as run:
             actions = {c.address: str(c.action) for c in engine.plan(run).changes}
+            desired = run.desired  # built with the zones the run chose
     if fmt == "mermaid":
         data: bytes = render.mermaid(desired.graph).encode()
     elif fmt == "svg":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import graphlib
 import heapq
+import ipaddress
 import itertools
 import os
 import signal
@@ -31,6 +32,7 @@ from ngp.modules import MODULES
 from ngp.permissions import with_boundary
 from ngp.plan import Action, Change, Plan, make_plan
 from ngp.resources import Context, get_kind
+from ngp.resources.ec2 import region_zones
 from ngp.state import LocalStore, Pending, Recorded, State, now
 from ngp.state_s3 import DynamoLock, S3Lock, S3Store
 
@@ -235,13 +237,69 @@ def bootstrap_backend(project: Project, settings: Settings) -> list[str]:
     return made
 
 
+def recorded_zones(state: State) -> list[str]:
+    """The zones of the network's subnets the state records, in their slots' order (the
+    subnets' address order: public slot i and private slot 8 + i share zone i)."""
+    subnets = sorted((ipaddress.ip_network(rec.outputs["cidr"]), rec.outputs["az"])
+                     for address, rec in state.resources.items()
+                     if address.startswith("network.subnet.") and rec.kind == "ec2.subnet"
+                     and "cidr" in rec.outputs and "az" in rec.outputs)
+    return list(dict.fromkeys(az for _, az in subnets))
+
+
+def choose_zones(settings: Settings, aws: Aws, state: State) -> Settings:
+    """The settings with the network's zones chosen: the zones the state's subnets are in,
+    then the region's (DescribeAvailabilityZones, read only when more are needed, or to
+    check zone_names): a subnet never moves, and a region's missing letters are skipped."""
+    if "network" not in settings.modules:
+        return settings
+    net = settings.module("network")
+    if net.existing_vpc_id:
+        return settings
+    recorded = recorded_zones(state)
+    where = f"{settings.path.name}: network"
+    if net.zone_names:
+        if set(net.zone_names) <= set(recorded):
+            return settings
+        region = region_zones(aws)
+        for name in net.zone_names:
+            if name not in region:
+                raise NgpError(f"zone_names: {name!r} is not an Availability Zone of "
+                               f"{settings.core.region} (it has {', '.join(region)})",
+                               where=f"{where}.zone_names",
+                               hint="List zones the region has, or remove zone_names to let "
+                               "ngp choose.")
+        return settings
+    if len(recorded) >= net.availability_zones:
+        return replace(settings, zones=tuple(recorded))
+    region = region_zones(aws)
+    chosen = recorded + [z for z in region if z not in recorded]
+    if len(chosen) < net.availability_zones:
+        raise NgpError(f"availability_zones = {net.availability_zones}, but "
+                       f"{settings.core.region} has {len(chosen)} Availability Zones "
+                       f"({', '.join(chosen)})", where=f"{where}.availability_zones",
+                       hint=f"Set availability_zones to {len(chosen)} or fewer.")
+    return replace(settings, zones=tuple(chosen))
+
+
+def _run(settings: Settings, desired: Desired, aws: Aws, store: Store, reporter: Reporter,
+         marathon: Any) -> Run:
+    """The run, its graph built with the zones chosen for it (its own read of the state)."""
+    state = store.load()
+    chosen = choose_zones(settings, aws, state)
+    if chosen is not settings:
+        desired = build_desired(chosen)
+    return Run(chosen, desired, aws, store, state, reporter, marathon)
+
+
 @contextmanager
 def open_run(
     project: Project, env: str, command: str, reporter: Reporter, *, lock: bool = True,
     force: bool = False,
 ) -> Iterator[Run]:
     """Load settings and graph (no AWS call before both are valid), connect, lock, load
-    the state and settle what an interrupted run left pending."""
+    the state, choose the zones (the graph is built again with them) and settle what an
+    interrupted run left pending."""
     settings = project.load(env)
     desired = build_desired(settings)
     sandbox = sandbox_info(project, settings)
@@ -250,10 +308,10 @@ def open_run(
     store = store_for(project, settings, aws)
     try:
         if not lock:
-            yield Run(settings, desired, aws, store, store.load(), reporter, marathon)
+            yield _run(settings, desired, aws, store, reporter, marathon)
             return
         with store.lock(command, reporter.warn):
-            run = Run(settings, desired, aws, store, store.load(), reporter, marathon)
+            run = _run(settings, desired, aws, store, reporter, marathon)
             settle_pending(run)
             yield run
     finally:

@@ -71,7 +71,11 @@ def test_openvpn_up_outputs_secret_and_down(home):
                                                  PolicyName="ngp")["PolicyDocument"]
     assert manager == json.loads(home.ngp("permissions", "--env", env, check=True).stdout)
 
-    down = home.ngp("down", "--env", env, "--yes", check=True)
+    down = home.ngp("down", "--env", env, "--yes", "--stats", check=True)
     assert password not in down.stdout + down.stderr
     assert all_ids(home.tagged(env)) == set()
+    # What maps public addresses (the NAT gateway, OpenVPN's Elastic IP, instances with
+    # public IPs, the public balancers) went first: the gateway's detach was not refused.
+    detaches = re.search(r"ec2\.DetachInternetGateway\D*?(\d+)", down.stdout)
+    assert detaches and detaches.group(1) == "1", down.stdout
     assert records(home, "vpn.ngp.test") == {}

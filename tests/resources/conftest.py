@@ -33,6 +33,13 @@ def igw_id(ctx, vpc_id):
 
 
 @pytest.fixture
+def nat_subnet_id(subnet_id, igw_id):
+    """A public subnet whose VPC has its internet gateway attached: where a NAT gateway
+    can be (ec2.nat-needs-attached-igw)."""
+    return subnet_id
+
+
+@pytest.fixture
 def eip_id(ctx):
     return get_kind("ec2.eip").create(ctx, "network.eip", {"name": "e"})[0]
 
