@@ -5,12 +5,11 @@ still in use."""
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from ngp.sandbox.strict import Answer, Call, Refusal, Rule, backend, rule
+from ngp.sandbox.strict import Answer, Call, Refusal, Rule, backend, ends_at, rule
 
 ZONES_SOURCE = "https://docs.aws.amazon.com/global-infrastructure/latest/regions/az-ids.html"
 
@@ -170,8 +169,7 @@ class AvailabilityZones(Rule):
 # -- NAT gateways ------------------------------------------------------------------------
 
 NAT_SOURCE = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_NatGateway.html"
-# How long a new NAT gateway stays pending (AWS: 1-5 minutes); NGP_SANDBOX_NAT_PENDING_S sets it.
-NAT_PENDING_SECONDS = float(os.environ.get("NGP_SANDBOX_NAT_PENDING_S", "1.0"))
+NAT_PENDING_SECONDS = 1.0  # how long a new NAT gateway stays pending here (AWS: 1-5 minutes)
 
 
 def _attached_igw(ec2: Any, vpc_id: str) -> bool:
@@ -233,8 +231,7 @@ class NatPending(Rule):
         if nat is None:
             return
         with self.lock:
-            self.ready_at[(call.account, call.region, nat.id)] = (time.monotonic()
-                                                                  + NAT_PENDING_SECONDS)
+            self.ready_at[(call.account, call.region, nat.id)] = ends_at(NAT_PENDING_SECONDS)
         nat.state = "pending"
         answer.body = answer.body.replace(b"<state>available</state>", b"<state>pending</state>")
 
