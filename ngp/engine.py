@@ -247,10 +247,19 @@ def recorded_zones(state: State) -> list[str]:
     return list(dict.fromkeys(az for _, az in subnets))
 
 
-def choose_zones(settings: Settings, aws: Aws, state: State) -> Settings:
+def instance_types(graph: Graph) -> set[str]:
+    """The instance types the env's machines and templates ask for."""
+    return {res.spec["instance_type"] for res in graph.resources.values()
+            if res.kind in ("ec2.instance", "ec2.launch_template")
+            and isinstance(res.spec.get("instance_type"), str)}
+
+
+def choose_zones(settings: Settings, aws: Aws, state: State,
+                 types: set[str] | frozenset[str] = frozenset()) -> Settings:
     """The settings with the network's zones chosen: the zones the state's subnets are in,
-    then the region's (DescribeAvailabilityZones, read only when more are needed, or to
-    check zone_names): a subnet never moves, and a region's missing letters are skipped."""
+    then the region's that offer every instance type the env uses (read only when more are
+    needed, or to check zone_names): a subnet never moves, and a region's missing letters
+    and its zones without the env's machines are skipped."""
     if "network" not in settings.modules:
         return settings
     net = settings.module("network")
@@ -261,23 +270,26 @@ def choose_zones(settings: Settings, aws: Aws, state: State) -> Settings:
     if net.zone_names:
         if set(net.zone_names) <= set(recorded):
             return settings
-        region = region_zones(aws)
+        region = region_zones(aws, types)
         for name in net.zone_names:
             if name not in region:
                 raise NgpError(f"zone_names: {name!r} is not an Availability Zone of "
-                               f"{settings.core.region} (it has {', '.join(region)})",
+                               f"{settings.core.region} that offers "
+                               f"{', '.join(sorted(types)) or 'subnets'} "
+                               f"(those are {', '.join(region)})",
                                where=f"{where}.zone_names",
                                hint="List zones the region has, or remove zone_names to let "
                                "ngp choose.")
         return settings
     if len(recorded) >= net.availability_zones:
         return replace(settings, zones=tuple(recorded))
-    region = region_zones(aws)
+    region = region_zones(aws, types)
     chosen = recorded + [z for z in region if z not in recorded]
     if len(chosen) < net.availability_zones:
+        offering = f" that offer {', '.join(sorted(types))}" if types else ""
         raise NgpError(f"availability_zones = {net.availability_zones}, but "
-                       f"{settings.core.region} has {len(chosen)} Availability Zones "
-                       f"({', '.join(chosen)})", where=f"{where}.availability_zones",
+                       f"{settings.core.region} has {len(chosen)} Availability Zones"
+                       f"{offering} ({', '.join(chosen)})", where=f"{where}.availability_zones",
                        hint=f"Set availability_zones to {len(chosen)} or fewer.")
     return replace(settings, zones=tuple(chosen))
 
@@ -286,7 +298,7 @@ def _run(settings: Settings, desired: Desired, aws: Aws, store: Store, reporter:
          marathon: Any) -> Run:
     """The run, its graph built with the zones chosen for it (its own read of the state)."""
     state = store.load()
-    chosen = choose_zones(settings, aws, state)
+    chosen = choose_zones(settings, aws, state, instance_types(desired.graph))
     if chosen is not settings:
         desired = build_desired(chosen)
     return Run(chosen, desired, aws, store, state, reporter, marathon)

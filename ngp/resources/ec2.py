@@ -7,6 +7,7 @@ describe filtered by the env's tag, whatever the number of objects.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
@@ -239,18 +240,33 @@ class ExistingSubnet(_Existing):
 USABLE_OPT_IN = ("opt-in-not-required", "opted-in")
 
 
-def region_zones(aws: Any) -> list[str]:
+def region_zones(aws: Any, instance_types: Iterable[str] = ()) -> list[str]:
     """The region's Availability Zones a subnet can be made in, by name: available ones,
     not Local or Wavelength Zones, none an account must opt in to and has not (AWS:
-    API_DescribeAvailabilityZones.html, API_AvailabilityZone.html). One call."""
-    answer = aws.client("ec2").describe_availability_zones(Filters=[
+    API_DescribeAvailabilityZones.html, API_AvailabilityZone.html). One call; one more to
+    keep only the zones that offer every one of instance_types (not all zones offer all
+    types: us-east-1e has no t3 or m5, and RunInstances there answers Unsupported;
+    API_DescribeInstanceTypeOfferings.html)."""
+    ec2 = aws.client("ec2")
+    answer = ec2.describe_availability_zones(Filters=[
         {"Name": "zone-type", "Values": ["availability-zone"]},
         {"Name": "state", "Values": ["available"]},
         {"Name": "opt-in-status", "Values": list(USABLE_OPT_IN)}])
-    return sorted(z["ZoneName"] for z in answer["AvailabilityZones"]
-                  if z.get("State") == "available"
-                  and z.get("ZoneType", "availability-zone") == "availability-zone"
-                  and z.get("OptInStatus", "opt-in-not-required") in USABLE_OPT_IN)
+    zones = sorted(z["ZoneName"] for z in answer["AvailabilityZones"]
+                   if z.get("State") == "available"
+                   and z.get("ZoneType", "availability-zone") == "availability-zone"
+                   and z.get("OptInStatus", "opt-in-not-required") in USABLE_OPT_IN)
+    wanted = sorted(set(instance_types))
+    if not wanted:
+        return zones
+    offered: dict[str, set[str]] = {}
+    pages = ec2.get_paginator("describe_instance_type_offerings").paginate(
+        LocationType="availability-zone",
+        Filters=[{"Name": "instance-type", "Values": wanted}])
+    for page in pages:
+        for offer in page["InstanceTypeOfferings"]:
+            offered.setdefault(offer["Location"], set()).add(offer["InstanceType"])
+    return [z for z in zones if offered.get(z, set()) >= set(wanted)]
 
 
 @kind
@@ -264,7 +280,8 @@ class Subnet(Ec2Kind):
     name = "ec2.subnet"
     actions = ("ec2:DescribeSubnets", "ec2:CreateSubnet", "ec2:CreateTags",
                "ec2:ModifySubnetAttribute", "ec2:DeleteSubnet",
-               "ec2:DescribeAvailabilityZones")  # the run's region_zones
+               "ec2:DescribeAvailabilityZones",  # the run's region_zones
+               "ec2:DescribeInstanceTypeOfferings")
     describe, items_key, id_key = "describe_subnets", "Subnets", "SubnetId"
     ids_param = "SubnetIds"
     not_found = frozenset({"InvalidSubnetID.NotFound"})

@@ -326,3 +326,23 @@ def test_down_detaches_the_gateway_once_nothing_maps_a_public_address(project):
         engine.check(engine.apply(run, engine.plan(run, destroy=True)))
         assert run.aws.calls["ec2.DetachInternetGateway"] == 1
         assert not run.state.resources
+
+
+def test_zones_without_the_envs_instance_types_are_skipped(project):
+    """us-east-1e offers no t3 (nor m5): an env whose machines are t3 must not have a subnet
+    there, where RunInstances answers Unsupported (rule ec2.instance-type-offerings)."""
+    env = write_env(project, azs=5)
+    path = project.envs_dir / f"{env}.toml"
+    path.write_text(path.read_text().replace('modules = ["network"]',
+                                             'modules = ["network", "manager"]')
+                    + '\n[manager]\nimage_name = "amzn2-ami-hvm-*"\n'
+                    + 'ngp_package = "git+https://example.com/ngp@' + "0" * 40 + '"\n')
+    with engine.open_run(project, env, "plan", Collect()) as run:
+        zones = run.settings.zones
+    assert zones == tuple(f"us-east-1{x}" for x in "abcdf")
+    path.write_text(path.read_text().replace("availability_zones = 5",
+                                             "availability_zones = 6"))
+    with pytest.raises(NgpError) as caught, engine.open_run(project, env, "plan", Collect()):
+        pass
+    assert "has 5 Availability Zones that offer t3.micro" in caught.value.line()
+    assert "network.availability_zones" in caught.value.line()
