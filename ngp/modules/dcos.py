@@ -118,6 +118,7 @@ fail() {{ trap - ERR
   exit 1; }}
 trap 'fail "line $LINENO: $BASH_COMMAND exited $?"' ERR
 step "prerequisites"
+# shellcheck source=/dev/null
 os_id=$(. /etc/os-release && echo "$ID $VERSION_ID") || fail "os: no /etc/os-release"
 case "$os_id" in
   "centos 7"*) ;;
