@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import eventually, wait_until
 from ngp.resources.base import TAG_ENV, Context, Kind, check_owned, kind
-from ngp.resources.ec2_compute import INSTALL_TAG, profile_not_yet, with_install
+from ngp.resources.ec2_compute import INSTALL_TAG, install_failure, profile_not_yet
 
 DELETE_TIMEOUT = 900.0  # a group's instances must terminate first
 # A new instance profile in the group's launch template is not seen by Auto Scaling for a few
@@ -91,12 +91,11 @@ class Group(Kind):
             {"Name": "tag:aws:autoscaling:groupName", "Values": [id]},
             {"Name": "tag-key", "Values": [INSTALL_TAG]},
             {"Name": "instance-state-name", "Values": ["pending", "running"]}])
-        failed = [with_install(i["InstanceId"], {t["Key"]: t["Value"] for t in i.get("Tags", [])})
-                  for page in pages for r in page["Reservations"] for i in r["Instances"]]
-        failed = [f for f in failed if "install failed" in f]
-        if not failed:
-            return None
-        return f"{len(failed)} install failed: {'; '.join(sorted(failed))}"
+        reports = {i["InstanceId"]: install_failure({t["Key"]: t["Value"]
+                                                     for t in i.get("Tags", [])})
+                   for page in pages for r in page["Reservations"] for i in r["Instances"]}
+        failed = [f"{machine}: {why}" for machine, why in sorted(reports.items()) if why]
+        return f"install failed on {'; '.join(failed)}" if failed else None
 
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
         groups = self._describe(ctx, AutoScalingGroupNames=[id])

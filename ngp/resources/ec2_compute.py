@@ -142,12 +142,16 @@ class KeyPair(Ec2Kind):
 INSTALL_TAG = "ngp:install"  # a node's boot script sets failed:<reason> when its install fails
 
 
-def with_install(state: str, tags: dict[str, str]) -> str:
-    """An instance's state, with the failure its boot script reported in its tags, if any."""
+def install_failure(tags: dict[str, str]) -> str | None:
+    """Why the machine's boot script says its install failed (its tags), if it says so."""
     report = tags.get(INSTALL_TAG, "")
-    if report.startswith("failed:"):
-        return f"{state}, install failed: {report.removeprefix('failed:')}"
-    return state
+    return report.removeprefix("failed:") if report.startswith("failed:") else None
+
+
+def with_install(state: str, tags: dict[str, str]) -> str:
+    """An instance's state, with the failure its boot script reported, if any."""
+    why = install_failure(tags)
+    return f"{state}, install failed: {why}" if why else state
 
 
 @kind

@@ -355,3 +355,86 @@ def test_an_unpinned_client_says_the_cluster_is_not_up():
 
     with pytest.raises(NgpError, match="has no address yet"):
         Marathon(None).list_apps()
+
+
+# -- the installer: a local file (uploaded) or a URL, with its sha256 ----------------------
+
+SHA = "ab" * 32
+
+
+@pytest.mark.parametrize(("dcos", "message"), [
+    ('installer = "dcos_generate_config.sh"',
+     r"^envs/t.toml: dcos.installer_sha256: required with installer 'dcos_generate_config.sh'"),
+    ('installer = "https://archive.example/dcos_generate_config.sh"',
+     r"^envs/t.toml: dcos.installer_sha256: required with installer 'https://archive"),
+    ('installer_url = "https://archive.example/x.sh"', r"dcos.installer_sha256: required"),
+    (f'installer = "https://a.example/x.sh"\ninstaller_sha256 = "{SHA[:-1]}"',
+     r"^envs/t.toml: dcos.installer_sha256: is not a sha256 \(64 hex digits"),
+    (f'installer = "https://a.example/x.sh"\ninstaller_url = "https://b.example/x.sh"\n'
+     f'installer_sha256 = "{SHA}"', r"dcos.installer_url: installer and installer_url are both"),
+    (f'installer = "missing/dcos_generate_config.sh"\ninstaller_sha256 = "{SHA}"',
+     r"^envs/t.toml: dcos.installer: the installer '.*/missing/dcos_generate_config.sh' is "
+     r"not a file"),
+])
+def test_installer_settings_are_one_line_naming_the_key(tmp_path, dcos, message):
+    with pytest.raises(ConfigError) as exc:
+        build_desired(load(tmp_path, dcos))
+    line = f"{exc.value.where}: {exc.value}"
+    assert "\n" not in line and re.search(message, line), line
+
+
+def test_a_local_installer_is_uploaded_and_only_the_bootstrap_node_may_read_it(tmp_path):
+    (tmp_path / "dcos_generate_config.sh").write_text("#!/bin/sh\n")
+    graph = build_desired(load(tmp_path, f"""
+        installer = "dcos_generate_config.sh"
+        installer_sha256 = "{SHA}"
+    """)).graph
+    upload = graph.resources["dcos.installer"]
+    assert upload.kind == "s3.object"
+    assert spec(graph, "dcos.installer") == {
+        "bucket": "<dcos.exhibitor_bucket.name>", "key": "installer/dcos_generate_config.sh",
+        "source": str((tmp_path / "dcos_generate_config.sh").resolve()), "sha256": SHA}
+    bootstrap = graph.resources["dcos.bootstrap"]
+    assert "dcos.installer" in bootstrap.depends_on
+    script = spec(graph, "dcos.bootstrap")["user_data"]
+    assert ("aws s3 cp --region eu-west-1 s3://ngp-exhibitor-t-123456789012/installer/"
+            "dcos_generate_config.sh dcos_generate_config.sh") in script
+    assert f'echo "{SHA}  dcos_generate_config.sh" | sha256sum -c -' in script
+    assert script.index("sha256sum -c") < script.index("bash dcos_generate_config.sh")
+    assert "downloads.dcos.io" not in script
+    statements = spec(graph, "dcos.bootstrap_role")["policies"]["bootstrap"]["Statement"]
+    assert [(s["Action"], s["Resource"]) for s in statements] == [
+        (["ec2:CreateTags"], "arn:aws:ec2:eu-west-1:*:instance/*"),
+        (["s3:GetObject"],
+         "arn:aws:s3:::ngp-exhibitor-t-123456789012/installer/dcos_generate_config.sh")]
+
+
+def test_a_url_installer_is_downloaded_by_the_bootstrap_node_and_checked(tmp_path):
+    graph = build_desired(load(tmp_path, f"""
+        installer_url = "https://archive.example/dcos_generate_config.sh"
+        installer_sha256 = "{SHA}"
+    """)).graph
+    assert "dcos.installer" not in graph.resources
+    script = spec(graph, "dcos.bootstrap")["user_data"]
+    assert ("curl -fsSL -o dcos_generate_config.sh "
+            "https://archive.example/dcos_generate_config.sh") in script
+    assert f'echo "{SHA}  dcos_generate_config.sh" | sha256sum -c -' in script
+    statements = spec(graph, "dcos.bootstrap_role")["policies"]["bootstrap"]["Statement"]
+    assert [s["Sid"] for s in statements] == ["ReportInstall"]
+
+
+def test_every_node_may_tag_only_itself_and_only_its_install_report(graph):
+    for role in ("master_role", "agent_role", "bootstrap_role"):
+        policies = spec(graph, f"dcos.{role}")["policies"]
+        [report] = [s for p in policies.values() for s in p["Statement"]
+                    if s.get("Sid") == "ReportInstall"]
+        assert report["Condition"] == {
+            "StringEquals": {"aws:ResourceTag/ngp:env": "t",
+                             "aws:ARN": "${ec2:SourceInstanceARN}"},
+            "ForAllValues:StringEquals": {"aws:TagKeys": ["ngp:install"]}}
+
+
+def test_the_nodes_image_is_centos_7_9_from_centos_itself(graph):
+    assert spec(graph, "dcos.image") == {"owners": ["125523088429"],
+                                         "name": "CentOS Linux 7 x86_64 - 2009*",
+                                         "architecture": "x86_64"}
