@@ -448,14 +448,12 @@ def master_policy(bucket: str) -> dict[str, Any]:
 
 
 def report_statement(settings: Settings) -> dict[str, Any]:
-    """A node may set its own ngp:install tag, and nothing more: on an instance of the env,
-    that instance itself (aws:ARN is the tagged instance, ec2:SourceInstanceARN the caller's:
-    the known way to say "itself", as in qoomon/aws-cheatsheet's ec2-self-management policy),
-    that one tag key."""
+    """A node may set the ngp:install tag, and no other, on the env's instances. IAM has no
+    documented way to say "only itself" for CreateTags (aws:ARN == ${ec2:SourceInstanceARN}
+    works but is undocumented, and parliament rejects it): the env's tag bounds it instead."""
     return _statement(
         "ReportInstall", ["ec2:CreateTags"], f"arn:aws:ec2:{settings.core.region}:*:instance/*",
-        Condition={"StringEquals": {"aws:ResourceTag/ngp:env": settings.env,
-                                    "aws:ARN": "${ec2:SourceInstanceARN}"},
+        Condition={"StringEquals": {"aws:ResourceTag/ngp:env": settings.env},
                    "ForAllValues:StringEquals": {"aws:TagKeys": [INSTALL_TAG]}})
 
 

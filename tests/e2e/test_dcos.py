@@ -18,7 +18,7 @@ def test_cluster_up_scale_agents_in_place_and_down(home):
     assert {k: len(tagged[k]) for k in ("instance", "group_instance", "lb", "group",
                                          "launch_template", "role", "profile", "bucket")} == {
         "instance": 4, "group_instance": 3, "lb": 3, "group": 2, "launch_template": 2,
-        "role": 2, "profile": 2, "bucket": 1}
+        "role": 3, "profile": 3, "bucket": 1}
     state = home.state(env)
     assert state_ids(state) == owned_ids(tagged)
     ids = {a: r["id"] for a, r in state["resources"].items()}
@@ -86,6 +86,19 @@ def test_cluster_up_scale_agents_in_place_and_down(home):
     assert status["urls"]["dcos_url"].startswith("no answer")
     text = home.ngp("status", "--env", env, check=True).stdout
     assert "dcos: " in text and "network: " in text and "dcos_url: no answer" in text
+
+    # Nodes whose boot script reported a failed install (it tags its own machine) say why.
+    why = "docker: yum could not install docker-ce-19.03.5"
+    [agent] = [i["InstanceId"] for i in home.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[f"ngp-dcos-private-agents-{env}"])["AutoScalingGroups"][0][
+        "Instances"]][:1]
+    ec2.create_tags(Resources=[masters[0]["InstanceId"], agent],
+                    Tags=[{"Key": "ngp:install", "Value": f"failed:{why}"}])
+    status = json.loads(home.ngp("status", "--env", env, "--json", check=True).stdout)
+    health = {r["address"]: r["status"] for r in status["resources"]}
+    assert health["dcos.master[0]"] == f"running, install failed: {why}"
+    assert health["dcos.master[1]"] == "running"
+    assert health["dcos.private_agents"] == f"install failed on {agent}: {why}"
 
     # One more private agent: one in-place change of its group, nothing else.
     path = home.root / "envs" / f"{env}.toml"

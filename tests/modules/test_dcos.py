@@ -423,14 +423,13 @@ def test_a_url_installer_is_downloaded_by_the_bootstrap_node_and_checked(tmp_pat
     assert [s["Sid"] for s in statements] == ["ReportInstall"]
 
 
-def test_every_node_may_tag_only_itself_and_only_its_install_report(graph):
+def test_every_node_may_set_only_the_install_report_and_only_on_the_envs_machines(graph):
     for role in ("master_role", "agent_role", "bootstrap_role"):
         policies = spec(graph, f"dcos.{role}")["policies"]
         [report] = [s for p in policies.values() for s in p["Statement"]
                     if s.get("Sid") == "ReportInstall"]
         assert report["Condition"] == {
-            "StringEquals": {"aws:ResourceTag/ngp:env": "t",
-                             "aws:ARN": "${ec2:SourceInstanceARN}"},
+            "StringEquals": {"aws:ResourceTag/ngp:env": "t"},
             "ForAllValues:StringEquals": {"aws:TagKeys": ["ngp:install"]}}
 
 
