@@ -112,3 +112,39 @@ def test_cluster_up_scale_agents_in_place_and_down(home):
 
     home.ngp("down", "--env", env, "--yes", check=True)
     assert all_ids(home.tagged(env)) == set()
+
+
+def test_a_local_installer_is_uploaded_for_the_bootstrap_node_and_removed_by_down(home):
+    import hashlib
+
+    installer = b"#!/bin/sh\necho a DC/OS 2.2 installer stand-in\n"
+    (home.root / "installers").mkdir()
+    (home.root / "installers" / "dcos_generate_config.sh").write_bytes(installer)
+    sha256 = hashlib.sha256(installer).hexdigest()
+    env = home.env("di", modules='["network", "dcos"]')
+    path = home.root / "envs" / f"{env}.toml"
+    path.write_text(path.read_text().replace("[dcos]\n", "[dcos]\n"
+                    'installer = "installers/dcos_generate_config.sh"\n'
+                    f'installer_sha256 = "{sha256}"\n', 1))
+    home.ngp("up", "--env", env, "--yes", check=True)
+    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+
+    s3, bucket = home.client("s3"), f"ngp-exhibitor-{env}-123456789012"
+    key = "installer/dcos_generate_config.sh"
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == installer
+    assert s3.head_object(Bucket=bucket, Key=key)["Metadata"] == {"sha256": sha256}
+    iam = home.client("iam")
+    policy = iam.get_role_policy(RoleName=f"ngp-dcos-bootstrap-{env}",
+                                 PolicyName="bootstrap")["PolicyDocument"]
+    reads = [s for s in policy["Statement"] if s["Sid"] == "Installer"]
+    assert [(s["Action"], s["Resource"]) for s in reads] == [
+        (["s3:GetObject"], f"arn:aws:s3:::{bucket}/{key}")]
+    state = home.state(env)
+    bootstrap = state["resources"]["dcos.bootstrap"]["id"]
+    data = home.ec2().describe_instance_attribute(InstanceId=bootstrap, Attribute="userData")
+    script = base64.b64decode(data["UserData"]["Value"]).decode()
+    assert f"s3://{bucket}/{key}" in script and f'echo "{sha256}  dcos_generate_config.sh"' \
+        in script
+
+    home.ngp("down", "--env", env, "--yes", check=True)
+    assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
