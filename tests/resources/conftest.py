@@ -158,3 +158,22 @@ def rest_api_id(ctx, function):
         "name": "ngp-x-api", "description": "d", "routes": [
             {"path": "restore", "method": "POST", "authorization": "AWS_IAM",
              "function_arn": function["arn"]}]})[0]
+
+
+@pytest.fixture
+def object_bucket(ctx):
+    return get_kind("s3.bucket").create(ctx, "dcos.exhibitor_bucket", {
+        "name": "ngp-exhibitor-test-123456789012", "versioning": True})[0]
+
+
+@pytest.fixture
+def object_files(tmp_path):
+    """Two local files, each with its sha256: what an s3.object uploads."""
+    import hashlib
+
+    files = {}
+    for name in ("one", "two"):
+        path = tmp_path / f"installer-{name}.sh"
+        path.write_text(f"#!/bin/sh\necho {name}\n")
+        files[name] = (str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+    return files

@@ -3,6 +3,7 @@ find adopts it, change it (update or replace), delete, read is None, delete agai
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 import pytest
@@ -32,6 +33,8 @@ def es_policy(cidrs):
         "Resource": "arn:aws:es:us-east-1:123456789012:domain/ngp-elk-test/*",
         "Condition": {"IpAddress": {"aws:SourceIp": cidrs}}}]}
 
+
+SHA256_TWO = hashlib.sha256(b"#!/bin/sh\necho two\n").hexdigest()  # conftest's object_files
 
 # kind -> (spec builder, change builder, expected action for the change)
 CASES = {
@@ -171,6 +174,11 @@ CASES = {
         lambda f: {"name": "ngp-access", "path": "/ngp/test/", "description": "d",
                    "document": policy("s3:GetObject")},
         lambda s: {**s, "document": policy("s3:PutObject")}, "update"),
+    "s3.object": (
+        lambda f: {"bucket": f("object_bucket"), "key": "installer/dcos_generate_config.sh",
+                   "source": f("object_files")["one"][0], "sha256": f("object_files")["one"][1]},
+        lambda s: {**s, "source": s["source"].replace("one", "two"), "sha256": SHA256_TWO},
+        "update"),
     "s3.bucket": (lambda f: {"name": "ngp-registry-test-123456789012", "versioning": False},
                   lambda s: {**s, "versioning": True}, "update"),
     "ec2.image": (lambda f: {"owners": ["099720109477"], "name": "ubuntu/images/*"}, None,
