@@ -261,6 +261,9 @@ def init(
     admin_cidrs: Annotated[str | None, typer.Option(
         "--admin-cidrs", help="Comma-separated CIDRs that may reach admin ports.")] = None,
     domain: Annotated[str | None, typer.Option(help="A Route53 domain, or empty.")] = None,
+    manager_package: Annotated[str | None, typer.Option(
+        "--manager-package", help="What the manager module installs: git+https://host/you/"
+        "ngp@<40-hex commit>, or a .whl path.")] = None,
     sandbox: Annotated[bool, typer.Option(help="An env in the local sandbox.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Defaults for every answer not "
                                                            "given.")] = False,
@@ -284,7 +287,8 @@ def init(
     given = {k: v for k, v in dict(
         region=region, account_ids=account_ids, modules=modules, prefix=prefix, suffix=suffix,
         dcos_version=dcos_version, masters=masters, private_agents=private_agents,
-        public_agents=public_agents, admin_cidrs=admin_cidrs, domain=domain).items()
+        public_agents=public_agents, admin_cidrs=admin_cidrs, domain=domain,
+        manager_package=manager_package).items()
         if v is not None}
     answers = wizard.Answers(suffix=env, sandbox=sandbox,
                              admin_cidrs="127.0.0.1/32" if sandbox else "")

@@ -1,13 +1,18 @@
-"""S3 buckets: encrypted, public access blocked, reachable over TLS only."""
+"""S3 buckets: encrypted, public access blocked, reachable over TLS only; and files of the
+user's uploaded to them."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
+from ngp.errors import ResourceError
 from ngp.resources.base import Context, Kind, check_owned, kind
 
 GONE = frozenset({"NoSuchBucket", "404"})
@@ -149,3 +154,77 @@ class Bucket(Kind):
         except ClientError as exc:
             if error_code(exc) not in GONE:
                 raise
+
+
+@kind
+class Object(Kind):
+    """A file of the user's in one of the env's buckets (the manager's wheel), known by its
+    SHA-256: the key holds the hash, so a changed file is a new object, and the upload is
+    refused if the file changed since the plan read it. S3 checks the bytes it receives
+    against the same hash (ChecksumSHA256). Its id is bucket/key.
+
+    spec: {"bucket": Ref("manager.bucket", "name"),
+           "key": "packages/<sha256>/ngp-0.1.0-py3-none-any.whl",
+           "source": "/home/you/ngp/dist/ngp-0.1.0-py3-none-any.whl", "sha256": "<hex>"}
+    outputs: id, bucket, key.
+    """
+
+    name = "s3.object"
+    created_whole = True
+    service = "s3"
+    actions = ("s3:PutObject", "s3:GetObject", "s3:ListBucket", "s3:ListBucketVersions",
+               "s3:DeleteObject", "s3:DeleteObjectVersion")
+    replace_on = frozenset({"bucket", "key", "sha256"})
+    outputs = ("id", "bucket", "key")
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        bucket, key = id.split("/", 1)
+        try:
+            head = ctx.aws.client("s3").head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if error_code(exc) in GONE | {"NoSuchKey"}:
+                return None
+            raise
+        return {"id": id, "bucket": bucket, "key": key,
+                "sha256": head.get("Metadata", {}).get("sha256"), "status": "available"}
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        # The bucket is the env's own (its kind checks); the key names the content's hash.
+        live = self.read(ctx, f"{spec['bucket']}/{spec['key']}")
+        return (live["id"], live) if live and live["sha256"] == spec["sha256"] else None
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        try:
+            data = Path(spec["source"]).read_bytes()
+        except OSError as exc:
+            raise ResourceError(f"cannot read {spec['source']}: {exc.strerror}",
+                                where=address, hint="Put the file back, or change the "
+                                "setting that names it.") from None
+        digest = hashlib.sha256(data)
+        if digest.hexdigest() != spec["sha256"]:
+            raise ResourceError(f"{spec['source']} changed since the plan read it",
+                                where=address, hint="Run the command again.")
+        ctx.aws.client("s3").put_object(
+            Bucket=spec["bucket"], Key=spec["key"], Body=data, Metadata={
+                "sha256": spec["sha256"]},
+            ChecksumSHA256=base64.b64encode(digest.digest()).decode())
+        id = f"{spec['bucket']}/{spec['key']}"
+        return id, {"id": id, "bucket": spec["bucket"], "key": spec["key"]}
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        return {"id": id, "bucket": new["bucket"], "key": new["key"]}  # only its path moved
+
+    def delete(self, ctx: Context, id: str) -> None:
+        bucket, key = id.split("/", 1)
+        s3 = ctx.aws.client("s3")
+        try:
+            listed = s3.list_object_versions(Bucket=bucket, Prefix=key)
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return
+            raise
+        doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                  for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])
+                  if v["Key"] == key]
+        if doomed:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
