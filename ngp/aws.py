@@ -54,6 +54,7 @@ IAM_ACTIONS = {
     "s3.PutBucketEncryption": "s3:PutEncryptionConfiguration",
     "s3.PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
     "s3.ListObjectVersions": "s3:ListBucketVersions", "s3.DeleteObjects": "s3:DeleteObject",
+    "s3.HeadObject": "s3:GetObject",
     "s3.PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
     "s3.DeleteBucketLifecycle": "s3:PutLifecycleConfiguration",
 }

@@ -171,6 +171,8 @@ CASES = {
         lambda s: {**s, "document": policy("s3:PutObject")}, "update"),
     "s3.bucket": (lambda f: {"name": "ngp-registry-test-123456789012", "versioning": False},
                   lambda s: {**s, "versioning": True}, "update"),
+    "s3.object": (lambda f: f("package_file"),  # a move of the file changes nothing in S3
+                  lambda s: {**s, "source": s["source"] + ".moved"}, "update"),
     "ec2.image": (lambda f: {"owners": ["099720109477"], "name": "ubuntu/images/*"}, None,
                   "read-only"),
     "route53.zone": (lambda f: {"domain": f("zone_id") and "example.com"}, None, "read-only"),
