@@ -22,7 +22,8 @@ def test_openvpn_up_outputs_secret_and_down(home):
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
 
     tagged = home.tagged(env)  # OpenVPN, the manager, DC/OS's bootstrap node and masters
-    assert len(tagged["instance"]) == 6 and len(tagged["role"]) == 6
+    # Roles: those machines' four, and the snapshot, restore and restore-start functions'.
+    assert len(tagged["instance"]) == 6 and len(tagged["role"]) == 7
     assert len(tagged["profile"]) == 4
     assert len(tagged["secret"]) == 5  # ssh key, vpn password, registry, tyk, sysdig
     assert state_ids(home.state(env)) == owned_ids(tagged)
