@@ -250,3 +250,24 @@ def test_the_wheel_is_uploaded_to_a_private_bucket_and_read_by_the_manager_only(
     with engine.open_run(project, "t", "down", Collect()) as run:
         engine.apply(run, engine.plan(run, destroy=True))
     assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+
+
+def test_init_asks_for_the_package_except_in_the_sandbox(tmp_path):
+    from ngp import init
+
+    def answers(**given):
+        return init.Answers(modules="network,manager", admin_cidrs="203.0.113.0/24",
+                            **given)
+
+    with pytest.raises(ValueError, match="manager_package: required when the manager"):
+        init.ask_all(answers(), set(), None, print)
+    with pytest.raises(ValueError, match="'main' is not a commit's full sha"):
+        init.ask_all(answers(manager_package=PINNED.replace(SHA, "main")),
+                     {"manager_package"}, None, print)
+    for given, sandbox in ((PINNED, False), ("", True)):
+        filled = init.ask_all(answers(manager_package=given, sandbox=sandbox),
+                              {"manager_package"} if given else set(), None, print)
+        (tmp_path / "envs").mkdir(exist_ok=True)
+        (tmp_path / "envs" / "t.toml").write_text(init.render_env("t", filled))
+        package = Project(tmp_path).load("t", {}).module("manager").ngp_package
+        assert package == (PINNED if given else init.SANDBOX_PACKAGE)
