@@ -22,7 +22,9 @@ def test_openvpn_up_outputs_secret_and_down(home):
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
 
     tagged = home.tagged(env)  # OpenVPN, the manager, DC/OS's bootstrap node and masters
-    assert len(tagged["instance"]) == 6 and len(tagged["role"]) == 7
+    # Roles: the four machines' (the bootstrap node's included), the agents' and the
+    # snapshot, restore and restore-start functions'; profiles: the machines' and the agents'.
+    assert len(tagged["instance"]) == 6 and len(tagged["role"]) == 8
     assert len(tagged["profile"]) == 5
     assert len(tagged["secret"]) == 5  # ssh key, vpn password, registry, tyk, sysdig
     assert state_ids(home.state(env)) == owned_ids(tagged)

@@ -26,6 +26,9 @@ admin_cidrs = ["203.0.113.0/24"]
 """
 
 
+PINNED = "git+https://github.com/you/ngp@" + "0" * 40
+
+
 class Collect:
     def __init__(self):
         self.lines = []
@@ -204,7 +207,8 @@ def test_an_instance_adopted_after_a_killed_create_is_kept_not_replaced(project)
                                                            region="us-east-1")
                                               .replace('modules = ["network"]',
                                                        'modules = ["network", "manager"]')
-                                              + '\n[manager]\nimage_name = "amzn2-ami-hvm-*"\n')
+                                              + '\n[manager]\nimage_name = "amzn2-ami-hvm-*"\n'
+                                              + f'ngp_package = "{PINNED}"\n')
     up(project, "vm")
     # As a run killed right after RunInstances leaves it:
     with engine.open_run(project, "vm", "up", Collect()) as run, run.saving() as state:

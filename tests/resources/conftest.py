@@ -177,3 +177,19 @@ def object_files(tmp_path):
         path.write_text(f"#!/bin/sh\necho {name}\n")
         files[name] = (str(path), hashlib.sha256(path.read_bytes()).hexdigest())
     return files
+
+
+@pytest.fixture
+def package_file(ctx, tmp_path):
+    """A bucket of the env's and a wheel to upload to it: an s3.object's spec."""
+    import hashlib
+
+    from ngp.resources import get_kind
+
+    bucket = get_kind("s3.bucket").create(ctx, "manager.bucket", {
+        "name": "ngp-manager-test-123456789012", "versioning": True})[0]
+    wheel = tmp_path / "ngp-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"PK a wheel")
+    sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    return {"bucket": bucket, "key": f"packages/{sha}/{wheel.name}", "source": str(wheel),
+            "sha256": sha}
