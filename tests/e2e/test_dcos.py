@@ -77,7 +77,8 @@ def test_cluster_up_scale_agents_in_place_and_down(home):
     # Status: by module, with whether the env's URLs answer (the sandbox's Marathon does;
     # the fake DNS names of a sandbox cluster do not).
     status = json.loads(home.ngp("status", "--env", env, "--json", check=True).stdout)
-    assert {r["module"] for r in status["resources"]} == {"network", "dcos"}
+    # The roles' permissions boundary is the env's own (ngp/permissions.py).
+    assert {r["module"] for r in status["resources"]} == {"network", "dcos", "permissions"}
     health = {r["address"]: r["status"] for r in status["resources"]}
     assert health["dcos.masters_lb"] == "3/3 in service"
     assert health["dcos.public_agents_lb"] == "1/1 in service"

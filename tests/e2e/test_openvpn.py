@@ -68,10 +68,15 @@ def test_openvpn_up_outputs_secret_and_down(home):
             seen.append(path.read_text(errors="replace"))
     assert not any(password in s for s in seen)
 
-    # The manager's role holds exactly what `ngp permissions` prints for the env.
+    # The manager's role holds what `ngp permissions` prints for the env, and two denies
+    # more: it may not widen its own role, nor swap its own profile's role.
     manager = home.client("iam").get_role_policy(RoleName=f"ngp-manager-{env}",
                                                  PolicyName="ngp")["PolicyDocument"]
-    assert manager == json.loads(home.ngp("permissions", "--env", env, check=True).stdout)
+    printed = json.loads(home.ngp("permissions", "--env", env, check=True).stdout)
+    extra = [s for s in manager["Statement"] if s not in printed["Statement"]]
+    assert [s for s in printed["Statement"] if s not in manager["Statement"]] == []
+    assert {s["Sid"]: s["Effect"] for s in extra} == {"NotItsOwnRole": "Deny",
+                                                      "NotItsOwnProfile": "Deny"}
 
     down = home.ngp("down", "--env", env, "--yes", "--stats", check=True)
     assert password not in down.stdout + down.stderr
