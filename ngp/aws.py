@@ -56,6 +56,9 @@ IAM_ACTIONS = {
     "s3.ListObjectVersions": "s3:ListBucketVersions", "s3.DeleteObjects": "s3:DeleteObject",
     "s3.PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
     "s3.DeleteBucketLifecycle": "s3:PutLifecycleConfiguration",
+    # s3.object: HEAD needs GetObject; a multipart upload's calls need PutObject.
+    "s3.HeadObject": "s3:GetObject", "s3.CreateMultipartUpload": "s3:PutObject",
+    "s3.UploadPart": "s3:PutObject", "s3.CompleteMultipartUpload": "s3:PutObject",
 }
 
 

@@ -228,6 +228,7 @@ def graph(
         with engine.open_run(project, env, "graph", render.LineReporter(err),
                              lock=False) as run:
             actions = {c.address: str(c.action) for c in engine.plan(run).changes}
+            desired = run.desired  # built with the zones the run chose
     if fmt == "mermaid":
         data: bytes = render.mermaid(desired.graph).encode()
     elif fmt == "svg":
@@ -261,6 +262,9 @@ def init(
     admin_cidrs: Annotated[str | None, typer.Option(
         "--admin-cidrs", help="Comma-separated CIDRs that may reach admin ports.")] = None,
     domain: Annotated[str | None, typer.Option(help="A Route53 domain, or empty.")] = None,
+    manager_package: Annotated[str | None, typer.Option(
+        "--manager-package", help="What the manager module installs: git+https://host/you/"
+        "ngp@<40-hex commit>, or a .whl path.")] = None,
     sandbox: Annotated[bool, typer.Option(help="An env in the local sandbox.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Defaults for every answer not "
                                                            "given.")] = False,
@@ -284,7 +288,8 @@ def init(
     given = {k: v for k, v in dict(
         region=region, account_ids=account_ids, modules=modules, prefix=prefix, suffix=suffix,
         dcos_version=dcos_version, masters=masters, private_agents=private_agents,
-        public_agents=public_agents, admin_cidrs=admin_cidrs, domain=domain).items()
+        public_agents=public_agents, admin_cidrs=admin_cidrs, domain=domain,
+        manager_package=manager_package).items()
         if v is not None}
     answers = wizard.Answers(suffix=env, sandbox=sandbox,
                              admin_cidrs="127.0.0.1/32" if sandbox else "")
@@ -381,15 +386,33 @@ def restore(
     key: Annotated[str | None, typer.Option(
         "--snapshot", help="The snapshot's key (ngp snapshot --list); default the latest.")
     ] = None,
+    status_of: Annotated[str | None, typer.Option(
+        "--status", metavar="ID", help="Show how far restore ID got (its record in the "
+        "snapshot bucket) instead of restoring.")] = None,
     yes: Yes = False,
     as_json: Json = False,
 ) -> None:
-    """Put every app of a snapshot back in Marathon, as it was (what POST /restore does)."""
+    """Put every app of a snapshot back in Marathon, as it was (what POST /restore starts);
+    --status ID shows a restore's record (one of POST /restore's, or of this command)."""
     from ngp import snapshots
 
     env = _env(env)
     with engine.open_run(_project(), env, "restore", render.LineReporter(err),
                          lock=False) as run:
+        if status_of is not None:
+            record = snapshots.status(run, status_of)
+            if as_json:
+                print(json.dumps(record, indent=2))
+                return
+            out.print(f"Restore {record['id']}: {record['status']}, snapshot "
+                      f"{record['snapshot'] or '(the latest)'}, started {record['started']}"
+                      + (f", finished {record['finished']}" if record["finished"] else ""))
+            for what in ("done", "failed"):
+                if record[what]:
+                    out.print(f"  {what}: " + ", ".join(record[what]))
+            if record["error"]:
+                out.print(f"  error: {escape(record['error'])}")
+            return
         which = key or "the latest snapshot"
         if not yes:
             if not sys.stdin.isatty():
@@ -398,7 +421,8 @@ def restore(
             if not typer.confirm(f"Put every app of {which} back in env {env!r}?",
                                  default=False):
                 raise NgpError("cancelled; nothing was changed")
-        result = snapshots.restore(run, key)
+        result = snapshots.restore(run, key, started=lambda id: err.print(
+            f"Restore {id} started (ngp restore --status {id} --env {env})"))
         if as_json:
             print(json.dumps(result, indent=2))
         else:

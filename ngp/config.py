@@ -123,6 +123,9 @@ class Settings:
     core: CoreSettings
     module_settings: dict[str, ModuleSettings]
     ssh_public_key: str | None = None  # the content of core.ssh_public_key_path
+    # The Availability Zones the run chose for the network (engine.choose_zones), or None
+    # when no run chose them (`ngp graph`, `ngp permissions`: no AWS call).
+    zones: tuple[str, ...] | None = None
 
     @property
     def modules(self) -> list[str]:

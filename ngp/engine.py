@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import graphlib
 import heapq
+import ipaddress
 import itertools
 import os
 import signal
@@ -32,6 +33,7 @@ from ngp.modules import MODULES
 from ngp.permissions import with_boundary
 from ngp.plan import Action, Change, Plan, make_plan
 from ngp.resources import Context, get_kind
+from ngp.resources.ec2 import region_zones
 from ngp.state import LocalStore, Pending, Recorded, State, now
 from ngp.state_s3 import DynamoLock, S3Lock, S3Store
 
@@ -236,13 +238,81 @@ def bootstrap_backend(project: Project, settings: Settings) -> list[str]:
     return made
 
 
+def recorded_zones(state: State) -> list[str]:
+    """The zones of the network's subnets the state records, in their slots' order (the
+    subnets' address order: public slot i and private slot 8 + i share zone i)."""
+    subnets = sorted((ipaddress.ip_network(rec.outputs["cidr"]), rec.outputs["az"])
+                     for address, rec in state.resources.items()
+                     if address.startswith("network.subnet.") and rec.kind == "ec2.subnet"
+                     and "cidr" in rec.outputs and "az" in rec.outputs)
+    return list(dict.fromkeys(az for _, az in subnets))
+
+
+def instance_types(graph: Graph) -> set[str]:
+    """The instance types the env's machines and templates ask for."""
+    return {res.spec["instance_type"] for res in graph.resources.values()
+            if res.kind in ("ec2.instance", "ec2.launch_template")
+            and isinstance(res.spec.get("instance_type"), str)}
+
+
+def choose_zones(settings: Settings, aws: Aws, state: State,
+                 types: set[str] | frozenset[str] = frozenset()) -> Settings:
+    """The settings with the network's zones chosen: the zones the state's subnets are in,
+    then the region's that offer every instance type the env uses (read only when more are
+    needed, or to check zone_names): a subnet never moves, and a region's missing letters
+    and its zones without the env's machines are skipped."""
+    if "network" not in settings.modules:
+        return settings
+    net = settings.module("network")
+    if net.existing_vpc_id:
+        return settings
+    recorded = recorded_zones(state)
+    where = f"{settings.path.name}: network"
+    if net.zone_names:
+        if set(net.zone_names) <= set(recorded):
+            return settings
+        region = region_zones(aws, types)
+        for name in net.zone_names:
+            if name not in region:
+                raise NgpError(f"zone_names: {name!r} is not an Availability Zone of "
+                               f"{settings.core.region} that offers "
+                               f"{', '.join(sorted(types)) or 'subnets'} "
+                               f"(those are {', '.join(region)})",
+                               where=f"{where}.zone_names",
+                               hint="List zones the region has, or remove zone_names to let "
+                               "ngp choose.")
+        return settings
+    if len(recorded) >= net.availability_zones:
+        return replace(settings, zones=tuple(recorded))
+    region = region_zones(aws, types)
+    chosen = recorded + [z for z in region if z not in recorded]
+    if len(chosen) < net.availability_zones:
+        offering = f" that offer {', '.join(sorted(types))}" if types else ""
+        raise NgpError(f"availability_zones = {net.availability_zones}, but "
+                       f"{settings.core.region} has {len(chosen)} Availability Zones"
+                       f"{offering} ({', '.join(chosen)})", where=f"{where}.availability_zones",
+                       hint=f"Set availability_zones to {len(chosen)} or fewer.")
+    return replace(settings, zones=tuple(chosen))
+
+
+def _run(settings: Settings, desired: Desired, aws: Aws, store: Store, reporter: Reporter,
+         marathon: Any) -> Run:
+    """The run, its graph built with the zones chosen for it (its own read of the state)."""
+    state = store.load()
+    chosen = choose_zones(settings, aws, state, instance_types(desired.graph))
+    if chosen is not settings:
+        desired = build_desired(chosen)
+    return Run(chosen, desired, aws, store, state, reporter, marathon)
+
+
 @contextmanager
 def open_run(
     project: Project, env: str, command: str, reporter: Reporter, *, lock: bool = True,
     force: bool = False,
 ) -> Iterator[Run]:
     """Load settings and graph (no AWS call before both are valid), connect, lock, load
-    the state and settle what an interrupted run left pending."""
+    the state, choose the zones (the graph is built again with them) and settle what an
+    interrupted run left pending."""
     settings = project.load(env)
     desired = build_desired(settings)
     sandbox = sandbox_info(project, settings)
@@ -251,10 +321,10 @@ def open_run(
     store = store_for(project, settings, aws)
     try:
         if not lock:
-            yield Run(settings, desired, aws, store, store.load(), reporter, marathon)
+            yield _run(settings, desired, aws, store, reporter, marathon)
             return
         with store.lock(command, reporter.warn):
-            run = Run(settings, desired, aws, store, store.load(), reporter, marathon)
+            run = _run(settings, desired, aws, store, reporter, marathon)
             settle_pending(run)
             yield run
     finally:

@@ -15,6 +15,9 @@ from ngp.modules import MODULES
 REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 DOMAIN = re.compile(r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")
 DEFAULT_MODULES = "network,openvpn,dcos,docker_registry,jenkins"
+# The manager's ngp in the sandbox, where nothing boots: any pinned commit will do. On AWS
+# there is no default (the PyPI name `ngp` is another project).
+SANDBOX_PACKAGE = "git+https://github.com/you/ngp@" + "0" * 40
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Answers:
     public_agents: str = "1"
     admin_cidrs: str = ""
     domain: str = ""
+    manager_package: str = ""
     sandbox: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -107,6 +111,12 @@ def check_domain(value: str) -> str:
     return value
 
 
+def check_manager_package(value: str) -> str:
+    from ngp.modules.manager import check_package
+
+    return check_package(value or None)
+
+
 QUESTIONS: list[tuple[str, str, Callable[[str], str]]] = [
     ("region", "AWS region", check_region),
     ("account_ids", "AWS account id(s) this env may touch", check_accounts),
@@ -119,6 +129,8 @@ QUESTIONS: list[tuple[str, str, Callable[[str], str]]] = [
     ("public_agents", "DC/OS public agents", check_count(0, 50)),
     ("admin_cidrs", "Admin CIDRs (who may reach ssh and the DC/OS UI)", check_cidrs),
     ("domain", "Route53 domain (empty for none)", check_domain),
+    ("manager_package", "ngp for the manager: git+https://host/you/ngp@<40-hex commit>, or a "
+     ".whl path", check_manager_package),
 ]
 DCOS_ONLY = {"dcos_version", "masters", "private_agents", "public_agents"}
 
@@ -129,6 +141,11 @@ def ask_all(answers: Answers, given: set[str], ask: Callable[[str, str], str] | 
     wrong), or, with ask=None (--yes), the default, which is checked all the same."""
     for key, question, check in QUESTIONS:
         if key in DCOS_ONLY and "dcos" not in answers.modules.split(","):
+            continue
+        if key == "manager_package" and "manager" not in answers.modules.split(","):
+            continue
+        if key == "manager_package" and answers.sandbox and key not in given:
+            answers.manager_package = SANDBOX_PACKAGE
             continue
         if key == "account_ids" and answers.sandbox:
             answers.account_ids = SANDBOX_ACCOUNT_ID
@@ -188,6 +205,9 @@ def render_env(env: str, a: Answers) -> str:
     if a.sandbox and "manager" in modules:
         lines += ["", "[manager]", 'image_name = "amzn2-ami-hvm-*-x86_64-gp2"   # an image the '
                   'sandbox has']
+    if "manager" in modules:
+        lines += ([] if a.sandbox else ["", "[manager]"]) + [
+            f'ngp_package = "{a.manager_package}"   # what the manager installs (pinned)']
     return "\n".join(lines) + "\n"
 
 

@@ -3,6 +3,7 @@ machine with the env's Marathon client and AWS session."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -58,11 +59,25 @@ def listing(run: Run) -> list[dict[str, Any]]:
         raise _failing("listing snapshots", exc) from None
 
 
-def restore(run: Run, key: str | None) -> dict[str, Any]:
+def restore(run: Run, key: str | None,
+            started: Callable[[str], None] = lambda id: None) -> dict[str, Any]:
+    """The restore, recorded in the bucket as the function records it (restores/<id>.json);
+    `started` hears the id once the record exists."""
     secrets = run.aws.client("secretsmanager")
+    s3 = run.aws.client("s3")
     try:
+        progress = logic.Progress(s3, _bucket(run))
+        progress.update()
+        started(progress.id)
         return logic.restore(
-            _request(run), run.aws.client("s3"), _bucket(run), key, env=run.settings.env,
+            _request(run), s3, progress.bucket, key, progress=progress, env=run.settings.env,
             secret=lambda arn: secrets.get_secret_value(SecretId=arn)["SecretString"])
     except (logic.SnapshotError, ClientError, MarathonError) as exc:
         raise _failing("the restore", exc) from None
+
+
+def status(run: Run, id: str) -> dict[str, Any]:
+    try:
+        return logic.status(run.aws.client("s3"), _bucket(run), id)
+    except (logic.SnapshotError, ClientError) as exc:
+        raise _failing("reading the restore's record", exc) from None

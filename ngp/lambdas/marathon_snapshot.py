@@ -1,8 +1,16 @@
 """Marathon snapshots in S3, and their restore.
 
 ngp's own logic, run three ways: hourly by a Lambda function (snapshot_handler), on demand
-behind API Gateway (restore_handler), and from a user's machine (`ngp snapshot`, `ngp
-restore`). It imports only what the Lambda Python runtime has: the standard library and boto3.
+behind API Gateway (start_handler, which starts restore_handler and answers at once), and from
+a user's machine (`ngp snapshot`, `ngp restore`). It imports only what the Lambda Python
+runtime has: the standard library and boto3.
+
+A restore can take minutes (each app waits out its deployment), longer than API Gateway waits
+for a Lambda integration (29 s by default: "Maximum integration timeout", API Gateway quotas,
+https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html). So POST /restore
+records restores/<id>.json, invokes the restore asynchronously (InvocationType=Event) and
+answers 202 with the id; the restore updates that record as it goes: status started, running,
+then done or failed, the apps done and failed, when it started and finished, and the error.
 
 A snapshot is one JSON object, snapshots/<UTC time>.json: every app's definition (without
 what Marathon manages itself: versions, task counts, deployments) and the group tree. Env
@@ -17,12 +25,14 @@ import os
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 FORMAT = 1
 PREFIX = "snapshots/"
+RESTORES = "restores/"
 SECRET_LABEL = "NGP_SECRET_"
 ENV_LABEL = "NGP_ENV"  # the env that deployed an app (ngp.marathon.app)
 # What Marathon adds to an app and manages itself (shared/reference/marathon/API-NOTES.md).
@@ -114,56 +124,146 @@ def listing(s3: Any, bucket: str) -> list[dict[str, Any]]:
     return sorted(found, key=lambda s: s["key"])
 
 
-def restore(request: Request, s3: Any, bucket: str, key: str | None = None,
-            secret: Callable[[str], str] | None = None, tries: int = 12,
-            pause: float = 1.0, max_pause: float = 10.0,
-            env: str | None = None) -> dict[str, Any]:
-    """Put every app of a snapshot (the latest, or `key`) back as it was, except the apps
-    another env than `env` deployed (labelled so): those are that env's to restore. An app
-    locked by a deployment (409) is tried again, `tries` times, after a pause that grows by
-    half each time up to max_pause (about 70 s in all)."""
+class Progress:
+    """A restore's record, restores/<id>.json in the snapshot bucket, written at each step."""
+
+    def __init__(self, s3: Any, bucket: str, id: str | None = None,
+                 record: dict[str, Any] | None = None) -> None:
+        self.s3, self.bucket = s3, bucket
+        self.record = record or {
+            "id": id or new_id(), "status": "started", "snapshot": None, "done": [],
+            "failed": [], "started": _now(), "finished": None, "error": None}
+
+    @property
+    def id(self) -> str:
+        return self.record["id"]
+
+    def update(self, **fields: Any) -> None:
+        self.record.update(fields)
+        if fields.get("status") in ("done", "failed"):
+            self.record["finished"] = _now()
+        self.s3.put_object(Bucket=self.bucket, Key=record_key(self.id),
+                           ContentType="application/json",
+                           Body=json.dumps(self.record, sort_keys=True, indent=1).encode())
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_id() -> str:
+    """A restore's id: when it started, and a random part so two at once differ."""
+    return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
+
+
+def record_key(id: str) -> str:
+    if not id or "/" in id or ".." in id:
+        raise SnapshotError(f"{id!r} is not a restore's id")
+    return f"{RESTORES}{id}.json"
+
+
+def status(s3: Any, bucket: str, id: str) -> dict[str, Any]:
+    """A restore's record, as the restore last wrote it."""
+    try:
+        return json.loads(s3.get_object(Bucket=bucket, Key=record_key(id))["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        raise SnapshotError(f"no restore {id} in bucket {bucket}") from None
+
+
+def chosen(s3: Any, bucket: str, key: str | None) -> str:
+    """The snapshot a restore reads: `key`, which must exist, or the latest."""
     if key is None:
         snapshots = listing(s3, bucket)
         if not snapshots:
             raise SnapshotError(f"bucket {bucket} has no snapshot yet")
-        key = snapshots[-1]["key"]
+        return snapshots[-1]["key"]
+    if not key.startswith(PREFIX):
+        raise SnapshotError(f"no snapshot {key} in bucket {bucket}")
     try:
-        document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except s3.exceptions.NoSuchKey:
-        raise SnapshotError(f"no snapshot {key} in bucket {bucket}") from None
-    if document.get("format") != FORMAT:
-        raise SnapshotError(f"snapshot {key} has format {document.get('format')}, "
-                            f"this restore reads {FORMAT}")
-    restored, skipped = [], []
-    for app in document["apps"]:
-        owner = (app.get("labels") or {}).get(ENV_LABEL)
-        if env and owner and owner != env:
-            skipped.append(app["id"])
-            continue
-        body = dict(app)
-        values = dict(body.get("env") or {})
-        for name, value in values.items():
-            if isinstance(value, dict) and set(value) == {"secret"}:
-                if secret is None:
-                    raise SnapshotError(f"app {app['id']} needs secret {name}, and this "
-                                        "restore cannot read secrets")
-                values[name] = secret(value["secret"])
-        if values:
-            body["env"] = values
-        path = "/v2/apps/" + app["id"].strip("/") + "?partialUpdate=false"
-        wait = pause
-        for attempt in range(tries):
-            status, answer = request("PUT", path, body)
-            if status != 409 or attempt == tries - 1:
-                break
-            time.sleep(wait)  # locked by a deployment: it ends on its own
-            wait = min(wait * 1.5, max_pause)
-        _ok(status, answer, f"restoring app {app['id']}")
-        restored.append(app["id"])
-    result: dict[str, Any] = {"snapshot": key, "apps": restored}
+        s3.head_object(Bucket=bucket, Key=key)
+    except s3.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            raise SnapshotError(f"no snapshot {key} in bucket {bucket}") from None
+        raise
+    return key
+
+
+def restore(request: Request, s3: Any, bucket: str, key: str | None = None,
+            secret: Callable[[str], str] | None = None, tries: int = 12,
+            pause: float = 1.0, max_pause: float = 10.0,
+            progress: Progress | None = None, env: str | None = None) -> dict[str, Any]:
+    """Put every app of a snapshot (the latest, or `key`) back as it was, except the apps
+    another env than `env` deployed (labelled so): those are that env's to restore, and are
+    listed as other_envs_apps. An app locked by a deployment (409) is tried again, `tries`
+    times, after a pause that grows by half each time up to max_pause (about 70 s in all). An
+    app Marathon refuses is recorded as failed
+    and the others are restored all the same; then the restore fails, naming them. With
+    `progress`, its record says how far it got after each app."""
+    progress = progress or Progress(_Nowhere(), bucket)
+    try:
+        key = chosen(s3, bucket, key)
+        progress.update(status="running", snapshot=key)
+        try:
+            document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except s3.exceptions.NoSuchKey:
+            raise SnapshotError(f"no snapshot {key} in bucket {bucket}") from None
+        if document.get("format") != FORMAT:
+            raise SnapshotError(f"snapshot {key} has format {document.get('format')}, "
+                                f"this restore reads {FORMAT}")
+        errors, skipped = [], []
+        for app in document["apps"]:
+            owner = (app.get("labels") or {}).get(ENV_LABEL)
+            if env and owner and owner != env:
+                skipped.append(app["id"])
+                continue
+            try:
+                _put_back(request, app, secret, tries, pause, max_pause)
+            except SnapshotError as exc:
+                errors.append(str(exc))
+                progress.update(failed=[*progress.record["failed"], app["id"]])
+                continue
+            progress.update(done=[*progress.record["done"], app["id"]])
+        if errors:
+            raise SnapshotError(f"{len(errors)} of {len(document['apps'])} apps were not "
+                                f"restored: {'; '.join(errors)}"[:1000])
+    except Exception as exc:
+        progress.update(status="failed", error=str(exc)[:1000])
+        raise
+    progress.update(status="done")
+    result = {"snapshot": key, "apps": progress.record["done"], "restore": progress.id}
     if skipped:
         result["other_envs_apps"] = skipped
     return result
+
+
+class _Nowhere:
+    """Where the progress of a restore nobody asked to record goes."""
+
+    def put_object(self, **_: Any) -> None:
+        pass
+
+
+def _put_back(request: Request, app: dict[str, Any], secret: Callable[[str], str] | None,
+              tries: int, pause: float, max_pause: float) -> None:
+    body = dict(app)
+    env = dict(body.get("env") or {})
+    for name, value in env.items():
+        if isinstance(value, dict) and set(value) == {"secret"}:
+            if secret is None:
+                raise SnapshotError(f"app {app['id']} needs secret {name}, and this "
+                                    "restore cannot read secrets")
+            env[name] = secret(value["secret"])
+    if env:
+        body["env"] = env
+    path = "/v2/apps/" + app["id"].strip("/") + "?partialUpdate=false"
+    wait = pause
+    for attempt in range(tries):
+        status, answer = request("PUT", path, body)
+        if status != 409 or attempt == tries - 1:
+            break
+        time.sleep(wait)  # locked by a deployment: it ends on its own
+        wait = min(wait * 1.5, max_pause)
+    _ok(status, answer, f"restoring app {app['id']}")
 
 
 def _boto3(service: str) -> Any:
@@ -178,17 +278,57 @@ def snapshot_handler(event: Any, context: Any) -> dict[str, Any]:
     return {"snapshot": key}
 
 
-def restore_handler(event: Any, context: Any) -> dict[str, Any]:
+def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(body)}
+
+
+def start_handler(event: Any, context: Any) -> dict[str, Any]:
     """POST /restore behind API Gateway (IAM auth): body {} for the latest snapshot, or
-    {"snapshot": "<key>"}."""
+    {"snapshot": "<key>"}. Records the restore, starts it asynchronously and answers 202
+    with its id at once (GET the record: restores/<id>.json, or `ngp restore --status`)."""
     try:
         body = json.loads((event or {}).get("body") or "{}")
-        secrets = _boto3("secretsmanager")
-        result = restore(urllib_request(os.environ["MARATHON_URL"]), _boto3("s3"),
-                         os.environ["BUCKET"], body.get("snapshot"),
-                         env=os.environ.get("NGP_ENV"),
-                         secret=lambda arn: secrets.get_secret_value(SecretId=arn)[
-                             "SecretString"])
-        return {"statusCode": 200, "body": json.dumps(result)}
+        if not isinstance(body, dict):
+            raise ValueError("the body is a JSON object: {} or {\"snapshot\": \"<key>\"}")
+        s3, bucket = _boto3("s3"), os.environ["BUCKET"]
+        key = chosen(s3, bucket, body.get("snapshot"))
     except (SnapshotError, ValueError) as exc:
-        return {"statusCode": 400, "body": json.dumps({"error": str(exc)})}
+        return _answer(400, {"error": str(exc)})
+    progress = Progress(s3, bucket)
+    progress.update(snapshot=key)
+    try:
+        _boto3("lambda").invoke(FunctionName=os.environ["RESTORE_FUNCTION"],
+                                InvocationType="Event",
+                                Payload=json.dumps({"restore": progress.id, "snapshot": key}))
+    except Exception as exc:  # Lambda refused to queue it: say so, in the record too
+        progress.update(status="failed", error=f"the restore could not be started: {exc}")
+        return _answer(500, {"restore": progress.id, "status": "failed", "error": str(exc)})
+    return _answer(202, {"restore": progress.id, "status": "started", "snapshot": key,
+                         "record": f"s3://{bucket}/{record_key(progress.id)}"})
+
+
+def restore_handler(event: Any, context: Any) -> dict[str, Any]:
+    """The restore itself, invoked asynchronously by start_handler with {"restore": <id>,
+    "snapshot": <key>}. It never raises: Lambda would run a failed asynchronous invocation
+    again, and the record already says what failed. A record found past "started" means an
+    earlier attempt was cut off (the function's timeout): it is marked failed, not rerun."""
+    s3, bucket = _boto3("s3"), os.environ["BUCKET"]
+    try:
+        progress = Progress(s3, bucket, record=status(s3, bucket, event["restore"]))
+    except (SnapshotError, KeyError, TypeError) as exc:
+        return {"error": f"not a restore this function can run: {exc}"}
+    if progress.record["status"] != "started":
+        if progress.record["status"] == "running":
+            progress.update(status="failed", error="the restore was cut off (the function's "
+                            "timeout?) before it finished; start a new one")
+        return progress.record
+    secrets = _boto3("secretsmanager")
+    try:
+        return restore(urllib_request(os.environ["MARATHON_URL"]), s3, bucket,
+                       event.get("snapshot"), progress=progress,
+                       env=os.environ.get("NGP_ENV"),
+                       secret=lambda arn: secrets.get_secret_value(SecretId=arn)[
+                           "SecretString"])
+    except Exception:  # restore() recorded it; a raise would make Lambda run it again
+        return progress.record

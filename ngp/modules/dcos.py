@@ -21,10 +21,12 @@ public agents (marathon-lb, edge apps) at http://apps.example.com/.
 from __future__ import annotations
 
 import ipaddress
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from ngp.errors import ConfigError
 from ngp.graph import Derived, Format, Ref, Resource
@@ -70,8 +72,28 @@ curl -fsS -H "X-aws-ec2-metadata-token: $token" $meta/public-ipv4 \\
   || curl -fsS -H "X-aws-ec2-metadata-token: $token" $meta/local-ipv4
 """
 
-# What every node runs first: DC/OS's prerequisites on CentOS/RHEL 7 (SELinux off, overlay,
-# Docker, ipset, time sync, the nogroup and docker groups). Braces are doubled: a template.
+# DC/OS 2.2's documented platform: CentOS/RHEL 7 with Docker CE 19.03.5 or 18.09.9 (DC/OS's
+# version policy, https://docs.d2iq.com/mesosphere/dcos/version-policy/, "CentOS support
+# matrix", CentOS 7.*; 2.2's system requirements point there). CentOS 7 reached its end of life
+# on 2024-06-30 and its mirrors are gone: packages come from vault.centos.org's frozen 7.9.2009
+# tree, Docker from Docker's CentOS 7 repository, each at a pinned version that is then locked.
+CENTOS_VAULT = "https://vault.centos.org/7.9.2009"
+DOCKER_REPO = "https://download.docker.com/linux/centos/7/x86_64/stable"
+# Not containerd.io 1.2.10-3.2: its kmem bug (DC/OS 2.2, "Installing Docker on CentOS/RHEL").
+DOCKER_PACKAGES = ("docker-ce-19.03.5", "docker-ce-cli-19.03.5", "containerd.io-1.2.13")
+DOCKER_VERSION = "19.03.5"
+# The last AWS CLI v2 known to run on CentOS 7's glibc 2.17 (awslabs/aws-crt-java#833 pins it
+# for that reason); the nodes use it to tag themselves and the bootstrap node to fetch an
+# installer from S3.
+AWSCLI_VERSION = "2.17.51"
+INSTALLER_KEY = "installer/dcos_generate_config.sh"
+INSTALL_TAG = "ngp:install"  # set to failed:<reason> by a node whose install failed
+
+# What every node runs first: DC/OS's prerequisites on CentOS 7 (SELinux off, overlay,
+# Docker, ipset, time sync, the nogroup and docker groups). A missing prerequisite stops the
+# script at once (`fail`): why goes to the log and the console, and, where the node's role
+# allows it, into the instance's ngp:install tag, which `ngp status` shows.
+# Braces are doubled: a template.
 PRELUDE = """#!/bin/bash
 # ngp: DC/OS {role} of env {env}. Every step is logged to /var/log/ngp-dcos.log.
 set -euo pipefail
@@ -79,14 +101,78 @@ exec >>/var/log/ngp-dcos.log 2>&1
 retry() {{ tries=$1 pause=$2; shift 2
   for _ in $(seq 1 "$tries"); do "$@" && return 0; sleep "$pause"; done; return 1; }}
 step() {{ echo "ngp-dcos: $(date -u +%Y-%m-%dT%H:%M:%SZ) $*"; }}
+imds() {{ local token
+  token=$(curl -fsS -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" \\
+    http://169.254.169.254/latest/api/token) &&
+  curl -fsS -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/$1"; }}
+fail() {{ trap - ERR
+  step "FAILED: $*"
+  echo "ngp-dcos: install failed: $*" >/dev/console 2>/dev/null || true
+  local reason id region
+  reason=$(printf '%s' "$*" | tr -c 'A-Za-z0-9 _.:/+@-' '_' | cut -c1-200)
+  if command -v aws >/dev/null && id=$(imds meta-data/instance-id) \\
+      && region=$(imds meta-data/placement/region); then
+    aws ec2 create-tags --region "$region" --resources "$id" \\
+      --tags "Key={install_tag},Value=failed:$reason" || step "could not tag this instance"
+  fi
+  exit 1; }}
+trap 'fail "line $LINENO: $BASH_COMMAND exited $?"' ERR
 step "prerequisites"
+# shellcheck source=/dev/null
+os_id=$(. /etc/os-release && echo "$ID $VERSION_ID") || fail "os: no /etc/os-release"
+case "$os_id" in
+  "centos 7"*) ;;
+  *) fail "os: DC/OS 2.2 nodes here run CentOS 7, this is $os_id" ;;
+esac
 setenforce 0 || true
 sed -i 's/^SELINUX=.*/SELINUX=disabled/' /etc/selinux/config || true
-modprobe overlay && echo overlay >/etc/modules-load.d/overlay.conf
-retry 10 15 yum install -y yum-utils tar xz unzip curl ipset chrony
-retry 10 15 yum-config-manager --add-repo https://download.docker.com/linux/centos/docker-ce.repo
-retry 10 15 yum install -y docker-ce
-systemctl enable --now docker chronyd
+modprobe overlay || fail "overlay: the kernel has no overlay module"
+echo overlay >/etc/modules-load.d/overlay.conf
+step "packages from {vault} and {docker_repo}"
+mkdir -p /etc/yum.repos.d/ngp-unused
+for repo in /etc/yum.repos.d/*.repo; do
+  if [ -e "$repo" ]; then mv "$repo" /etc/yum.repos.d/ngp-unused/; fi
+done
+cat >/etc/yum.repos.d/ngp.repo <<'NGP_REPOS'
+[base]
+name=CentOS 7.9.2009 base (vault)
+baseurl={vault}/os/$basearch/
+gpgcheck=1
+gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7
+[updates]
+name=CentOS 7.9.2009 updates (vault)
+baseurl={vault}/updates/$basearch/
+gpgcheck=1
+gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7
+[extras]
+name=CentOS 7.9.2009 extras (vault)
+baseurl={vault}/extras/$basearch/
+gpgcheck=1
+gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7
+[docker-ce-stable]
+name=Docker CE stable for CentOS 7
+baseurl={docker_repo}
+gpgcheck=1
+gpgkey=https://download.docker.com/linux/centos/gpg
+NGP_REPOS
+yum clean all || true
+retry 10 15 yum install -y yum-plugin-versionlock tar xz unzip curl ipset chrony \\
+  || fail "packages: yum could not install the prerequisites from {vault}"
+step "aws cli {awscli}"
+retry 5 15 curl -fsSL -o /tmp/awscliv2.zip \\
+  https://awscli.amazonaws.com/awscli-exe-linux-x86_64-{awscli}.zip \\
+  || fail "aws cli: could not download awscli-exe-linux-x86_64-{awscli}.zip"
+unzip -qo /tmp/awscliv2.zip -d /tmp/ngp-awscli || fail "aws cli: the download is no zip"
+/tmp/ngp-awscli/aws/install --update || fail "aws cli: its installer failed"
+step "docker {docker_version}"
+retry 10 15 yum install -y {docker_packages} \\
+  || fail "docker: yum could not install {docker_packages}"
+yum versionlock add docker-ce docker-ce-cli containerd.io \\
+  || fail "docker: could not lock its version"
+systemctl enable --now docker chronyd || fail "docker: docker or chronyd did not start"
+docker_found=$(docker version --format '{{{{.Server.Version}}}}') || fail "docker: not answering"
+[ "$docker_found" = "{docker_version}" ] \\
+  || fail "docker: $docker_found is running, DC/OS 2.2 is supported on {docker_version}"
 getent group nogroup >/dev/null || groupadd nogroup
 getent group docker >/dev/null || groupadd docker
 mkdir -p /opt/dcos && cd /opt/dcos
@@ -101,38 +187,58 @@ cat >genconf/ip-detect <<'NGP_IP_DETECT'
 cat >genconf/ip-detect-public <<'NGP_IP_DETECT_PUBLIC'
 {ip_detect_public}NGP_IP_DETECT_PUBLIC
 chmod 0755 genconf/ip-detect genconf/ip-detect-public
-step "download the installer"
-retry 5 15 curl -fsSL -o dcos_generate_config.sh {installer_url}
+step "fetch the installer"
+{fetch}
+{check}
 step "generate the install"
-bash dcos_generate_config.sh
+bash dcos_generate_config.sh || fail "installer: dcos_generate_config.sh failed"
 step "serve genconf/serve on port {port}"
 docker rm -f ngp-dcos-bootstrap 2>/dev/null || true
 retry 10 15 docker run -d --restart=always --name ngp-dcos-bootstrap -p {port}:80 \\
-  -v /opt/dcos/genconf/serve:/usr/share/nginx/html:ro nginx:stable-alpine
+  -v /opt/dcos/genconf/serve:/usr/share/nginx/html:ro nginx:stable-alpine \\
+  || fail "serve: nginx did not start"
 step "done: serving {bootstrap_url}"
 """
+
+# How the bootstrap node gets the installer, and how it checks it.
+FETCH_S3 = ("retry 5 15 aws s3 cp --region {region} s3://{bucket}/{key} dcos_generate_config.sh"
+            " \\\n  || fail \"installer: could not fetch s3://{bucket}/{key}\"")
+FETCH_URL = ("retry 5 15 curl -fsSL -o dcos_generate_config.sh {url} \\\n"
+             "  || fail \"installer: could not download {url}\"")
+CHECK_SHA256 = (
+    "echo \"{sha256}  dcos_generate_config.sh\" | sha256sum -c - \\\n"
+    "  || fail \"installer: dcos_generate_config.sh has sha256 "
+    "$(sha256sum dcos_generate_config.sh | cut -c1-64), not {sha256}\"")
+UNCHECKED = 'step "the installer is not checked: set installer and installer_sha256"'
 
 NODE = PRELUDE + """step "wait for {bootstrap_url}/dcos_install.sh (every {poll} s, {tries} times)"
 for attempt in $(seq 1 {tries}); do
   curl -fsS -o dcos_install.sh {bootstrap_url}/dcos_install.sh && break
-  if [ "$attempt" -eq {tries} ]; then step "gave up: the bootstrap node never served"; exit 1; fi
+  if [ "$attempt" -eq {tries} ]; then fail "bootstrap: {bootstrap_url} never served"; fi
   sleep {poll}
 done
 step "install as {install_role}"
-bash dcos_install.sh {install_role}
+bash dcos_install.sh {install_role} || fail "install: dcos_install.sh {install_role} failed"
 step "done"
 """
 
 
 class DcosSettings(ModuleSettings):
     version: str = Field("2.2.0", pattern=r"^\d+\.\d+(\.\d+)?$")
-    installer_url: str = Field("", pattern=r"^(https?://\S+)?$")  # default: from version
+    # The installer: a local file (uploaded to the env's Exhibitor bucket) or an http(s) URL,
+    # with its sha256. installer_url is the older name for a URL. Neither: downloads.dcos.io's
+    # copy for `version`, unchecked (README, [dcos]).
+    installer: str = ""
+    installer_url: str = Field("", pattern=r"^(https?://\S+)?$")
+    installer_sha256: str = Field("", validate_default=True)
     cluster_name: str = Field("", pattern=r"^[A-Za-z0-9 _.-]*$")  # default: <prefix>-<suffix>
     masters: int = 3
     private_agents: int = Field(2, ge=1, le=200)
     public_agents: int = Field(1, ge=0, le=50)
     image_owners: list[str] = Field(default_factory=lambda: ["125523088429"], min_length=1)
-    image_name: str = "CentOS Linux 7 x86_64*"
+    # CentOS's own AMIs of 7.9.2009 (https://centos.org/download/aws-images/), deprecated by
+    # now: the image lookup asks for deprecated images.
+    image_name: str = "CentOS Linux 7 x86_64 - 2009*"
     image_architecture: str = "x86_64"
     bootstrap_instance_type: str = Field("t3.medium", pattern=INSTANCE_TYPE)
     master_instance_type: str = Field("m5.xlarge", pattern=INSTANCE_TYPE)
@@ -157,6 +263,24 @@ class DcosSettings(ModuleSettings):
             raise ValueError("must be 1, 3 or 5 (an odd number, so a majority survives a "
                              "lost master)")
         return masters
+
+    @field_validator("installer_url")
+    @classmethod
+    def _one_installer(cls, url: str, info: ValidationInfo) -> str:
+        if url and info.data.get("installer"):
+            raise ValueError("installer and installer_url are both set; keep installer")
+        return url
+
+    @field_validator("installer_sha256")
+    @classmethod
+    def _sha256(cls, sha256: str, info: ValidationInfo) -> str:
+        installer = info.data.get("installer") or info.data.get("installer_url")
+        if installer and not sha256:
+            raise ValueError(f"required with installer {installer!r}: the installer's sha256 "
+                             "(sha256sum dcos_generate_config.sh)")
+        if sha256 and not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise ValueError("is not a sha256 (64 hex digits, lower case)")
+        return sha256
 
     @field_validator("resolvers")
     @classmethod
@@ -186,8 +310,27 @@ def agent_count(settings: Settings) -> int:
 
 
 def installer_url(dcos: DcosSettings) -> str:
-    return dcos.installer_url or (
-        f"https://downloads.dcos.io/dcos/stable/{dcos.version}/dcos_generate_config.sh")
+    """Where the bootstrap node downloads the installer from, when it is not a local file."""
+    given = dcos.installer or dcos.installer_url
+    return given or f"https://downloads.dcos.io/dcos/stable/{dcos.version}/dcos_generate_config.sh"
+
+
+def installer_file(settings: Settings, dcos: DcosSettings) -> Path | None:
+    """The local installer ngp uploads, or None when the bootstrap node downloads one. A
+    relative path is the project's (the directory holding envs/)."""
+    if not dcos.installer or re.match(r"^https?://", dcos.installer):
+        return None
+    path = Path(dcos.installer).expanduser()
+    root = settings.path.parent.parent
+    path = path if path.is_absolute() else root / path
+    if not path.is_file():
+        where = settings.path.relative_to(root) if settings.path.is_relative_to(root) else (
+            settings.path)
+        raise ConfigError(f"the installer {str(path)!r} is not a file",
+                          where=f"{where}: dcos.installer",
+                          hint="Give the path of dcos_generate_config.sh, or its URL "
+                          "(README, [dcos]).")
+    return path.resolve()
 
 
 def dns_search(settings: Settings, dcos: DcosSettings) -> str:
@@ -246,18 +389,34 @@ def cluster_config(settings: Settings, dcos: DcosSettings) -> dict[str, Any]:
     }
 
 
+def _prelude_values(settings: Settings) -> dict[str, Any]:
+    return {"env": settings.env, "vault": CENTOS_VAULT, "docker_repo": DOCKER_REPO,
+            "docker_packages": " ".join(DOCKER_PACKAGES), "docker_version": DOCKER_VERSION,
+            "awscli": AWSCLI_VERSION, "install_tag": INSTALL_TAG}
+
+
+def fetch_installer(settings: Settings, dcos: DcosSettings) -> str:
+    if installer_file(settings, dcos):
+        return FETCH_S3.format(region=settings.core.region, key=INSTALLER_KEY,
+                               bucket=settings.bucket_name("exhibitor"))
+    return FETCH_URL.format(url=installer_url(dcos))
+
+
 def bootstrap_user_data(settings: Settings, dcos: DcosSettings) -> Format:
-    return Format(BOOTSTRAP, role="bootstrap node", env=settings.env,
+    check = (CHECK_SHA256.format(sha256=dcos.installer_sha256) if dcos.installer_sha256
+             else UNCHECKED)
+    return Format(BOOTSTRAP, role="bootstrap node", **_prelude_values(settings),
                   config_yaml=Derived(config_yaml, cluster_config(settings, dcos)),
                   ip_detect=IP_DETECT, ip_detect_public=IP_DETECT_PUBLIC,
-                  installer_url=installer_url(dcos), port=dcos.bootstrap_port,
-                  bootstrap_url=_bootstrap_url(settings, dcos))
+                  fetch=fetch_installer(settings, dcos), check=check,
+                  port=dcos.bootstrap_port, bootstrap_url=_bootstrap_url(settings, dcos))
 
 
 def node_user_data(settings: Settings, dcos: DcosSettings, install_role: str) -> Format:
     tries = dcos.install_wait_minutes * 60 // NODE_POLL_SECONDS
-    return Format(NODE, role=install_role, env=settings.env, install_role=install_role,
-                  bootstrap_url=_bootstrap_url(settings, dcos), poll=NODE_POLL_SECONDS, tries=tries)
+    return Format(NODE, role=install_role, **_prelude_values(settings),
+                  install_role=install_role, bootstrap_url=_bootstrap_url(settings, dcos),
+                  poll=NODE_POLL_SECONDS, tries=tries)
 
 
 def bootstrap_ip(settings: Settings) -> Derived:
@@ -280,12 +439,32 @@ def _statement(sid: str, actions: list[str], resource: Any, **extra: Any) -> dic
 
 
 def master_policy(bucket: str) -> dict[str, Any]:
-    """Exhibitor's bucket, and nothing more."""
+    """Exhibitor's bucket, and nothing more (the install report is its own policy)."""
     arn = f"arn:aws:s3:::{bucket}"
     return {"Version": "2012-10-17", "Statement": [
         _statement("ExhibitorBucket", ["s3:ListBucket", "s3:GetBucketLocation"], arn),
         _statement("ExhibitorObjects", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
                                         "s3:AbortMultipartUpload"], f"{arn}/*")]}
+
+
+def report_statement(settings: Settings) -> dict[str, Any]:
+    """A node may set the ngp:install tag, and no other, on the env's instances. IAM has no
+    documented way to say "only itself" for CreateTags (aws:ARN == ${ec2:SourceInstanceARN}
+    works but is undocumented, and parliament rejects it): the env's tag bounds it instead."""
+    return _statement(
+        "ReportInstall", ["ec2:CreateTags"], f"arn:aws:ec2:{settings.core.region}:*:instance/*",
+        Condition={"StringEquals": {"aws:ResourceTag/ngp:env": settings.env},
+                   "ForAllValues:StringEquals": {"aws:TagKeys": [INSTALL_TAG]}})
+
+
+def bootstrap_policy(settings: Settings, dcos: DcosSettings) -> dict[str, Any]:
+    """The bootstrap node reads the installer ngp uploaded (that object only) and reports."""
+    statements = [report_statement(settings)]
+    if installer_file(settings, dcos):
+        statements.append(_statement(
+            "Installer", ["s3:GetObject"],
+            f"arn:aws:s3:::{settings.bucket_name('exhibitor')}/{INSTALLER_KEY}"))
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def agent_policy(settings: Settings) -> dict[str, Any]:
@@ -328,6 +507,8 @@ def build(settings: Settings) -> Built:
     masters = [f"dcos.master[{i}]" for i in range(dcos.masters)]
     names = {part: elb_name(settings, part)
              for part in ("masters", "masters-int", "public-agents")}
+    report = {"Version": "2012-10-17", "Statement": [report_statement(settings)]}
+    installer = installer_file(settings, dcos)
 
     res: list[Resource] = [
         Resource("dcos.image", "ec2.image", {
@@ -339,14 +520,14 @@ def build(settings: Settings) -> Built:
         Resource("dcos.master_role", "iam.role", {
             "name": settings.name("dcos-master"), "path": path, "trust": EC2_TRUST,
             "description": "DC/OS masters: Exhibitor's state in S3",
-            "policies": {"exhibitor": master_policy(bucket)}}),
+            "policies": {"exhibitor": master_policy(bucket), "report": report}}),
         Resource("dcos.master_profile", "iam.instance_profile", {
             "name": settings.name("dcos-master"), "path": path,
             "role": Ref("dcos.master_role", "name")}),
         Resource("dcos.agent_role", "iam.role", {
             "name": settings.name("dcos-agent"), "path": path, "trust": EC2_TRUST,
             "description": "DC/OS agents: EBS volumes, and what the platform's apps use",
-            "policies": {"volumes": agent_policy(settings)},
+            "policies": {"volumes": agent_policy(settings), "report": report},
             "managed_policies": [Ref(f"{name}.agent_access", "arn")
                                  for name in settings.modules if MODULES[name].agent_access]}),
         Resource("dcos.agent_profile", "iam.instance_profile", {
@@ -372,12 +553,25 @@ def build(settings: Settings) -> Built:
             "listeners": _listeners((80, "TCP"), (443, "TCP")),
             "health_check": {"target": "HTTP:9090/_haproxy_health_check", "interval": 5,
                              "timeout": 2, "healthy": 2, "unhealthy": 2}}),
+        # The bootstrap node: reads the installer ngp uploaded, if it did, and reports.
+        Resource("dcos.bootstrap_role", "iam.role", {
+            "name": settings.name("dcos-bootstrap"), "path": path, "trust": EC2_TRUST,
+            "description": "DC/OS bootstrap node: the installer in S3, its install report",
+            "policies": {"bootstrap": bootstrap_policy(settings, dcos)}}),
+        Resource("dcos.bootstrap_profile", "iam.instance_profile", {
+            "name": settings.name("dcos-bootstrap"), "path": path,
+            "role": Ref("dcos.bootstrap_role", "name")}),
         Resource("dcos.bootstrap", "ec2.instance", {
             **_machine(settings, "dcos-bootstrap", dcos.bootstrap_instance_type,
-                       ["internal", "admin"], None, dcos.bootstrap_disk_size,
+                       ["internal", "admin"], "bootstrap", dcos.bootstrap_disk_size,
                        bootstrap_user_data(settings, dcos)),
-            "subnet_id": private[0], "private_ip": bootstrap_ip(settings)}),
+            "subnet_id": private[0], "private_ip": bootstrap_ip(settings)},
+            depends_on=("dcos.installer",) if installer else ()),
     ]
+    if installer:
+        res.append(Resource("dcos.installer", "s3.object", {
+            "bucket": Ref("dcos.exhibitor_bucket", "name"), "key": INSTALLER_KEY,
+            "source": str(installer), "sha256": dcos.installer_sha256}))
     for i, address in enumerate(masters):
         res.append(Resource(address, "ec2.instance", {
             **_machine(settings, f"dcos-master-{i}", dcos.master_instance_type,

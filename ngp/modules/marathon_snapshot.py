@@ -1,10 +1,12 @@
 """The marathon_snapshot module: every app and group of Marathon written to S3 on a schedule
-by a Lambda function, and put back by another behind API Gateway (`POST /restore`, IAM auth).
+by a Lambda function, and put back by another, started through API Gateway (`POST /restore`,
+IAM auth) by a third that answers 202 with the restore's id at once.
 
-Both functions run ngp's own logic (ngp/lambdas/marathon_snapshot.py), packaged by ngp into a
-deterministic zip, in the cluster's private subnets so they reach Marathon through the
-masters' internal load balancer (http://<internal lb>:8080). `ngp snapshot` and
-`ngp restore` run the same logic from your machine.
+The functions run ngp's own logic (ngp/lambdas/marathon_snapshot.py), packaged by ngp into a
+deterministic zip; snapshot and restore in the cluster's private subnets so they reach Marathon
+through the masters' internal load balancer (http://<internal lb>:8080), start outside the VPC
+(it talks only to S3 and Lambda). `ngp snapshot` and `ngp restore` run the same logic from
+your machine.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class SnapshotSettings(ModuleSettings):
                      "python3.14"] = "python3.12"
     memory: int = Field(256, ge=128, le=10240)
     timeout: int = Field(120, ge=10, le=900)  # seconds
+    # A restore waits out each app's deployment: minutes, up to Lambda's own limit.
+    restore_timeout: int = Field(900, ge=60, le=900)
 
 
 def schedule(minutes: int) -> str:
@@ -61,38 +65,42 @@ def marathon_url(settings: Settings) -> Any:
 
 
 def _role_policy(settings: Settings, function: str, storage: list[dict[str, Any]],
-                 ) -> dict[str, Any]:
+                 vpc: bool) -> dict[str, Any]:
     """Its own log group, the network interfaces a function in a VPC needs, and `storage`."""
     region = settings.core.region
     logs = f"arn:aws:logs:{region}:*:log-group:/aws/lambda/{function}"
     ec2 = f"arn:aws:ec2:{region}:*"
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "OwnLogs", "Effect": "Allow",
-         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{logs}:*"},
+    network = [
         {"Sid": "VpcNetworkInterfaces", "Effect": "Allow",
          "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
                     "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
          "Resource": [f"{ec2}:network-interface/*", f"{ec2}:subnet/*",
                       f"{ec2}:security-group/*"]},
         {"Sid": "DescribeNetworkInterfaces", "Effect": "Allow",
-         "Action": ["ec2:DescribeNetworkInterfaces"], "Resource": "*"},
-        *storage]}
+         "Action": ["ec2:DescribeNetworkInterfaces"], "Resource": "*"}]
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "OwnLogs", "Effect": "Allow",
+         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{logs}:*"},
+        *(network if vpc else []), *storage]}
 
 
-def _function(settings: Settings, snap: SnapshotSettings, key: str, handler: str) -> Resource:
-    name = settings.name(key)
+def _function(settings: Settings, key: str, name: str, handler: str, timeout: int,
+              environment: dict[str, Any], vpc: bool) -> Resource:
+    snap: SnapshotSettings = settings.module("marathon_snapshot")
     return Resource(f"marathon_snapshot.{key}", "lambda.function", {
         "name": name, "package": PACKAGE, "code_sha256": code_sha256(PACKAGE),
         "handler": f"{PACKAGE}.{handler}", "runtime": snap.runtime,
-        "role_arn": Ref(f"marathon_snapshot.{key}_role", "arn"), "timeout": snap.timeout,
+        "role_arn": Ref(f"marathon_snapshot.{key}_role", "arn"), "timeout": timeout,
         "memory": snap.memory,
-        "environment": {"BUCKET": Ref("marathon_snapshot.bucket", "name"),
-                        "MARATHON_URL": marathon_url(settings),
-                        # A restore leaves other envs' apps on the same cluster alone.
-                        "NGP_ENV": settings.env},
-        "subnet_ids": subnets(settings, "private"),
-        "security_group_ids": [Ref("marathon_snapshot.sg")]},
+        "environment": {"BUCKET": Ref("marathon_snapshot.bucket", "name"), **environment},
+        "subnet_ids": subnets(settings, "private") if vpc else [],
+        "security_group_ids": [Ref("marathon_snapshot.sg")] if vpc else []},
         depends_on=(f"marathon_snapshot.{key}_logs",))
+
+
+def restore_function_arn(settings: Settings) -> str:
+    return (f"arn:aws:lambda:{settings.core.region}:{settings.account}:function:"
+            f"{settings.name('restore')}")
 
 
 @module("marathon_snapshot", summary="hourly Marathon snapshots to S3 by a Lambda function, "
@@ -105,16 +113,33 @@ def build(settings: Settings) -> Built:
     account = settings.account
     own_secrets = (f"arn:aws:secretsmanager:{settings.core.region}:{account}:secret:"
                    f"{settings.name('*')}-*")
+    read_snapshots = [{"Sid": "ListSnapshots", "Effect": "Allow", "Action": "s3:ListBucket",
+                       "Resource": bucket},
+                      {"Sid": "ReadSnapshots", "Effect": "Allow", "Action": "s3:GetObject",
+                       "Resource": f"{bucket}/snapshots/*"}]
+    records = {"Sid": "RecordRestores", "Effect": "Allow",
+               "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{bucket}/restores/*"}
     storage = {
         "snapshot": [{"Sid": "WriteSnapshots", "Effect": "Allow", "Action": "s3:PutObject",
                       "Resource": f"{bucket}/snapshots/*"}],
-        "restore": [{"Sid": "ListSnapshots", "Effect": "Allow", "Action": "s3:ListBucket",
-                     "Resource": bucket},
-                    {"Sid": "ReadSnapshots", "Effect": "Allow", "Action": "s3:GetObject",
-                     "Resource": f"{bucket}/snapshots/*"},
+        "restore": [*read_snapshots, records,
                     # Apps' secret env values are references in a snapshot, read at restore.
                     {"Sid": "ReadAppSecrets", "Effect": "Allow",
                      "Action": "secretsmanager:GetSecretValue", "Resource": own_secrets}],
+        # It checks the snapshot exists, records the restore, and starts it: that function
+        # only, asynchronously (API Gateway would stop waiting for it at 29 s).
+        "start": [*read_snapshots, records,
+                  {"Sid": "StartRestore", "Effect": "Allow", "Action": "lambda:InvokeFunction",
+                   "Resource": restore_function_arn(settings)}],
+    }
+    functions = {  # key: name, handler, timeout, environment, in the VPC (to reach Marathon)
+        "snapshot": ("snapshot", "snapshot_handler", snap.timeout,
+                     {"MARATHON_URL": marathon_url(settings)}, True),
+        # NGP_ENV: a restore leaves other envs' apps on the same cluster alone.
+        "restore": ("restore", "restore_handler", snap.restore_timeout,
+                    {"MARATHON_URL": marathon_url(settings), "NGP_ENV": settings.env}, True),
+        "start": ("restore-start", "start_handler", 25,  # inside API Gateway's 29 s
+                  {"RESTORE_FUNCTION": Ref("marathon_snapshot.restore", "name")}, False),
     }
     res: list[Resource] = [
         Resource("marathon_snapshot.bucket", "s3.bucket", {
@@ -123,16 +148,17 @@ def build(settings: Settings) -> Built:
             "name": settings.name("snapshot-lambda"), "vpc_id": Ref("network.vpc"),
             "description": "Marathon snapshot functions: no inbound traffic", "ingress": []}),
     ]
-    for key, handler in (("snapshot", "snapshot_handler"), ("restore", "restore_handler")):
-        function = settings.name(key)
+    for key, (part, handler, timeout, environment, vpc) in functions.items():
+        function = settings.name(part)
         res += [
             Resource(f"marathon_snapshot.{key}_logs", "logs.group", {
                 "name": f"/aws/lambda/{function}", "retention_days": snap.log_retention_days}),
             Resource(f"marathon_snapshot.{key}_role", "iam.role", {
-                "name": settings.name(f"{key}-lambda"), "path": path, "trust": LAMBDA_TRUST,
-                "description": f"Marathon {key}s: the snapshot bucket, and nothing more",
-                "policies": {key: _role_policy(settings, function, storage[key])}}),
-            _function(settings, snap, key, handler),
+                "name": settings.name(f"{part}-lambda"), "path": path, "trust": LAMBDA_TRUST,
+                "description": f"Marathon {part.replace('-', ' ')}s: the snapshot bucket, and "
+                "nothing more",
+                "policies": {part: _role_policy(settings, function, storage[key], vpc)}}),
+            _function(settings, key, function, handler, timeout, environment, vpc),
         ]
     res += [
         Resource("marathon_snapshot.schedule", "events.rule", {
@@ -149,11 +175,11 @@ def build(settings: Settings) -> Built:
             "name": settings.name("restore"),
             "description": f"ngp {settings.env}: restore a Marathon snapshot",
             "routes": [{"path": "restore", "method": "POST", "authorization": "AWS_IAM",
-                        "function_arn": Ref("marathon_snapshot.restore", "arn")}]}),
+                        "function_arn": Ref("marathon_snapshot.start", "arn")}]}),
         Resource("marathon_snapshot.api_stage", "apigateway.stage", {
             "rest_api_id": Ref("marathon_snapshot.api"), "name": "v1"}),
         Resource("marathon_snapshot.api_permission", "lambda.permission", {
-            "function": Ref("marathon_snapshot.restore"), "statement_id": "restore-api",
+            "function": Ref("marathon_snapshot.start"), "statement_id": "restore-api",
             "principal": "apigateway.amazonaws.com",
             "source_arn": Format("{api}/*/POST/restore",
                                  api=Ref("marathon_snapshot.api", "execution_arn"))}),

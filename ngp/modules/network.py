@@ -79,10 +79,21 @@ class NetworkSettings(ModuleSettings):
 
 
 def zones(settings: Settings, net: NetworkSettings) -> list[str]:
+    """The env's Availability Zones: zone_names, or the first of those the run chose
+    (`settings.zones`: the zones the state records first, so no subnet moves, then the
+    region's in its order; see engine.choose_zones). A build with none chosen (`ngp graph`
+    before a first run) shows `<region>a, b, c, ...`."""
     if net.zone_names:
         return list(net.zone_names)
+    if settings.zones is not None:
+        return list(settings.zones[: net.availability_zones])
     return [f"{settings.core.region}{letter}"
             for letter in string.ascii_lowercase[: net.availability_zones]]
+
+
+def zone_letter(zone: str) -> str:
+    """The letter a zone's resources are addressed by: network.subnet.public[a]."""
+    return zone[-1]
 
 
 def _rule(protocol: str, ports: tuple[int, int], source: dict[str, Any], why: str) -> dict:
@@ -130,7 +141,7 @@ def nat_zones(settings: Settings, net: NetworkSettings) -> list[str]:
     """The AZ letters that have a NAT gateway (none in an adopted VPC)."""
     if net.existing_vpc_id:
         return []
-    letters = [az[-1] for az in zones(settings, net)]
+    letters = [zone_letter(az) for az in zones(settings, net)]
     return {"single": letters[:1], "per_az": letters, "none": []}[net.nat]
 
 
@@ -141,7 +152,7 @@ def subnets(settings: Settings, tier: Literal["public", "private"]) -> list[Ref]
         given = (net.existing_public_subnet_ids if tier == "public"
                  else net.existing_private_subnet_ids)
         return [Ref(f"network.subnet.{tier}[{i}]") for i in range(len(given))]
-    return [Ref(f"network.subnet.{tier}[{az[-1]}]") for az in zones(settings, net)]
+    return [Ref(f"network.subnet.{tier}[{zone_letter(az)}]") for az in zones(settings, net)]
 
 
 def open_admin_warning(net: NetworkSettings) -> list[str]:
@@ -176,7 +187,7 @@ def access_resources(settings: Settings) -> tuple[list[Resource], dict[str, Any]
 def build(settings: Settings) -> Built:
     net: NetworkSettings = settings.module("network")
     azs = zones(settings, net)
-    letters = [az[-1] for az in azs]
+    letters = [zone_letter(az) for az in azs]
     if net.existing_vpc_id:
         return _adopted(settings, net, letters)
 
@@ -190,18 +201,23 @@ def build(settings: Settings) -> Built:
     slots = list(net.cidr.subnets(new_prefix=net.cidr.prefixlen + 4))
     for i, (az, letter) in enumerate(zip(azs, letters, strict=True)):
         for tier, slot, public in (("public", i, True), ("private", MAX_AZS + i, False)):
+            # What maps public addresses lives in public subnets (NAT gateways, instances
+            # with public IPs, their Elastic IPs): made after the gateway is attached, and
+            # gone before it is detached, which AWS refuses while addresses are mapped.
             res.append(Resource(f"network.subnet.{tier}[{letter}]", "ec2.subnet", {
                 "name": settings.name(tier, letter), "vpc_id": vpc, "cidr": str(slots[slot]),
-                "az": az, "public": public}))
+                "az": az, "public": public}, depends_on=("network.igw",) if public else ()))
 
     nat_letters = nat_zones(settings, net)
     for letter in nat_letters:
         res.append(Resource(f"network.eip.nat[{letter}]", "ec2.eip",
                             {"name": settings.name("nat", letter)}))
+        # A public NAT gateway in a VPC whose internet gateway is not attached yet fails
+        # (Gateway.NotAttached, API_NatGateway.html): the gateway's create attaches it.
         res.append(Resource(f"network.nat[{letter}]", "ec2.nat_gateway", {
             "name": settings.name("nat", letter),
             "subnet_id": Ref(f"network.subnet.public[{letter}]"),
-            "allocation_id": Ref(f"network.eip.nat[{letter}]")}))
+            "allocation_id": Ref(f"network.eip.nat[{letter}]")}, depends_on=("network.igw",)))
 
     res.append(Resource("network.route_table.public", "ec2.route_table", {
         "name": settings.name("public"), "vpc_id": vpc,

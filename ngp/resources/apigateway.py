@@ -23,7 +23,10 @@ class RestApi(Kind):
     """A regional REST API with routes that proxy to Lambda functions, each protected by an
     authorization type (AWS_IAM: only signed requests from principals allowed to invoke it).
     API names are not unique: an interrupted create is found by its tags. Routes are made
-    with the API; a change of routes makes a new API (and a new URL).
+    with the API; a change of routes makes a new API (and a new URL). API Gateway waits for a
+    Lambda integration 29 s at most (its quotas' "Maximum integration timeout",
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html): a route's
+    function must answer within that, and start longer work asynchronously.
 
     spec: {"name": "ngp-restore-dev", "description": "...",
            "routes": [{"path": "restore", "method": "POST", "authorization": "AWS_IAM",

@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import eventually, wait_until
 from ngp.resources.base import TAG_ENV, Context, Kind, check_owned, kind
-from ngp.resources.ec2_compute import profile_not_yet
+from ngp.resources.ec2_compute import INSTALL_TAG, install_failure, profile_not_yet
 
 DELETE_TIMEOUT = 900.0  # a group's instances must terminate first
 # A new instance profile in the group's launch template is not seen by Auto Scaling for a few
@@ -41,7 +41,7 @@ class Group(Kind):
                "autoscaling:CreateOrUpdateTags", "autoscaling:UpdateAutoScalingGroup",
                "autoscaling:AttachLoadBalancers", "autoscaling:DetachLoadBalancers",
                "autoscaling:DeleteAutoScalingGroup", "ec2:RunInstances", "iam:PassRole",
-               "iam:CreateServiceLinkedRole")
+               "iam:CreateServiceLinkedRole", "ec2:DescribeInstances")
     # AWS makes the service-linked role on the first create in an account:
     # https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html
     linked_service = "autoscaling.amazonaws.com"
@@ -86,6 +86,19 @@ class Group(Kind):
         groups = self._describe(ctx, Filters=[{"Name": f"tag:{TAG_ENV}", "Values": [ctx.env]}])
         return {g["AutoScalingGroupName"]: live for g in groups
                 if g["AutoScalingGroupName"] in ids and (live := self._live(g))}
+
+    def health(self, ctx: Context, id: str) -> str | None:
+        """For `ngp status`: the group's machines whose boot script reported a failed
+        install (their ngp:install tag), in one call; None when none did."""
+        pages = ctx.aws.client("ec2").get_paginator("describe_instances").paginate(Filters=[
+            {"Name": "tag:aws:autoscaling:groupName", "Values": [id]},
+            {"Name": "tag-key", "Values": [INSTALL_TAG]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]}])
+        reports = {i["InstanceId"]: install_failure({t["Key"]: t["Value"]
+                                                     for t in i.get("Tags", [])})
+                   for page in pages for r in page["Reservations"] for i in r["Instances"]}
+        failed = [f"{machine}: {why}" for machine, why in sorted(reports.items()) if why]
+        return f"install failed on {'; '.join(failed)}" if failed else None
 
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
         groups = self._describe(ctx, AutoScalingGroupNames=[id])

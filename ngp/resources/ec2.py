@@ -7,6 +7,7 @@ describe filtered by the env's tag, whatever the number of objects.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
@@ -236,6 +237,38 @@ class ExistingSubnet(_Existing):
                 "status": item.get("State", "available")}
 
 
+USABLE_OPT_IN = ("opt-in-not-required", "opted-in")
+
+
+def region_zones(aws: Any, instance_types: Iterable[str] = ()) -> list[str]:
+    """The region's Availability Zones a subnet can be made in, by name: available ones,
+    not Local or Wavelength Zones, none an account must opt in to and has not (AWS:
+    API_DescribeAvailabilityZones.html, API_AvailabilityZone.html). One call; one more to
+    keep only the zones that offer every one of instance_types (not all zones offer all
+    types: us-east-1e has no t3 or m5, and RunInstances there answers Unsupported;
+    API_DescribeInstanceTypeOfferings.html)."""
+    ec2 = aws.client("ec2")
+    answer = ec2.describe_availability_zones(Filters=[
+        {"Name": "zone-type", "Values": ["availability-zone"]},
+        {"Name": "state", "Values": ["available"]},
+        {"Name": "opt-in-status", "Values": list(USABLE_OPT_IN)}])
+    zones = sorted(z["ZoneName"] for z in answer["AvailabilityZones"]
+                   if z.get("State") == "available"
+                   and z.get("ZoneType", "availability-zone") == "availability-zone"
+                   and z.get("OptInStatus", "opt-in-not-required") in USABLE_OPT_IN)
+    wanted = sorted(set(instance_types))
+    if not wanted:
+        return zones
+    offered: dict[str, set[str]] = {}
+    pages = ec2.get_paginator("describe_instance_type_offerings").paginate(
+        LocationType="availability-zone",
+        Filters=[{"Name": "instance-type", "Values": wanted}])
+    for page in pages:
+        for offer in page["InstanceTypeOfferings"]:
+            offered.setdefault(offer["Location"], set()).add(offer["InstanceType"])
+    return [z for z in zones if offered.get(z, set()) >= set(wanted)]
+
+
 @kind
 class Subnet(Ec2Kind):
     """A subnet in one AZ; a public one maps public IPs on launch.
@@ -246,7 +279,9 @@ class Subnet(Ec2Kind):
 
     name = "ec2.subnet"
     actions = ("ec2:DescribeSubnets", "ec2:CreateSubnet", "ec2:CreateTags",
-               "ec2:ModifySubnetAttribute", "ec2:DeleteSubnet")
+               "ec2:ModifySubnetAttribute", "ec2:DeleteSubnet",
+               "ec2:DescribeAvailabilityZones",  # the run's region_zones
+               "ec2:DescribeInstanceTypeOfferings")
     describe, items_key, id_key = "describe_subnets", "Subnets", "SubnetId"
     ids_param = "SubnetIds"
     not_found = frozenset({"InvalidSubnetID.NotFound"})
@@ -382,6 +417,28 @@ class ElasticIp(Ec2Kind):
                          busy=STILL_IN_USE | {"AuthFailure"}, AllocationId=id)
 
 
+# What to do about a NAT gateway's FailureCode (API_NatGateway.html lists them).
+NAT_FAILURE_HINTS = {
+    "Gateway.NotAttached": "Attach an internet gateway to the VPC (ngp's network module "
+                           "attaches it first), then run the command again: ngp makes a new "
+                           "NAT gateway (AWS deletes the failed one).",
+    "InsufficientFreeAddressesInSubnet": "Free addresses in the public subnet, then run the "
+                                         "command again.",
+    "Resource.AlreadyAssociated": "Disassociate the Elastic IP from what holds it, then run "
+                                  "the command again.",
+}
+
+
+def nat_failure(address: str, id: str, item: dict[str, Any]) -> ResourceError:
+    """One line for a NAT gateway that did not become available: its state, AWS's code and
+    message, and what to do."""
+    code = item.get("FailureCode")
+    why = f": {code}: {item.get('FailureMessage', '')}".rstrip(": ") if code else ""
+    hint = NAT_FAILURE_HINTS.get(code or "", "Fix the cause, then run the command again: "
+                                 "ngp makes a new NAT gateway.")
+    return ResourceError(f"NAT gateway {id} is {item['State']}{why}", where=address, hint=hint)
+
+
 @kind
 class NatGateway(Ec2Kind):
     """A public NAT gateway with an Elastic IP; create waits until it is available.
@@ -423,15 +480,22 @@ class NatGateway(Ec2Kind):
             self._wait_available(ctx, address, id)
         return id, {"id": id}
 
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        # A create killed while AWS still had it pending is adopted once it is available,
+        # as the create itself would have returned: routes through it work at once.
+        found = super().find(ctx, address, spec)
+        if found and found[1]["status"] == "pending":
+            self._wait_available(ctx, address, found[0])
+            return found[0], {**found[1], "status": "available"}
+        return found
+
     def _wait_available(self, ctx: Context, address: str, id: str) -> None:
         def available() -> bool | None:
             item = eventually(lambda: self._state(ctx, id))
             if item["State"] == "available":
                 return True
             if item["State"] in ("failed", "deleted", "deleting"):
-                raise ResourceError(
-                    f"NAT gateway {id} is {item['State']}: {item.get('FailureMessage', '')}",
-                    where=address, hint="Run the command again to replace it.")
+                raise nat_failure(address, id, item)
             return None
 
         wait_until(available, what=f"NAT gateway {id} to be available", timeout=NAT_TIMEOUT)

@@ -153,6 +153,21 @@ class KeyPair(Ec2Kind):
         self.delete_call(ctx, ctx.aws.client("ec2").delete_key_pair, KeyName=id)
 
 
+INSTALL_TAG = "ngp:install"  # a node's boot script sets failed:<reason> when its install fails
+
+
+def install_failure(tags: dict[str, str]) -> str | None:
+    """Why the machine's boot script says its install failed (its tags), if it says so."""
+    report = tags.get(INSTALL_TAG, "")
+    return report.removeprefix("failed:") if report.startswith("failed:") else None
+
+
+def with_install(state: str, tags: dict[str, str]) -> str:
+    """An instance's state, with the failure its boot script reported, if any."""
+    why = install_failure(tags)
+    return f"{state}, install failed: {why}" if why else state
+
+
 @kind
 class Instance(Ec2Kind):
     """One EC2 instance: IMDSv2 required, an encrypted root volume, tagged at creation (with
@@ -209,7 +224,7 @@ class Instance(Ec2Kind):
             "instance_profile": (item.get("IamInstanceProfile") or {}).get("Arn"),
             "private_ip": item.get("PrivateIpAddress"), "public_ip": item.get("PublicIpAddress"),
             "imdsv2": (item.get("MetadataOptions") or {}).get("HttpTokens"),
-            "status": state})
+            "status": with_install(state, tags_of(item))})
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         ec2 = ctx.aws.client("ec2")

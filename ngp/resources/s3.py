@@ -1,13 +1,16 @@
-"""S3 buckets: encrypted, public access blocked, reachable over TLS only."""
+"""S3 buckets (encrypted, public access blocked, reachable over TLS only) and files ngp
+uploads to them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
+from ngp.errors import ResourceError
 from ngp.resources.base import Context, Kind, check_owned, kind
 
 GONE = frozenset({"NoSuchBucket", "404"})
@@ -162,6 +165,96 @@ class Bucket(Kind):
                 if doomed:
                     s3.delete_objects(Bucket=id, Delete={"Objects": doomed, "Quiet": True})
             s3.delete_bucket(Bucket=id)
+        except ClientError as exc:
+            if error_code(exc) not in GONE:
+                raise
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@kind
+class Object(Kind):
+    """A local file uploaded to one of the env's buckets (which is private, encrypted and
+    TLS-only), under a key, with its sha256 in the object's metadata. The file is checked
+    against the sha256 before it is uploaded; a new sha256 uploads it again. The sha256 names
+    the content: the file itself is not read by plans.
+
+    spec: {"bucket": Ref("dcos.exhibitor_bucket", "name"),
+           "key": "installer/dcos_generate_config.sh",
+           "source": "/home/me/dcos_generate_config.sh", "sha256": "<64 hex digits>"}
+    """
+
+    name = "s3.object"
+    typical_seconds, typical_delete_seconds = 30.0, 1.0
+    service = "s3"
+    # upload_file sends large files in parts (PutObject covers CreateMultipartUpload,
+    # UploadPart and CompleteMultipartUpload; AbortMultipartUpload is its own action).
+    actions = ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload",
+               "s3:ListBucketVersions", "s3:DeleteObject", "s3:DeleteObjectVersion")
+    replace_on = frozenset({"bucket", "key"})
+    outputs = ("id", "bucket", "key", "sha256")
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        bucket, key = id.split("/", 1)
+        try:
+            head = ctx.aws.client("s3").head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if error_code(exc) in GONE | {"NoSuchKey"}:
+                return None
+            raise
+        sha256 = head.get("Metadata", {}).get("sha256", "")
+        return {"id": id, "bucket": bucket, "key": key, "sha256": sha256,
+                "status": f"uploaded ({head['ContentLength']} bytes)"}
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        # An upload interrupted after it finished: the same key with the same sha256.
+        live = self.read(ctx, f"{spec['bucket']}/{spec['key']}")
+        return (live["id"], live) if live and live["sha256"] == spec["sha256"] else None
+
+    def _upload(self, ctx: Context, address: str, spec: dict[str, Any]) -> None:
+        try:
+            found = file_sha256(spec["source"])
+        except OSError as exc:
+            raise ResourceError(f"cannot read {spec['source']}: {exc.strerror}", where=address,
+                                hint="Put the file back, or change the setting that names it.",
+                                ) from None
+        if found != spec["sha256"]:
+            raise ResourceError(
+                f"{spec['source']} has sha256 {found}, not the {spec['sha256']} it was given",
+                where=address, hint="Check that the file is the one you meant, then set its "
+                "sha256 (sha256sum <file>).")
+        ctx.aws.client("s3").upload_file(
+            spec["source"], spec["bucket"], spec["key"],
+            ExtraArgs={"Metadata": {"sha256": spec["sha256"]}, "ServerSideEncryption": "AES256"})
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        self._upload(ctx, address, spec)
+        id = f"{spec['bucket']}/{spec['key']}"
+        return id, self.outputs_of(self.read(ctx, id) or {"id": id})
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        if old.get("sha256") != new["sha256"]:
+            self._upload(ctx, id, new)
+        return self.outputs_of(self.read(ctx, id) or {"id": id})
+
+    def delete(self, ctx: Context, id: str) -> None:
+        """Every version of the key (the bucket keeps versions), so nothing of it is left."""
+        bucket, key = id.split("/", 1)
+        s3 = ctx.aws.client("s3")
+        try:
+            pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key)
+            for page in pages:
+                doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                          for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+                          if v["Key"] == key]
+                if doomed:
+                    s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
         except ClientError as exc:
             if error_code(exc) not in GONE:
                 raise

@@ -199,9 +199,8 @@ def aws_app(*, faults: str = "", latency_ms: float = 0.0, model_scale: float = 0
     lenient ones), then the faults, the latency and the model asked for."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from ngp.sandbox import model
+    from ngp.sandbox import model, strict
     from ngp.sandbox.faults import AwsFaults, parse
-    from ngp.sandbox.rules import async_states
     from ngp.sandbox.strict import Strict
 
     plan = parse(faults)
@@ -216,7 +215,7 @@ def aws_app(*, faults: str = "", latency_ms: float = 0.0, model_scale: float = 0
     if model_scale > 0:
         app = model.AwsModel(app, model_scale)
     # The model's call times already hold the slow states' (one local AWS per process).
-    async_states.MODELLED["on"] = model_scale > 0
+    strict.MODELLED["on"] = model_scale > 0
     return app
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -135,6 +136,15 @@ def check_lenient(names: Iterable[str]) -> list[str]:
             raise NgpError(f"--lenient {name!r}: there is no such sandbox rule",
                            hint="`ngp sandbox rules` lists them.")
     return names
+
+
+MODELLED = {"on": False}  # under --model (set by the sandbox): slow states take no time
+
+
+def ends_at(seconds: float) -> float:
+    """When a slow state (pending, processing, out of service) that lasts `seconds` here ends.
+    Under --model the create call itself already took AWS's modelled time."""
+    return time.monotonic() + (0.0 if MODELLED["on"] else seconds)
 
 
 def backend(service: str, call: Call) -> Any:

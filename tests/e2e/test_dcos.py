@@ -18,7 +18,7 @@ def test_cluster_up_scale_agents_in_place_and_down(home):
     assert {k: len(tagged[k]) for k in ("instance", "group_instance", "lb", "group",
                                          "launch_template", "role", "profile", "bucket")} == {
         "instance": 4, "group_instance": 3, "lb": 3, "group": 2, "launch_template": 2,
-        "role": 2, "profile": 2, "bucket": 1}
+        "role": 3, "profile": 3, "bucket": 1}
     state = home.state(env)
     assert state_ids(state) == owned_ids(tagged)
     ids = {a: r["id"] for a, r in state["resources"].items()}
@@ -77,7 +77,8 @@ def test_cluster_up_scale_agents_in_place_and_down(home):
     # Status: by module, with whether the env's URLs answer (the sandbox's Marathon does;
     # the fake DNS names of a sandbox cluster do not).
     status = json.loads(home.ngp("status", "--env", env, "--json", check=True).stdout)
-    assert {r["module"] for r in status["resources"]} == {"network", "dcos"}
+    # The roles' permissions boundary is the env's own (ngp/permissions.py).
+    assert {r["module"] for r in status["resources"]} == {"network", "dcos", "permissions"}
     health = {r["address"]: r["status"] for r in status["resources"]}
     assert health["dcos.masters_lb"] == "3/3 in service"
     assert health["dcos.public_agents_lb"] == "1/1 in service"
@@ -86,6 +87,19 @@ def test_cluster_up_scale_agents_in_place_and_down(home):
     assert status["urls"]["dcos_url"].startswith("no answer")
     text = home.ngp("status", "--env", env, check=True).stdout
     assert "dcos: " in text and "network: " in text and "dcos_url: no answer" in text
+
+    # Nodes whose boot script reported a failed install (it tags its own machine) say why.
+    why = "docker: yum could not install docker-ce-19.03.5"
+    [agent] = [i["InstanceId"] for i in home.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[f"ngp-dcos-private-agents-{env}"])["AutoScalingGroups"][0][
+        "Instances"]][:1]
+    ec2.create_tags(Resources=[masters[0]["InstanceId"], agent],
+                    Tags=[{"Key": "ngp:install", "Value": f"failed:{why}"}])
+    status = json.loads(home.ngp("status", "--env", env, "--json", check=True).stdout)
+    health = {r["address"]: r["status"] for r in status["resources"]}
+    assert health["dcos.master[0]"] == f"running, install failed: {why}"
+    assert health["dcos.master[1]"] == "running"
+    assert health["dcos.private_agents"] == f"install failed on {agent}: {why}"
 
     # One more private agent: one in-place change of its group, nothing else.
     path = home.root / "envs" / f"{env}.toml"
@@ -99,3 +113,39 @@ def test_cluster_up_scale_agents_in_place_and_down(home):
 
     home.ngp("down", "--env", env, "--yes", check=True)
     assert all_ids(home.tagged(env)) == set()
+
+
+def test_a_local_installer_is_uploaded_for_the_bootstrap_node_and_removed_by_down(home):
+    import hashlib
+
+    installer = b"#!/bin/sh\necho a DC/OS 2.2 installer stand-in\n"
+    (home.root / "installers").mkdir()
+    (home.root / "installers" / "dcos_generate_config.sh").write_bytes(installer)
+    sha256 = hashlib.sha256(installer).hexdigest()
+    env = home.env("di", modules='["network", "dcos"]')
+    path = home.root / "envs" / f"{env}.toml"
+    path.write_text(path.read_text().replace("[dcos]\n", "[dcos]\n"
+                    'installer = "installers/dcos_generate_config.sh"\n'
+                    f'installer_sha256 = "{sha256}"\n', 1))
+    home.ngp("up", "--env", env, "--yes", check=True)
+    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+
+    s3, bucket = home.client("s3"), f"ngp-exhibitor-{env}-123456789012"
+    key = "installer/dcos_generate_config.sh"
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == installer
+    assert s3.head_object(Bucket=bucket, Key=key)["Metadata"] == {"sha256": sha256}
+    iam = home.client("iam")
+    policy = iam.get_role_policy(RoleName=f"ngp-dcos-bootstrap-{env}",
+                                 PolicyName="bootstrap")["PolicyDocument"]
+    reads = [s for s in policy["Statement"] if s["Sid"] == "Installer"]
+    assert [(s["Action"], s["Resource"]) for s in reads] == [
+        (["s3:GetObject"], f"arn:aws:s3:::{bucket}/{key}")]
+    state = home.state(env)
+    bootstrap = state["resources"]["dcos.bootstrap"]["id"]
+    data = home.ec2().describe_instance_attribute(InstanceId=bootstrap, Attribute="userData")
+    script = base64.b64decode(data["UserData"]["Value"]).decode()
+    assert f"s3://{bucket}/{key}" in script and f'echo "{sha256}  dcos_generate_config.sh"' \
+        in script
+
+    home.ngp("down", "--env", env, "--yes", check=True)
+    assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}

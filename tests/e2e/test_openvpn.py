@@ -22,8 +22,10 @@ def test_openvpn_up_outputs_secret_and_down(home):
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
 
     tagged = home.tagged(env)  # OpenVPN, the manager, DC/OS's bootstrap node and masters
-    assert len(tagged["instance"]) == 6 and len(tagged["role"]) == 6
-    assert len(tagged["profile"]) == 4
+    # Roles: the four machines' (the bootstrap node's included), the agents' and the
+    # snapshot, restore and restore-start functions'; profiles: the machines' and the agents'.
+    assert len(tagged["instance"]) == 6 and len(tagged["role"]) == 8
+    assert len(tagged["profile"]) == 5
     assert len(tagged["secret"]) == 5  # ssh key, vpn password, registry, tyk, sysdig
     assert state_ids(home.state(env)) == owned_ids(tagged)
 
@@ -66,12 +68,21 @@ def test_openvpn_up_outputs_secret_and_down(home):
             seen.append(path.read_text(errors="replace"))
     assert not any(password in s for s in seen)
 
-    # The manager's role holds exactly what `ngp permissions` prints for the env.
+    # The manager's role holds what `ngp permissions` prints for the env, and two denies
+    # more: it may not widen its own role, nor swap its own profile's role.
     manager = home.client("iam").get_role_policy(RoleName=f"ngp-manager-{env}",
                                                  PolicyName="ngp")["PolicyDocument"]
-    assert manager == json.loads(home.ngp("permissions", "--env", env, check=True).stdout)
+    printed = json.loads(home.ngp("permissions", "--env", env, check=True).stdout)
+    extra = [s for s in manager["Statement"] if s not in printed["Statement"]]
+    assert [s for s in printed["Statement"] if s not in manager["Statement"]] == []
+    assert {s["Sid"]: s["Effect"] for s in extra} == {"NotItsOwnRole": "Deny",
+                                                      "NotItsOwnProfile": "Deny"}
 
-    down = home.ngp("down", "--env", env, "--yes", check=True)
+    down = home.ngp("down", "--env", env, "--yes", "--stats", check=True)
     assert password not in down.stdout + down.stderr
     assert all_ids(home.tagged(env)) == set()
+    # What maps public addresses (the NAT gateway, OpenVPN's Elastic IP, instances with
+    # public IPs, the public balancers) went first: the gateway's detach was not refused.
+    detaches = re.search(r"ec2\.DetachInternetGateway\D*?(\d+)", down.stdout)
+    assert detaches and detaches.group(1) == "1", down.stdout
     assert records(home, "vpn.ngp.test") == {}

@@ -17,7 +17,7 @@ def test_services_up_snapshot_restore_allow_ip_and_down(home):
     tagged = home.tagged(env)
     assert {k: len(tagged[k]) for k in ("repository", "domain", "function", "rule",
                                          "rest_api", "log_group")} == {
-        "repository": 2, "domain": 1, "function": 2, "rule": 1, "rest_api": 1, "log_group": 2}
+        "repository": 2, "domain": 1, "function": 3, "rule": 1, "rest_api": 1, "log_group": 3}
     assert state_ids(home.state(env)) == owned_ids(tagged)
 
     outputs = json.loads(home.ngp("outputs", "--env", env, "--json", check=True).stdout)
@@ -54,6 +54,16 @@ def test_services_up_snapshot_restore_allow_ip_and_down(home):
         httpx.delete(f"{marathon}/v2/apps{app['id']}", params={"force": "true"})
     restored = home.ngp("restore", "--env", env, "--yes", check=True)
     assert f"from {taken['snapshot']}" in restored.stdout
+    # Its progress is recorded as the function's is, and read back by id.
+    id = re.search(r"Restore (\S+) started \(ngp restore --status \1 --env", restored.stderr)[1]
+    record = json.loads(home.ngp("restore", "--status", id, "--env", env, "--json",
+                                 check=True).stdout)
+    assert record["status"] == "done" and record["snapshot"] == taken["snapshot"]
+    assert "/platform/registry" in record["done"] and record["failed"] == []
+    shown = home.ngp("restore", "--status", id, "--env", env, check=True).stdout
+    assert shown.startswith(f"Restore {id}: done, snapshot {taken['snapshot']}")
+    unknown = home.ngp("restore", "--status", "nope", "--env", env)
+    assert unknown.returncode == 1 and "no restore nope in bucket" in unknown.stderr
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
 
     # Let one more address reach the domain: the plan changes its policy, in place.

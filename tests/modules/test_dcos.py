@@ -132,17 +132,19 @@ def test_bootstrap_node_generates_then_serves(graph):
     bootstrap = spec(graph, "dcos.bootstrap")
     script = bootstrap["user_data"]
     bash_ok(script)
-    steps = ["step \"prerequisites\"", "step \"genconf\"", "step \"download the installer\"",
+    steps = ["step \"prerequisites\"", "step \"genconf\"", "step \"fetch the installer\"",
              "step \"generate the install\"", "step \"serve genconf/serve on port 8080\""]
     positions = [script.index(s) for s in steps]
     assert positions == sorted(positions)
     assert ("retry 5 15 curl -fsSL -o dcos_generate_config.sh "
-            "https://downloads.dcos.io/dcos/stable/2.2.0/dcos_generate_config.sh") in script
+            "https://downloads.dcos.io/dcos/stable/2.2.0/dcos_generate_config.sh \\\n"
+            "  || fail") in script
     assert "-p 8080:80 \\\n  -v /opt/dcos/genconf/serve:/usr/share/nginx/html:ro" in script
     # Its address is fixed, so nodes never depend on which machine it is.
     assert bootstrap["private_ip"] == "10.0.128.10"
     assert bootstrap["subnet_id"] == "<network.subnet.private[a].id>"
-    assert bootstrap["instance_profile"] is None
+    # Its role may only report its install (and read an uploaded installer: see below).
+    assert bootstrap["instance_profile"] == "<dcos.bootstrap_profile.arn>"
     assert sorted(bootstrap["security_group_ids"]) == [
         "<network.sg.admin.id>", "<network.sg.internal.id>"]
 
@@ -155,7 +157,7 @@ def test_nodes_wait_for_the_bootstrap_node_then_install(graph, address, role):
     bash_ok(script)
     wait = script.index("curl -fsS -o dcos_install.sh http://10.0.128.10:8080/dcos_install.sh")
     assert script.index("step \"prerequisites\"") < wait < script.index(
-        f"bash dcos_install.sh {role}\n")
+        f"bash dcos_install.sh {role} || fail")
     assert "for attempt in $(seq 1 180); do" in script  # 60 minutes, every 20 s
     assert "dcos.bootstrap" in graph.resources[address].depends_on
 
@@ -172,6 +174,7 @@ def test_the_wait_is_bounded(graph, tmp_path, serves_after, code, calls):
     fake_tools = textwrap.dedent(f"""\
         set -euo pipefail
         step() {{ echo "step: $*"; }}
+        fail() {{ echo "failed: $*"; exit 1; }}
         sleep() {{ :; }}
         curl() {{ echo x >>{tmp_path}/calls; n=$(wc -l <{tmp_path}/calls)
                  [ {serves_after or 0} -gt 0 ] && [ "$n" -ge {serves_after or 0} ]; }}
@@ -181,7 +184,7 @@ def test_the_wait_is_bounded(graph, tmp_path, serves_after, code, calls):
     assert run.returncode == code, run.stdout + run.stderr
     assert len((tmp_path / "calls").read_text().split()) == calls
     if code:
-        assert "gave up" in run.stdout
+        assert "never served" in run.stdout
 
 
 def test_layout_as_dcos_on_aws(graph):
@@ -352,3 +355,85 @@ def test_an_unpinned_client_says_the_cluster_is_not_up():
 
     with pytest.raises(NgpError, match="has no address yet"):
         Marathon(None).list_apps()
+
+
+# -- the installer: a local file (uploaded) or a URL, with its sha256 ----------------------
+
+SHA = "ab" * 32
+
+
+@pytest.mark.parametrize(("dcos", "message"), [
+    ('installer = "dcos_generate_config.sh"',
+     r"^envs/t.toml: dcos.installer_sha256: required with installer 'dcos_generate_config.sh'"),
+    ('installer = "https://archive.example/dcos_generate_config.sh"',
+     r"^envs/t.toml: dcos.installer_sha256: required with installer 'https://archive"),
+    ('installer_url = "https://archive.example/x.sh"', r"dcos.installer_sha256: required"),
+    (f'installer = "https://a.example/x.sh"\ninstaller_sha256 = "{SHA[:-1]}"',
+     r"^envs/t.toml: dcos.installer_sha256: is not a sha256 \(64 hex digits"),
+    (f'installer = "https://a.example/x.sh"\ninstaller_url = "https://b.example/x.sh"\n'
+     f'installer_sha256 = "{SHA}"', r"dcos.installer_url: installer and installer_url are both"),
+    (f'installer = "missing/dcos_generate_config.sh"\ninstaller_sha256 = "{SHA}"',
+     r"^envs/t.toml: dcos.installer: the installer '.*/missing/dcos_generate_config.sh' is "
+     r"not a file"),
+])
+def test_installer_settings_are_one_line_naming_the_key(tmp_path, dcos, message):
+    with pytest.raises(ConfigError) as exc:
+        build_desired(load(tmp_path, dcos))
+    line = f"{exc.value.where}: {exc.value}"
+    assert "\n" not in line and re.search(message, line), line
+
+
+def test_a_local_installer_is_uploaded_and_only_the_bootstrap_node_may_read_it(tmp_path):
+    (tmp_path / "dcos_generate_config.sh").write_text("#!/bin/sh\n")
+    graph = build_desired(load(tmp_path, f"""
+        installer = "dcos_generate_config.sh"
+        installer_sha256 = "{SHA}"
+    """)).graph
+    upload = graph.resources["dcos.installer"]
+    assert upload.kind == "s3.object"
+    assert spec(graph, "dcos.installer") == {
+        "bucket": "<dcos.exhibitor_bucket.name>", "key": "installer/dcos_generate_config.sh",
+        "source": str((tmp_path / "dcos_generate_config.sh").resolve()), "sha256": SHA}
+    bootstrap = graph.resources["dcos.bootstrap"]
+    assert "dcos.installer" in bootstrap.depends_on
+    script = spec(graph, "dcos.bootstrap")["user_data"]
+    assert ("aws s3 cp --region eu-west-1 s3://ngp-exhibitor-t-123456789012/installer/"
+            "dcos_generate_config.sh dcos_generate_config.sh") in script
+    assert f'echo "{SHA}  dcos_generate_config.sh" | sha256sum -c -' in script
+    assert script.index("sha256sum -c") < script.index("bash dcos_generate_config.sh")
+    assert "downloads.dcos.io" not in script
+    statements = spec(graph, "dcos.bootstrap_role")["policies"]["bootstrap"]["Statement"]
+    assert [(s["Action"], s["Resource"]) for s in statements] == [
+        (["ec2:CreateTags"], "arn:aws:ec2:eu-west-1:*:instance/*"),
+        (["s3:GetObject"],
+         "arn:aws:s3:::ngp-exhibitor-t-123456789012/installer/dcos_generate_config.sh")]
+
+
+def test_a_url_installer_is_downloaded_by_the_bootstrap_node_and_checked(tmp_path):
+    graph = build_desired(load(tmp_path, f"""
+        installer_url = "https://archive.example/dcos_generate_config.sh"
+        installer_sha256 = "{SHA}"
+    """)).graph
+    assert "dcos.installer" not in graph.resources
+    script = spec(graph, "dcos.bootstrap")["user_data"]
+    assert ("curl -fsSL -o dcos_generate_config.sh "
+            "https://archive.example/dcos_generate_config.sh") in script
+    assert f'echo "{SHA}  dcos_generate_config.sh" | sha256sum -c -' in script
+    statements = spec(graph, "dcos.bootstrap_role")["policies"]["bootstrap"]["Statement"]
+    assert [s["Sid"] for s in statements] == ["ReportInstall"]
+
+
+def test_every_node_may_set_only_the_install_report_and_only_on_the_envs_machines(graph):
+    for role in ("master_role", "agent_role", "bootstrap_role"):
+        policies = spec(graph, f"dcos.{role}")["policies"]
+        [report] = [s for p in policies.values() for s in p["Statement"]
+                    if s.get("Sid") == "ReportInstall"]
+        assert report["Condition"] == {
+            "StringEquals": {"aws:ResourceTag/ngp:env": "t"},
+            "ForAllValues:StringEquals": {"aws:TagKeys": ["ngp:install"]}}
+
+
+def test_the_nodes_image_is_centos_7_9_from_centos_itself(graph):
+    assert spec(graph, "dcos.image") == {"owners": ["125523088429"],
+                                         "name": "CentOS Linux 7 x86_64 - 2009*",
+                                         "architecture": "x86_64"}

@@ -10,11 +10,11 @@ from botocore.exceptions import ClientError
 
 from ngp import engine
 from ngp.config import Project
-from ngp.errors import ApplyError
+from ngp.errors import ApplyError, NgpError
 from ngp.plan import Action
 
 ENV = """
-region = "us-east-1"
+region = "{region}"
 allowed_account_ids = ["123456789012"]
 modules = ["network"]
 name_suffix = "t"
@@ -24,6 +24,9 @@ availability_zones = {azs}
 nat = "{nat}"
 admin_cidrs = ["203.0.113.0/24"]
 """
+
+
+PINNED = "git+https://github.com/you/ngp@" + "0" * 40
 
 
 class Collect:
@@ -49,8 +52,9 @@ def project(tmp_path, strict_endpoint):
     return project
 
 
-def write_env(project, name="net", azs=3, nat="single"):
-    text = f'endpoint_url = "{project.endpoint}"\n' + ENV.format(azs=azs, nat=nat)
+def write_env(project, name="net", azs=3, nat="single", region="us-east-1", extra=""):
+    text = (f'endpoint_url = "{project.endpoint}"\n'
+            + ENV.format(azs=azs, nat=nat, region=region) + extra)
     (project.envs_dir / f"{name}.toml").write_text(textwrap.dedent(text))
     return name
 
@@ -177,7 +181,8 @@ def test_fewer_azs_delete_the_last_ones_and_more_nats_reroute(project):
     env = write_env(project, azs=3)
     up(project, env)
     (project.envs_dir / f"{env}.toml").write_text(
-        f'endpoint_url = "{project.endpoint}"\n' + ENV.format(azs=2, nat="per_az"))
+        f'endpoint_url = "{project.endpoint}"\n' + ENV.format(azs=2, nat="per_az",
+                                                             region="us-east-1"))
     actions, state = apply_plan(project, env)
     assert actions == {
         "network.subnet.public[c]": Action.DELETE, "network.subnet.private[c]": Action.DELETE,
@@ -198,10 +203,12 @@ def test_an_instance_adopted_after_a_killed_create_is_kept_not_replaced(project)
     from ngp.state import Pending, now
 
     (project.envs_dir / "vm.toml").write_text(f'endpoint_url = "{project.endpoint}"\n'
-                                              + ENV.format(azs=1, nat="none")
+                                              + ENV.format(azs=1, nat="none",
+                                                           region="us-east-1")
                                               .replace('modules = ["network"]',
                                                        'modules = ["network", "manager"]')
-                                              + '\n[manager]\nimage_name = "amzn2-ami-hvm-*"\n')
+                                              + '\n[manager]\nimage_name = "amzn2-ami-hvm-*"\n'
+                                              + f'ngp_package = "{PINNED}"\n')
     up(project, "vm")
     # As a run killed right after RunInstances leaves it:
     with engine.open_run(project, "vm", "up", Collect()) as run, run.saving() as state:
@@ -214,3 +221,132 @@ def test_an_instance_adopted_after_a_killed_create_is_kept_not_replaced(project)
         assert ("note", f"manager.instance: adopted {rec.id}, created by an interrupted "
                 "run") in reporter.lines
         assert not engine.plan(run).has_changes
+
+
+# -- zones as the region has them ----------------------------------------------------------
+
+def test_zones_are_read_from_the_region_not_assumed(project):
+    """ap-northeast-1 has a, c and d: the old `<region>a, b, c` made a subnet in
+    ap-northeast-1b, which AWS refuses (InvalidParameterValue)."""
+    env = write_env(project, azs=3, region="ap-northeast-1")
+    state = up(project, env)
+    public = {a: r.outputs for a, r in state.resources.items()
+              if a.startswith("network.subnet.public")}
+    assert {a: (o["az"], o["cidr"]) for a, o in public.items()} == {
+        "network.subnet.public[a]": ("ap-northeast-1a", "10.0.0.0/20"),
+        "network.subnet.public[c]": ("ap-northeast-1c", "10.0.16.0/20"),
+        "network.subnet.public[d]": ("ap-northeast-1d", "10.0.32.0/20")}
+
+
+def test_a_local_zone_in_the_answer_is_skipped(project):
+    """us-east-1 lists an opted-in Local Zone (us-east-1-bos-1a): never a subnet's zone."""
+    env = write_env(project, azs=6)
+    state = up(project, env)
+    zones = {r.outputs["az"] for a, r in state.resources.items() if a.startswith("network.sub")}
+    assert zones == {f"us-east-1{x}" for x in "abcdef"}
+
+
+def test_zones_are_read_once_and_only_when_the_state_lacks_some(project):
+    env = write_env(project, azs=2)
+    with engine.open_run(project, env, "up", Collect()) as run:
+        assert run.aws.calls["ec2.DescribeAvailabilityZones"] == 1
+        engine.check(engine.apply(run, engine.plan(run)))
+    plan, reads = noop_plan_reads(project, env)
+    assert "ec2.DescribeAvailabilityZones" not in reads and not plan.has_changes
+
+
+def test_existing_subnets_keep_their_zones_and_addresses(project):
+    """Subnets made in c and a (zone_names) stay where they are once zone_names is gone, and
+    a third zone is added after them: no subnet moves because zones are read."""
+    env = write_env(project, azs=2, extra='zone_names = ["us-east-1c", "us-east-1a"]\n')
+    before = up(project, env)
+    write_env(project, azs=2)
+    actions, after = apply_plan(project, env)
+    assert actions == {}
+    write_env(project, azs=3)
+    actions, after = apply_plan(project, env)
+    assert {a for a, action in actions.items() if a.startswith("network.subnet")} == {
+        "network.subnet.public[b]", "network.subnet.private[b]"}
+    assert set(actions.values()) == {Action.CREATE}
+    kept = ("network.subnet.public[c]", "network.subnet.public[a]")
+    assert [after.resources[a].id for a in kept] == [before.resources[a].id for a in kept]
+    assert after.resources["network.subnet.public[b]"].outputs["cidr"] == "10.0.32.0/20"
+
+
+def test_zone_names_the_region_lacks_are_one_line_before_any_change(project):
+    env = write_env(project, azs=2, region="ap-northeast-1",
+                    extra='zone_names = ["ap-northeast-1a", "ap-northeast-1b"]\n')
+    with pytest.raises(NgpError) as caught, engine.open_run(project, env, "up", Collect()):
+        pass
+    line = caught.value.line()
+    assert "'ap-northeast-1b' is not an Availability Zone of ap-northeast-1" in line
+    assert f"{env}.toml: network.zone_names" in line
+    assert not project_state(project, env).resources
+
+
+def test_more_zones_than_the_region_has_are_one_line(project):
+    env = write_env(project, azs=4, region="ap-northeast-1")
+    with pytest.raises(NgpError) as caught, engine.open_run(project, env, "up", Collect()):
+        pass
+    assert "ap-northeast-1 has 3 Availability Zones" in caught.value.line()
+    assert "network.availability_zones" in caught.value.line()
+
+
+# -- order: the internet gateway's attachment first, its detachment last -------------------
+
+def slow(run, operation, seconds=0.5):
+    import time
+
+    run.aws.client("ec2").meta.events.register(
+        f"before-call.ec2.{operation}", lambda **kwargs: time.sleep(seconds))
+
+
+def test_the_nat_gateway_waits_for_the_internet_gateways_attachment(project):
+    """The old graph let the NAT gateway (the longest chain) start before the gateway was
+    attached: AWS fails it (Gateway.NotAttached)."""
+    env = write_env(project, azs=1)
+    with engine.open_run(project, env, "up", Collect()) as run:
+        slow(run, "AttachInternetGateway")
+        engine.check(engine.apply(run, engine.plan(run)))
+        assert run.desired.graph.resources["network.nat[a]"].deps() >= {"network.igw"}
+    nat = project_state(project, env).resources["network.nat[a]"]
+    ec2 = engine.connect(project, project.load(env)).client("ec2")
+    assert ec2.describe_nat_gateways(NatGatewayIds=[nat.id])["NatGateways"][0][
+        "State"] == "available"
+
+
+def test_down_detaches_the_gateway_once_nothing_maps_a_public_address(project):
+    """NAT gateways and instances in public subnets go first: the detach is not refused
+    (DependencyViolation, mapped public addresses) and needs one call."""
+    env = write_env(project, "vm", azs=1)
+    text = (project.envs_dir / "vm.toml").read_text()
+    (project.envs_dir / "vm.toml").write_text(
+        text.replace('modules = ["network"]', 'modules = ["network", "manager"]')
+        + '\n[manager]\nimage_name = "amzn2-ami-hvm-*"\n')
+    up(project, env)
+    with engine.open_run(project, env, "down", Collect()) as run:
+        slow(run, "DeleteNatGateway", 0.3)
+        slow(run, "TerminateInstances", 0.3)
+        engine.check(engine.apply(run, engine.plan(run, destroy=True)))
+        assert run.aws.calls["ec2.DetachInternetGateway"] == 1
+        assert not run.state.resources
+
+
+def test_zones_without_the_envs_instance_types_are_skipped(project):
+    """us-east-1e offers no t3 (nor m5): an env whose machines are t3 must not have a subnet
+    there, where RunInstances answers Unsupported (rule ec2.instance-type-offerings)."""
+    env = write_env(project, azs=5)
+    path = project.envs_dir / f"{env}.toml"
+    path.write_text(path.read_text().replace('modules = ["network"]',
+                                             'modules = ["network", "manager"]')
+                    + '\n[manager]\nimage_name = "amzn2-ami-hvm-*"\n'
+                    + 'ngp_package = "git+https://example.com/ngp@' + "0" * 40 + '"\n')
+    with engine.open_run(project, env, "plan", Collect()) as run:
+        zones = run.settings.zones
+    assert zones == tuple(f"us-east-1{x}" for x in "abcdf")
+    path.write_text(path.read_text().replace("availability_zones = 5",
+                                             "availability_zones = 6"))
+    with pytest.raises(NgpError) as caught, engine.open_run(project, env, "plan", Collect()):
+        pass
+    assert "has 5 Availability Zones that offer t3.micro" in caught.value.line()
+    assert "network.availability_zones" in caught.value.line()

@@ -7,6 +7,7 @@ import ast
 import json
 import sys
 import textwrap
+import time
 import zipfile
 from io import BytesIO
 
@@ -131,7 +132,8 @@ def test_snapshot_delete_restore_gives_the_same_apps(marathon, bucket):
     asked = []
     result = logic.restore(request_through(marathon), bucket, SNAPSHOTS,
                            secret=lambda arn: asked.append(arn) or "the-secret-value")
-    assert result == {"snapshot": key, "apps": ["/platform/jobs/worker", "/platform/web"]}
+    assert result == {"snapshot": key, "apps": ["/platform/jobs/worker", "/platform/web"],
+                      "restore": result["restore"]}
     assert asked == [APPS[0]["labels"]["NGP_SECRET_TOKEN"]]
     assert comparable(marathon.list_apps()) == before
 
@@ -190,21 +192,97 @@ def test_restore_without_snapshots_or_with_a_wrong_key_says_so(marathon, bucket)
         logic.restore(request, bucket, SNAPSHOTS, "snapshots/nope.json")
 
 
-def test_the_lambda_handlers_run_the_same_logic(local_marathon, bucket, monkeypatch):
-    """The handlers as Lambda calls them, with urllib against the local Marathon."""
+class Invocations:
+    """Lambda as the start handler sees it: moto's Lambda does not run functions, so the
+    asynchronous invoke is recorded (and run in-process by the test, as Lambda would)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def invoke(self, **call):
+        self.calls.append(call)
+        return {"StatusCode": 202}
+
+
+def handlers_env(monkeypatch, local_marathon, bucket):
+    invocations = Invocations()
+    monkeypatch.setenv("MARATHON_URL", local_marathon.url)
+    monkeypatch.setenv("BUCKET", SNAPSHOTS)
+    monkeypatch.setenv("RESTORE_FUNCTION", "ngp-restore-t")
+    monkeypatch.setattr(logic, "_boto3", lambda service: {
+        "lambda": invocations}.get(service, bucket))
+    return invocations
+
+
+def record(bucket, id):
+    return json.loads(bucket.get_object(Bucket=SNAPSHOTS, Key=f"restores/{id}.json")[
+        "Body"].read())
+
+
+def test_the_route_answers_202_at_once_and_the_restore_records_its_progress(
+        local_marathon, bucket, monkeypatch):
+    """POST /restore as API Gateway calls it: 202 and an id, well inside API Gateway's 29 s,
+    while Marathon would keep the restore waiting; then the asynchronous restore itself."""
     request = logic.urllib_request(local_marathon.url)
     assert request("PUT", "/v2/apps/platform/web?partialUpdate=false",
                    {k: v for k, v in APPS[1].items() if k != "id"} | {"id": "/platform/web"}
                    )[0] in (200, 201)
-    monkeypatch.setenv("MARATHON_URL", local_marathon.url)
-    monkeypatch.setenv("BUCKET", SNAPSHOTS)
-    monkeypatch.setattr(logic, "_boto3", lambda service: bucket)
+    invocations = handlers_env(monkeypatch, local_marathon, bucket)
     key = logic.snapshot_handler({}, None)["snapshot"]
-    answer = logic.restore_handler({"body": json.dumps({"snapshot": key})}, None)
-    assert answer["statusCode"] == 200
-    assert json.loads(answer["body"])["apps"] == ["/platform/web"]
-    bad = logic.restore_handler({"body": json.dumps({"snapshot": "snapshots/x.json"})}, None)
-    assert bad["statusCode"] == 400 and "no snapshot" in bad["body"]
+    puts = []
+    monkeypatch.setattr(logic, "_put_back", lambda *a: puts.append(a))  # it never runs here
+
+    started = time.monotonic()
+    answer = logic.start_handler({"body": json.dumps({"snapshot": key})}, None)
+    assert time.monotonic() - started < 5
+    assert answer["statusCode"] == 202 and puts == [], "the route restored, not started"
+    body = json.loads(answer["body"])
+    assert body["status"] == "started" and body["snapshot"] == key
+    id = body["restore"]
+    assert body["record"] == f"s3://{SNAPSHOTS}/restores/{id}.json"
+    assert invocations.calls == [{
+        "FunctionName": "ngp-restore-t", "InvocationType": "Event",
+        "Payload": json.dumps({"restore": id, "snapshot": key})}]
+    assert record(bucket, id) | {"started": None} == {
+        "id": id, "status": "started", "snapshot": key, "done": [], "failed": [],
+        "started": None, "finished": None, "error": None}
+
+    monkeypatch.undo()
+    handlers_env(monkeypatch, local_marathon, bucket)
+    logic.restore_handler(json.loads(invocations.calls[0]["Payload"]), None)
+    done = record(bucket, id)
+    assert done["status"] == "done" and done["done"] == ["/platform/web"]
+    assert done["failed"] == [] and done["error"] is None and done["finished"]
+    # Lambda runs a failed asynchronous invocation again: a record past "started" is not rerun.
+    assert logic.restore_handler(json.loads(invocations.calls[0]["Payload"]), None) == done
+
+
+def test_a_restore_records_the_apps_marathon_refused_and_fails(local_marathon, bucket,
+                                                                monkeypatch):
+    invocations = handlers_env(monkeypatch, local_marathon, bucket)
+    bucket.put_object(Bucket=SNAPSHOTS, Key="snapshots/20260101T000000Z.json",
+                      Body=json.dumps({"format": 1, "apps": [
+                          {"id": "/platform/bad", "cmd": "x", "instances": -1},
+                          {**APPS[1], "id": "/platform/good"}], "groups": {}}).encode())
+    id = json.loads(logic.start_handler({"body": "{}"}, None)["body"])["restore"]
+    logic.restore_handler(json.loads(invocations.calls[0]["Payload"]), None)
+    failed = record(bucket, id)
+    assert failed["status"] == "failed" and failed["done"] == ["/platform/good"]
+    assert failed["failed"] == ["/platform/bad"]
+    assert "1 of 2 apps were not restored: restoring app /platform/bad failed" in failed[
+        "error"]
+
+
+def test_the_route_refuses_a_missing_snapshot_with_400_and_starts_nothing(
+        local_marathon, bucket, monkeypatch):
+    invocations = handlers_env(monkeypatch, local_marathon, bucket)
+    for body in ("{}", json.dumps({"snapshot": "snapshots/x.json"}), "[1]", "{"):
+        answer = logic.start_handler({"body": body}, None)
+        assert answer["statusCode"] == 400, answer
+    assert "no snapshot yet" in logic.start_handler({"body": "{}"}, None)["body"]
+    assert invocations.calls == []
+    assert "Contents" not in bucket.list_objects_v2(Bucket=SNAPSHOTS,
+                                                    Prefix="restores/")
 
 
 # -- the modules' resources ------------------------------------------------------------------
@@ -221,8 +299,7 @@ def test_snapshot_functions_may_write_and_read_their_bucket_and_nothing_else(tmp
     assert not any("s3:" in str(s["Action"]) for s in statements if s not in storage)
     function = resolve(graph.resources["marathon_snapshot.snapshot"].spec, fake)
     assert function["environment"] == {"BUCKET": "marathon_snapshot.bucket",
-                                       "MARATHON_URL": "http://int.elb.example:8080",
-                                       "NGP_ENV": "t"}
+                                       "MARATHON_URL": "http://int.elb.example:8080"}
     assert function["code_sha256"] == awslambda.code_sha256("marathon_snapshot")
     assert function["subnet_ids"] == ["<network.subnet.private[a].id>",
                                       "<network.subnet.private[b].id>"]
@@ -232,6 +309,41 @@ def test_snapshot_functions_may_write_and_read_their_bucket_and_nothing_else(tmp
     assert api["routes"][0]["authorization"] == "AWS_IAM"
     assert {r.kind for r in graph.resources.values() if r.module == "marathon_snapshot"} >= {
         "logs.group", "events.target", "lambda.permission", "apigateway.stage"}
+
+
+def test_only_the_start_function_may_invoke_and_only_the_restore(tmp_path):
+    settings = load(tmp_path, ["network", "dcos", "marathon_snapshot"])
+    graph = build_desired(settings).graph
+    invokes = {}
+    for address, res in graph.resources.items():
+        if res.kind == "iam.role":
+            for document in resolve(res.spec, fake)["policies"].values():
+                for statement in document["Statement"]:
+                    if "lambda:" in str(statement["Action"]):
+                        invokes.setdefault(address, []).append(statement)
+    assert invokes == {"marathon_snapshot.start_role": [{
+        "Sid": "StartRestore", "Effect": "Allow", "Action": "lambda:InvokeFunction",
+        "Resource": "arn:aws:lambda:us-east-1:123456789012:function:ngp-restore-t"}]}
+    start = resolve(graph.resources["marathon_snapshot.start"].spec, fake)
+    assert start["handler"] == "marathon_snapshot.start_handler"
+    assert start["environment"] == {"BUCKET": "marathon_snapshot.bucket",
+                                    "RESTORE_FUNCTION": "marathon_snapshot.restore"}
+    assert start["subnet_ids"] == [] and start["timeout"] <= 29  # it answers API Gateway
+    restore = resolve(graph.resources["marathon_snapshot.restore"].spec, fake)
+    assert restore["name"] == "ngp-restore-t" and restore["timeout"] == 900
+    assert restore["environment"]["NGP_ENV"] == "t"  # it leaves other envs' apps alone
+    api = resolve(graph.resources["marathon_snapshot.api"].spec, fake)
+    assert api["routes"][0]["function_arn"] == "arn:marathon_snapshot.start"
+    permission = graph.resources["marathon_snapshot.api_permission"].spec
+    assert permission["function"].address == "marathon_snapshot.start"
+    for key in ("restore", "start"):
+        statements = resolve(graph.resources[f"marathon_snapshot.{key}_role"].spec, fake)[
+            "policies"]
+        records = [s for doc in statements.values() for s in doc["Statement"]
+                   if s["Sid"] == "RecordRestores"]
+        assert records == [{"Sid": "RecordRestores", "Effect": "Allow",
+                            "Action": ["s3:GetObject", "s3:PutObject"],
+                            "Resource": f"arn:aws:s3:::{SNAPSHOTS}/restores/*"}]
 
 
 def test_ecr_repositories_refresher_and_agent_policy(tmp_path):

@@ -33,6 +33,13 @@ def igw_id(ctx, vpc_id):
 
 
 @pytest.fixture
+def nat_subnet_id(subnet_id, igw_id):
+    """A public subnet whose VPC has its internet gateway attached: where a NAT gateway
+    can be (ec2.nat-needs-attached-igw)."""
+    return subnet_id
+
+
+@pytest.fixture
 def eip_id(ctx):
     return get_kind("ec2.eip").create(ctx, "network.eip", {"name": "e"})[0]
 
@@ -151,3 +158,38 @@ def rest_api_id(ctx, function):
         "name": "ngp-x-api", "description": "d", "routes": [
             {"path": "restore", "method": "POST", "authorization": "AWS_IAM",
              "function_arn": function["arn"]}]})[0]
+
+
+@pytest.fixture
+def object_bucket(ctx):
+    return get_kind("s3.bucket").create(ctx, "dcos.exhibitor_bucket", {
+        "name": "ngp-exhibitor-test-123456789012", "versioning": True})[0]
+
+
+@pytest.fixture
+def object_files(tmp_path):
+    """Two local files, each with its sha256: what an s3.object uploads."""
+    import hashlib
+
+    files = {}
+    for name in ("one", "two"):
+        path = tmp_path / f"installer-{name}.sh"
+        path.write_text(f"#!/bin/sh\necho {name}\n")
+        files[name] = (str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+    return files
+
+
+@pytest.fixture
+def package_file(ctx, tmp_path):
+    """A bucket of the env's and a wheel to upload to it: an s3.object's spec."""
+    import hashlib
+
+    from ngp.resources import get_kind
+
+    bucket = get_kind("s3.bucket").create(ctx, "manager.bucket", {
+        "name": "ngp-manager-test-123456789012", "versioning": True})[0]
+    wheel = tmp_path / "ngp-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"PK a wheel")
+    sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    return {"bucket": bucket, "key": f"packages/{sha}/{wheel.name}", "source": str(wheel),
+            "sha256": sha}

@@ -3,12 +3,14 @@ find adopts it, change it (update or replace), delete, read is None, delete agai
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 import pytest
 from botocore.exceptions import ClientError
 
 from ngp.aws import iam_action
+from ngp.errors import ResourceError
 from ngp.resources import KINDS, get_kind
 from tests.resources.conftest import TRUST, function_spec, policy
 
@@ -32,6 +34,8 @@ def es_policy(cidrs):
         "Condition": {"IpAddress": {"aws:SourceIp": cidrs}}}]}
 
 
+SHA256_TWO = hashlib.sha256(b"#!/bin/sh\necho two\n").hexdigest()  # conftest's object_files
+
 # kind -> (spec builder, change builder, expected action for the change)
 CASES = {
     "ec2.vpc": (
@@ -47,7 +51,8 @@ CASES = {
         lambda s: {**s, "name": "i2"}, "update"),
     "ec2.eip": (lambda f: {"name": "e"}, lambda s: {"name": "e2"}, "update"),
     "ec2.nat_gateway": (
-        lambda f: {"name": "n", "subnet_id": f("subnet_id"), "allocation_id": f("eip_id")},
+        lambda f: {"name": "n", "subnet_id": f("nat_subnet_id"),
+                   "allocation_id": f("eip_id")},
         lambda s: {**s, "name": "n2"}, "update"),
     "ec2.route_table": (
         lambda f: {"name": "r", "vpc_id": f("vpc_id"),
@@ -169,6 +174,11 @@ CASES = {
         lambda f: {"name": "ngp-access", "path": "/ngp/test/", "description": "d",
                    "document": policy("s3:GetObject")},
         lambda s: {**s, "document": policy("s3:PutObject")}, "update"),
+    "s3.object": (
+        lambda f: {"bucket": f("object_bucket"), "key": "installer/dcos_generate_config.sh",
+                   "source": f("object_files")["one"][0], "sha256": f("object_files")["one"][1]},
+        lambda s: {**s, "source": s["source"].replace("one", "two"), "sha256": SHA256_TWO},
+        "update"),
     "s3.bucket": (lambda f: {"name": "ngp-registry-test-123456789012", "versioning": False},
                   lambda s: {**s, "versioning": True}, "update"),
     "ec2.image": (lambda f: {"owners": ["099720109477"], "name": "ubuntu/images/*"}, None,
@@ -312,14 +322,36 @@ def test_two_objects_tagged_with_one_address_is_an_error(ctx):
         kind.find(ctx, ADDRESS, {})
 
 
-def test_nat_gateway_delete_waits_until_gone(ctx, subnet_id, eip_id):
+def test_nat_gateway_delete_waits_until_gone(ctx, nat_subnet_id, eip_id):
     kind = get_kind("ec2.nat_gateway")
-    id, _ = kind.create(ctx, ADDRESS, {"name": "n", "subnet_id": subnet_id,
+    id, _ = kind.create(ctx, ADDRESS, {"name": "n", "subnet_id": nat_subnet_id,
                                       "allocation_id": eip_id})
     kind.delete(ctx, id)
     state = ctx.aws.client("ec2").describe_nat_gateways(NatGatewayIds=[id])["NatGateways"]
     assert state[0]["State"] == "deleted"
     get_kind("ec2.eip").delete(ctx, eip_id)  # its address is free again
+
+
+def test_nat_gateway_create_waits_while_it_is_pending(ctx, nat_subnet_id, eip_id):
+    """AWS answers a new NAT gateway `pending` (ec2.nat-pending): create returns once it is
+    available, not at once."""
+    id, _ = get_kind("ec2.nat_gateway").create(ctx, ADDRESS, {
+        "name": "n", "subnet_id": nat_subnet_id, "allocation_id": eip_id})
+    state = ctx.aws.client("ec2").describe_nat_gateways(NatGatewayIds=[id])["NatGateways"]
+    assert state[0]["State"] == "available"
+    assert ctx.aws.calls["ec2.DescribeNatGateways"] >= 1
+
+
+def test_a_failed_nat_gateway_is_one_line_with_awss_reason_and_what_to_do(ctx, subnet_id,
+                                                                          eip_id, vpc_id):
+    with pytest.raises(ResourceError) as caught:
+        get_kind("ec2.nat_gateway").create(ctx, ADDRESS, {
+            "name": "n", "subnet_id": subnet_id, "allocation_id": eip_id})
+    line = caught.value.line()
+    assert line.startswith(f"{ADDRESS}: NAT gateway nat-")
+    assert (f"is failed: Gateway.NotAttached: Network {vpc_id} has no Internet gateway "
+            "attached. Attach an internet gateway") in line
+    assert "\n" not in line
 
 
 def test_eventual_consistency_errors_are_retried(ctx, vpc_id):
@@ -376,12 +408,26 @@ def test_association_find_tells_the_subnets_of_one_table_apart(ctx, vpc_id, igw_
         assert kind.find(ctx, "x.a", {"subnet_id": subnet, "route_table_id": table})[0] == id
 
 
-def test_find_never_adopts_another_envs_object(ctx, aws, subnet_id):
+def test_find_never_adopts_another_envs_object(ctx, aws, nat_subnet_id):
     """moto ignores tag filters on DescribeNatGateways: find must check the env itself."""
     from ngp.resources import Context
 
     other = Context(aws=aws, env="other", lineage="x")
     eip = get_kind("ec2.eip").create(other, "network.eip", {"name": "e"})[0]
     get_kind("ec2.nat_gateway").create(other, "network.nat[a]", {
-        "name": "n", "subnet_id": subnet_id, "allocation_id": eip})
+        "name": "n", "subnet_id": nat_subnet_id, "allocation_id": eip})
     assert get_kind("ec2.nat_gateway").find(ctx, "network.nat[a]", {}) is None
+
+
+def test_a_nat_gateway_found_pending_after_a_killed_create_is_adopted_once_available(
+        ctx, nat_subnet_id, eip_id):
+    ec2 = ctx.aws.client("ec2")
+    nat = ec2.create_nat_gateway(SubnetId=nat_subnet_id, AllocationId=eip_id,
+                                 TagSpecifications=[{"ResourceType": "natgateway", "Tags": [
+                                     {"Key": k, "Value": v}
+                                     for k, v in ctx.tags(ADDRESS, "n").items()]}])
+    assert nat["NatGateway"]["State"] == "pending"  # as a run killed here leaves it
+    id, live = get_kind("ec2.nat_gateway").find(ctx, ADDRESS, {})
+    assert id == nat["NatGateway"]["NatGatewayId"] and live["status"] == "available"
+    assert ec2.describe_nat_gateways(NatGatewayIds=[id])["NatGateways"][0][
+        "State"] == "available"

@@ -53,3 +53,56 @@ def test_the_default_bucket_names_are_the_envs_own_not_names_others_hold(ctx, tm
         "dcos.exhibitor_bucket": "ngp-exhibitor-dev-123456789012",
         "docker_registry.bucket": "ngp-registry-dev-123456789012",
         "marathon_snapshot.bucket": "ngp-snapshots-dev-123456789012"}
+
+
+# -- s3.object: a local file uploaded with its sha256 ----------------------------------------
+
+
+def _bucket(ctx, name="ngp-exhibitor-test-123456789012"):
+    get_kind("s3.bucket").create(ctx, "dcos.exhibitor_bucket", {"name": name, "versioning": True})
+    return name
+
+
+def test_an_object_is_uploaded_checked_replaced_and_deleted_with_every_version(ctx, tmp_path):
+    import hashlib
+
+    import pytest
+
+    from ngp.errors import ResourceError
+
+    kind, s3, bucket = get_kind("s3.object"), ctx.aws.client("s3"), _bucket(ctx)
+    source = tmp_path / "dcos_generate_config.sh"
+    source.write_bytes(b"installer one")
+    spec = {"bucket": bucket, "key": "installer/dcos_generate_config.sh", "source": str(source),
+            "sha256": hashlib.sha256(b"installer one").hexdigest()}
+    assert kind.find(ctx, "dcos.installer", spec) is None
+
+    id, outputs = kind.create(ctx, "dcos.installer", spec)
+    assert id == f"{bucket}/installer/dcos_generate_config.sh"
+    assert outputs["sha256"] == spec["sha256"]
+    head = s3.head_object(Bucket=bucket, Key=spec["key"])
+    assert head["Metadata"] == {"sha256": spec["sha256"]}
+    assert head["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key=spec["key"])["Body"].read() == b"installer one"
+    # An interrupted create that had finished its upload is adopted, not repeated.
+    assert kind.find(ctx, "dcos.installer", spec)[0] == id
+    assert kind.read(ctx, id)["status"] == "uploaded (13 bytes)"
+
+    # A file that is not the one the sha256 names is never uploaded.
+    source.write_bytes(b"installer two, tampered")
+    newer = {**spec, "sha256": hashlib.sha256(b"installer two").hexdigest()}
+    with pytest.raises(ResourceError, match=r"has sha256 [0-9a-f]{64}, not "):
+        kind.update(ctx, id, spec, newer)
+    assert s3.get_object(Bucket=bucket, Key=spec["key"])["Body"].read() == b"installer one"
+    source.write_bytes(b"installer two")
+    assert kind.update(ctx, id, spec, newer)["sha256"] == newer["sha256"]
+
+    kind.delete(ctx, id)
+    assert kind.read(ctx, id) is None
+    assert "Versions" not in s3.list_object_versions(Bucket=bucket, Prefix=spec["key"])
+    kind.delete(ctx, id)  # already gone is success
+
+
+def test_an_object_kind_is_registered_with_its_actions():
+    kind = get_kind("s3.object")
+    assert {"s3:PutObject", "s3:GetObject", "s3:DeleteObjectVersion"} <= set(kind.actions)

@@ -10,6 +10,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from ngp.sandbox import strict
 from ngp.sandbox.rules import async_states
 from ngp.sandbox.rules.async_states import HEALTHY_THRESHOLD_NOT_PASSED
 
@@ -191,5 +192,5 @@ def test_images_not_deprecated_are_listed_as_before(ec2):
 
 def test_under_the_model_the_states_take_no_time(monkeypatch, ec2, image_id, subnet):
     # The model's call times already hold them (ngp/sandbox/model.py): not counted twice.
-    monkeypatch.setitem(async_states.MODELLED, "on", True)
+    monkeypatch.setitem(strict.MODELLED, "on", True)
     assert state(ec2, run_one(ec2, image_id, subnet)) == "running"

@@ -3,6 +3,7 @@
 
 from ngp.sandbox.rules import (  # noqa: F401
     async_states,
+    ec2_network,
     ec2_offerings,
     iam,
     iam_auth,

@@ -16,21 +16,13 @@ import re
 import time
 from typing import Any
 
-from ngp.sandbox.strict import Answer, Call, Refusal, Rule, backend, rule
+from ngp.sandbox.strict import Answer, Call, Refusal, Rule, backend, ends_at, rule
 from ngp.sandbox.xml import rewrite_members
 
 PENDING_SECONDS = 1.0  # AWS: seconds to a minute from RunInstances or StartInstances
 STOPPING_SECONDS = 0.5  # AWS: seconds to minutes from StopInstances
 PROCESSING_SECONDS = 1.0  # AWS: 15-30 minutes to create a domain, as long to change it
 OUT_OF_SERVICE_SECONDS = 1.0  # AWS: HealthyThreshold x Interval (ngp's masters: 2 x 30 s)
-
-MODELLED = {"on": False}  # under --model (set by the sandbox): the states take no time
-
-
-def ends_at(seconds: float) -> float:
-    """When a state that lasts `seconds` here ends."""
-    return time.monotonic() + (0.0 if MODELLED["on"] else seconds)
-
 
 STATE_CODES = {"pending": 0, "running": 16, "stopping": 64, "stopped": 80}
 Key = tuple[str, str, str]  # account, region, id
