@@ -59,7 +59,7 @@ def test_services_up_snapshot_restore_allow_ip_and_down(home):
     record = json.loads(home.ngp("restore", "--status", id, "--env", env, "--json",
                                  check=True).stdout)
     assert record["status"] == "done" and record["snapshot"] == taken["snapshot"]
-    assert "/platform/registry" in record["done"] and record["failed"] == []
+    assert f"/{env}/platform/registry" in record["done"] and record["failed"] == []
     shown = home.ngp("restore", "--status", id, "--env", env, check=True).stdout
     assert shown.startswith(f"Restore {id}: done, snapshot {taken['snapshot']}")
     unknown = home.ngp("restore", "--status", "nope", "--env", env)
