@@ -80,7 +80,7 @@ def load(folder: str | Path | None = None) -> Schema | None:
                     SCHEMA_VARIABLE)
         return None
     try:
-        return Schema(Path(where))
+        return Schema(Path(where).resolve())  # one name for the folder, however given
     except ImportError:
         log.warning("local Marathon: jsonschema is not installed; app definitions are "
                     "checked with ngp's own rules only")

@@ -322,7 +322,8 @@ def test_down_detaches_the_gateway_once_nothing_maps_a_public_address(project):
     text = (project.envs_dir / "vm.toml").read_text()
     (project.envs_dir / "vm.toml").write_text(
         text.replace('modules = ["network"]', 'modules = ["network", "manager"]')
-        + '\n[manager]\nimage_name = "amzn2-ami-hvm-*"\n')
+        + '\n[manager]\nimage_name = "amzn2-ami-hvm-*"\n'
+        + f'ngp_package = "{PINNED}"\n')
     up(project, env)
     with engine.open_run(project, env, "down", Collect()) as run:
         slow(run, "DeleteNatGateway", 0.3)
@@ -340,7 +341,7 @@ def test_zones_without_the_envs_instance_types_are_skipped(project):
     path.write_text(path.read_text().replace('modules = ["network"]',
                                              'modules = ["network", "manager"]')
                     + '\n[manager]\nimage_name = "amzn2-ami-hvm-*"\n'
-                    + 'ngp_package = "git+https://example.com/ngp@' + "0" * 40 + '"\n')
+                    + f'ngp_package = "{PINNED}"\n')
     with engine.open_run(project, env, "plan", Collect()) as run:
         zones = run.settings.zones
     assert zones == tuple(f"us-east-1{x}" for x in "abcdf")
