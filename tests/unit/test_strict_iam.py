@@ -155,3 +155,18 @@ def test_a_secret_name_scheduled_for_deletion_is_refused_as_aws_refuses_it(aws, 
         client.create_secret(Name="ngp-admin", SecretString="two")
     assert error(refused)[0] == "InvalidRequestException"
     assert "scheduled for deletion" in error(refused)[1]
+
+
+def test_under_the_model_a_new_role_waits_no_time_of_its_own(monkeypatch):
+    """The model's CreateRole time stands for the propagation (not counted twice)."""
+    import time
+
+    from ngp.sandbox import strict
+    from ngp.sandbox.rules.iam import Propagation
+
+    monkeypatch.setitem(strict.MODELLED, "on", True)
+    rule = Propagation()
+    rule.changed[("123456789012", "role", "r")] = strict.ends_at(60.0)
+    call = type("C", (), {"account": "123456789012"})()
+    time.sleep(0.01)
+    assert not rule.fresh(call, "role", "r")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ngp.sandbox.strict import Answer, Call, Refusal, Rule, backend, rule
+from ngp.sandbox.strict import Answer, Call, Refusal, Rule, backend, ends_at, rule
 
 # How long a new role or profile stays unseen. AWS gives no figure ("usually within
 # seconds"); terraform-provider-aws retries for up to 2 minutes (propagationTimeout). Two
@@ -47,7 +47,9 @@ class Propagation(Rule):
               "#troubleshoot_general_eventual-consistency")
 
     def reset(self) -> None:
-        self.changed: dict[tuple[str, str, str], float] = {}  # (account, kind, name) -> when
+        # (account, kind, name) -> until when it is not yet seen (strict.ends_at: under
+        # --model, the modelled CreateRole stands for the wait)
+        self.changed: dict[tuple[str, str, str], float] = {}
 
     def after(self, call: Call, answer: Answer) -> None:
         if call.service != "iam" or answer.status != 200:
@@ -56,14 +58,14 @@ class Propagation(Rule):
             if call.operation in changes and call.param(changes[call.operation]):
                 with self.lock:
                     self.changed[(call.account, kind, call.param(changes[call.operation]))] = \
-                        time.monotonic()
+                        ends_at(PROPAGATION_SECONDS)
 
     def fresh(self, call: Call, kind: str, name_or_arn: str | None) -> bool:
         if not name_or_arn:
             return False
         with self.lock:
-            when = self.changed.get((call.account, kind, last_part(name_or_arn)))
-        return when is not None and time.monotonic() - when < PROPAGATION_SECONDS
+            until = self.changed.get((call.account, kind, last_part(name_or_arn)))
+        return until is not None and time.monotonic() < until
 
     def before(self, call: Call) -> None:
         if call.service == "ec2" and call.operation in (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from ngp.sandbox.strict import Answer, Call, Refusal, Rule, backend, rule
+from ngp.sandbox.strict import Answer, Call, Refusal, Rule, backend, ends_at, rule
 
 # How long a name stays taken after a delete without recovery, which AWS carries out
 # asynchronously ("it can take a few seconds"; terraform-provider-aws retries CreateSecret for
@@ -35,7 +35,7 @@ class NameReuseAfterDelete(Rule):
     source = "https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html"
 
     def reset(self) -> None:
-        self.deleted: dict[tuple[str, str, str], float] = {}  # (account, region, name) -> when
+        self.deleted: dict[tuple[str, str, str], float] = {}  # (account, region, name) -> until
 
     def after(self, call: Call, answer: Answer) -> None:
         if call.service != "secretsmanager" or call.operation != "DeleteSecret" \
@@ -44,7 +44,7 @@ class NameReuseAfterDelete(Rule):
         name = deleted_name(call, answer)
         if name:
             with self.lock:
-                self.deleted[(call.account, call.region, name)] = time.monotonic()
+                self.deleted[(call.account, call.region, name)] = ends_at(REUSE_SECONDS)
 
     def before(self, call: Call) -> None:
         if call.service != "secretsmanager" or call.operation != "CreateSecret":
@@ -53,8 +53,8 @@ class NameReuseAfterDelete(Rule):
         if not isinstance(name, str):
             return
         with self.lock:
-            when = self.deleted.get((call.account, call.region, name))
-        if when is not None and time.monotonic() - when < REUSE_SECONDS:
+            until = self.deleted.get((call.account, call.region, name))
+        if until is not None and time.monotonic() < until:
             raise Refusal("InvalidRequestException", SCHEDULED)
         # Deleted with a recovery window: moto answers ResourceExistsException, AWS this.
         try:
