@@ -10,7 +10,6 @@ needs and nothing more, plus the read of that one wheel.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import replace
 from functools import cache
@@ -24,6 +23,7 @@ from ngp.graph import Format, Graph, Ref, Resource
 from ngp.modules.base import MODULES, Built, ModuleSettings, module
 from ngp.modules.network import subnets
 from ngp.resources.iam import EC2_TRUST, env_path
+from ngp.resources.s3 import file_sha256
 
 if TYPE_CHECKING:
     from ngp.config import Settings
@@ -114,11 +114,8 @@ def bucket_name(settings: Settings) -> str:
 
 @cache
 def _sha256(path: Path, size: int, mtime: float) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """Read once per run for a file of that size and time (each build of the graph asks)."""
+    return file_sha256(str(path))
 
 
 def wheel_file(settings: Settings, manager: ManagerSettings) -> tuple[Path, str]:
