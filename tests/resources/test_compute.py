@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from botocore.exceptions import ClientError
+from moto.ec2.models import ec2_backends
 
 from ngp.errors import NgpError, ResourceError
 from ngp.resources import get_kind
@@ -67,13 +70,22 @@ def test_image_lookup_takes_the_newest_and_names_the_filter_when_nothing_matches
     ec2 = ctx.aws.client("ec2")
     base = get_kind("ec2.image").lookup(ctx, {"owners": ["099720109477"],
                                               "name": "ubuntu/images/*xenial*"})
-    for n in (1, 3, 2):
-        ec2.register_image(Name=f"ngp-test-image-{n}", RootDeviceName="/dev/xvda",
-                           BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
-                                                 "Ebs": {"VolumeSize": 8}}])
+    # Creation dates pinned in moto's backend (the server runs in this process): moto
+    # stamps each image with the current second, so registrations a second apart would
+    # otherwise decide the answer. The newest by date is registered neither first nor
+    # last, and its name is not the greatest.
+    created = {2: datetime(2021, 1, 1, tzinfo=UTC), 1: datetime(2023, 1, 1, tzinfo=UTC),
+               3: datetime(2022, 1, 1, tzinfo=UTC)}
+    backend = ec2_backends[ctx.aws.account_id()][ctx.aws.region]
+    for n, when in created.items():
+        image_id = ec2.register_image(
+            Name=f"ngp-test-image-{n}", RootDeviceName="/dev/xvda",
+            BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+        )["ImageId"]
+        backend.amis[image_id].creation_date = when
     newest = get_kind("ec2.image").lookup(ctx, {"owners": ["self"],
                                                 "name": "ngp-test-image-*"})
-    assert newest["name"] == "ngp-test-image-3"
+    assert newest["name"] == "ngp-test-image-1"
     assert base["root_device_name"] == "/dev/sda1"
     with pytest.raises(NgpError) as exc:
         get_kind("ec2.image").lookup(ctx, {"owners": ["679593333241"],
