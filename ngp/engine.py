@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import graphlib
 import heapq
-import ipaddress
 import itertools
 import os
 import signal
@@ -29,7 +28,8 @@ from ngp.config import SANDBOX_ACCOUNT_ID, Project, Settings
 from ngp.errors import ApplyError, NgpError, NotOwnedError, ResourceError
 from ngp.graph import Graph, Ref, Resource, dependents, resolve
 from ngp.marathon.ready import reach_recorded_cluster
-from ngp.modules import MODULES
+from ngp.modules import MODULES, network
+from ngp.modules.network import NetworkSettings
 from ngp.permissions import with_boundary
 from ngp.plan import Action, Change, Plan, make_plan
 from ngp.resources import Context, get_kind
@@ -238,14 +238,18 @@ def bootstrap_backend(project: Project, settings: Settings) -> list[str]:
     return made
 
 
-def recorded_zones(state: State) -> list[str]:
-    """The zones of the network's subnets the state records, in their slots' order (the
-    subnets' address order: public slot i and private slot 8 + i share zone i)."""
-    subnets = sorted((ipaddress.ip_network(rec.outputs["cidr"]), rec.outputs["az"])
-                     for address, rec in state.resources.items()
-                     if address.startswith("network.subnet.") and rec.kind == "ec2.subnet"
-                     and "cidr" in rec.outputs and "az" in rec.outputs)
-    return list(dict.fromkeys(az for _, az in subnets))
+def recorded_zones(state: State, net: NetworkSettings) -> dict[int, str]:
+    """The zones of the network's subnets the state records, by slot: the subnet's place in
+    the network's address plan (public slot i and private slot 8 + i share zone i). A zone
+    keeps its slot, so a subnet never moves when others are missing (a run killed before it
+    recorded them, whose subnets the next run adopts where they are)."""
+    slots = network.subnet_slots(net)
+    zones: dict[int, str] = {}
+    for address, rec in sorted(state.resources.items()):
+        if address.startswith("network.subnet.") and rec.kind == "ec2.subnet" and \
+                "az" in rec.outputs and rec.outputs.get("cidr") in slots:
+            zones.setdefault(slots[rec.outputs["cidr"]], rec.outputs["az"])
+    return zones
 
 
 def instance_types(graph: Graph) -> set[str]:
@@ -266,10 +270,10 @@ def choose_zones(settings: Settings, aws: Aws, state: State,
     net = settings.module("network")
     if net.existing_vpc_id:
         return settings
-    recorded = recorded_zones(state)
+    recorded = recorded_zones(state, net)
     where = f"{settings.path.name}: network"
     if net.zone_names:
-        if set(net.zone_names) <= set(recorded):
+        if set(net.zone_names) <= set(recorded.values()):
             return settings
         region = region_zones(aws, types)
         for name in net.zone_names:
@@ -282,16 +286,19 @@ def choose_zones(settings: Settings, aws: Aws, state: State,
                                hint="List zones the region has, or remove zone_names to let "
                                "ngp choose.")
         return settings
-    if len(recorded) >= net.availability_zones:
-        return replace(settings, zones=tuple(recorded))
-    region = region_zones(aws, types)
-    chosen = recorded + [z for z in region if z not in recorded]
-    if len(chosen) < net.availability_zones:
+    count = net.availability_zones
+    if all(slot in recorded for slot in range(count)):
+        return replace(settings, zones=tuple(recorded[slot] for slot in range(count)))
+    free = [z for z in region_zones(aws, types) if z not in recorded.values()]
+    if len(free) < count - sum(slot in recorded for slot in range(count)):
         offering = f" that offer {', '.join(sorted(types))}" if types else ""
-        raise NgpError(f"availability_zones = {net.availability_zones}, but "
-                       f"{settings.core.region} has {len(chosen)} Availability Zones"
-                       f"{offering} ({', '.join(chosen)})", where=f"{where}.availability_zones",
-                       hint=f"Set availability_zones to {len(chosen)} or fewer.")
+        have = sorted(set(recorded.values()) | set(free))
+        raise NgpError(f"availability_zones = {count}, but "
+                       f"{settings.core.region} has {len(have)} Availability Zones"
+                       f"{offering} ({', '.join(have)})", where=f"{where}.availability_zones",
+                       hint=f"Set availability_zones to {len(have)} or fewer.")
+    free.reverse()
+    chosen = [recorded[slot] if slot in recorded else free.pop() for slot in range(count)]
     return replace(settings, zones=tuple(chosen))
 
 

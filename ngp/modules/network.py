@@ -91,6 +91,13 @@ def zones(settings: Settings, net: NetworkSettings) -> list[str]:
             for letter in string.ascii_lowercase[: net.availability_zones]]
 
 
+def subnet_slots(net: NetworkSettings) -> dict[str, int]:
+    """Each subnet address of the network's plan, by the zone slot it belongs to: public
+    slot i and private slot MAX_AZS + i are both zone i's."""
+    slots = net.cidr.subnets(new_prefix=net.cidr.prefixlen + 4)
+    return {str(cidr): i % MAX_AZS for i, cidr in enumerate(slots)}
+
+
 def zone_letter(zone: str) -> str:
     """The letter a zone's resources are addressed by: network.subnet.public[a]."""
     return zone[-1]
@@ -198,7 +205,7 @@ def build(settings: Settings) -> Built:
         Resource("network.igw", "ec2.internet_gateway",
                  {"name": settings.name("igw"), "vpc_id": vpc}),
     ]
-    slots = list(net.cidr.subnets(new_prefix=net.cidr.prefixlen + 4))
+    slots = list(net.cidr.subnets(new_prefix=net.cidr.prefixlen + 4))  # see subnet_slots
     for i, (az, letter) in enumerate(zip(azs, letters, strict=True)):
         for tier, slot, public in (("public", i, True), ("private", MAX_AZS + i, False)):
             # What maps public addresses lives in public subnets (NAT gateways, instances

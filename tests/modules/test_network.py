@@ -273,6 +273,29 @@ def test_existing_subnets_keep_their_zones_and_addresses(project):
     assert after.resources["network.subnet.public[b]"].outputs["cidr"] == "10.0.32.0/20"
 
 
+def test_a_run_killed_before_recording_the_first_zone_keeps_every_subnet_where_it_is(project):
+    """A kill can leave the state with zone b's subnets recorded and zone a's and c's only
+    as intents (CI found it): each recorded zone keeps its slot, the others are filled
+    around it, and the resumed run adopts every subnet where it is, replacing none (the old
+    rule put the recorded zones first: b took slot 0, and four subnets were replaced)."""
+    from ngp.state import Pending, now
+
+    env = write_env(project, azs=3)
+    before = up(project, env)
+    interrupted = [f"network.subnet.{tier}[{letter}]" for tier in ("public", "private")
+                   for letter in "ac"]
+    with engine.open_run(project, env, "up", Collect()) as run, run.saving() as state:
+        for address in interrupted:
+            rec = state.resources.pop(address)
+            state.pending[address] = Pending("create", rec.kind, now(), rec.spec, None,
+                                             rec.deps, rec.module)
+    with engine.open_run(project, env, "plan", Collect()) as run:
+        assert run.settings.zones == ("us-east-1a", "us-east-1b", "us-east-1c")
+        assert {a: run.state.resources[a].id for a in interrupted} == {
+            a: before.resources[a].id for a in interrupted}
+        assert not engine.plan(run).has_changes
+
+
 def test_zone_names_the_region_lacks_are_one_line_before_any_change(project):
     env = write_env(project, azs=2, region="ap-northeast-1",
                     extra='zone_names = ["ap-northeast-1a", "ap-northeast-1b"]\n')
