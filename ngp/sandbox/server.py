@@ -77,24 +77,6 @@ class AwsStyleErrors:
         return body
 
 
-class AtomicConditions:
-    """WSGI middleware: S3 and DynamoDB check a condition and write in one step; moto's
-    server checks, then writes, in threads that can interleave. Conditional requests (S3's
-    If-Match/If-None-Match, every DynamoDB call) are run one at a time, as AWS guarantees."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        conditional = ("HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ
-                       or environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"))
-        if not conditional:
-            return self.app(environ, start_response)
-        with self.lock:
-            return list(self.app(environ, start_response))
-
-
 TLS_ONLY = {"Bool": {"aws:SecureTransport": "false"}}
 
 
@@ -207,7 +189,7 @@ def aws_app(*, faults: str = "", latency_ms: float = 0.0, model_scale: float = 0
     dispatcher = DomainDispatcherApplication(create_backend_app)
     if model_scale > 0:  # the model's times, and not moto's first-call imports, are measured
         load_services(dispatcher)
-    app: Any = Strict(AtomicConditions(AwsStyleErrors(dispatcher)), lenient=lenient)
+    app: Any = Strict(AwsStyleErrors(dispatcher), lenient=lenient)  # one request at a time
     if plan.throttle or plan.consistency:
         app = AwsFaults(app, plan)
     if latency_ms > 0:

@@ -14,11 +14,13 @@ process, so they may read moto's backends directly (`backend`).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qs
 
@@ -164,7 +166,7 @@ REST_XML = {"route53", "cloudfront"}
 
 def render(call: Call, refusal: Refusal) -> tuple[str, list[tuple[str, str]], bytes]:
     """The refusal in the protocol botocore expects from the call's service."""
-    status = f"{refusal.status} {'Conflict' if refusal.status == 409 else 'Bad Request'}"
+    status = f"{refusal.status} {HTTPStatus(refusal.status).phrase}"
     code, message = refusal.code, _xml_escape(refusal.message)
     if call.headers.get("x-amz-target"):  # JSON protocol
         body = json.dumps({"__type": refusal.code, "message": refusal.message}).encode()
@@ -189,6 +191,15 @@ def render(call: Call, refusal: Refusal) -> tuple[str, list[tuple[str, str]], by
                        "Type": "User", "__type": refusal.code}).encode()
     return status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", refusal.code)], \
         body
+
+
+def _failed(r: Rule, call: Call) -> Refusal:
+    """A rule that raised: logged with its traceback, answered as AWS answers its own
+    failures (InternalError, 500), which botocore retries."""
+    logging.getLogger("ngp.sandbox").exception(
+        "strict rule %s failed on %s.%s", r.name, call.service, call.operation)
+    return Refusal("InternalError", f"the sandbox's rule {r.name} failed; see its log",
+                   status=500)
 
 
 def _xml_escape(text: str) -> str:
@@ -240,16 +251,32 @@ class Strict:
                       if cls.name not in self.lenient]
         self.refused = {}
         self._lock = threading.Lock()
+        # One request at a time through the rules and moto. The rules read moto's backends
+        # (instances, groups, balancers) while the server's other threads change them, and
+        # moto's own models are not thread-safe either: iterating a dict another request
+        # grows raised, and the request answered werkzeug's HTML page (CI found it). It also
+        # makes S3's and DynamoDB's conditional writes atomic, as AWS guarantees. Latency,
+        # faults and the model's call times wait outside, so calls still overlap in time.
+        self._one_at_a_time = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO") == "/moto-api/reset":
-            for r in self.rules:
-                with r.lock:
-                    r.reset()
-            return self.app(environ, start_response)
-        call = parse_call(environ)
-        if call is None:
-            return self.app(environ, start_response)
+        with self._one_at_a_time:
+            if environ.get("PATH_INFO") == "/moto-api/reset":
+                for r in self.rules:
+                    with r.lock:
+                        r.reset()
+                return list(self.app(environ, start_response))
+            call = parse_call(environ)
+            if call is None:
+                return list(self.app(environ, start_response))
+            try:
+                return self._strictly(call, environ, start_response)
+            except Refusal as refusal:  # a rule failed, not refused: AWS's bare 500, retried
+                status, headers, body = render(call, refusal)
+                start_response(status, [*headers, ("Content-Length", str(len(body)))])
+                return [body]
+
+    def _strictly(self, call: Call, environ: dict[str, Any], start_response: Any) -> Any:
         for r in self.rules:
             try:
                 r.before(call)
@@ -260,6 +287,8 @@ class Strict:
                 start_response(status, [*headers, ("Content-Length", str(len(body))),
                                         ("x-ngp-strict-rule", r.name)])
                 return [body]
+            except Exception as exc:
+                raise _failed(r, call) from exc
         captured: dict[str, Any] = {}
 
         def start(status: str, headers: list, exc_info: Any = None) -> Any:
@@ -274,7 +303,10 @@ class Strict:
                 chunks.close()
         answer = Answer(int(captured["status"].split()[0]), list(captured["headers"]), body)
         for r in self.rules:
-            r.after(call, answer)
+            try:
+                r.after(call, answer)
+            except Exception as exc:
+                raise _failed(r, call) from exc
         headers = answer.headers
         if answer.body is not body:  # rewritten: its length changed (a HEAD keeps moto's)
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]

@@ -4,6 +4,7 @@ S3's rules (the first family). Each rule family has its own tests beside this fi
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,69 @@ def test_a_refusal_reaches_botocore_as_the_service_s_own_error(refusing_server, 
     error = caught.value.response["Error"]
     assert error["Code"] == "SomeCode"
     assert error["Message"] == "said <as> AWS says it"
+
+
+class _Crashes(Rule):
+    name, summary, source = "test.crashes", "raises as a buggy rule would, for this test", "x"
+
+    def before(self, call):
+        raise RuntimeError("dictionary changed size during iteration")
+
+
+def _serve(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_a_rule_that_fails_answers_aws_s_internal_error_not_an_html_page(monkeypatch, caplog):
+    """A rule's bug reached botocore as werkzeug's HTML page, which it cannot parse (CI)."""
+    monkeypatch.setattr(strict, "all_rules", lambda: {_Crashes.name: _Crashes})
+    server, thread, url = _serve(Strict(lambda environ, start: [b""]))
+    try:
+        aws = Aws("us-east-1", endpoint_url=url, credentials=CREDENTIALS, max_attempts=1)
+        for service, call in (("ec2", lambda c: c.describe_vpcs()),
+                              ("secretsmanager", lambda c: c.list_secrets())):
+            with pytest.raises(ClientError) as caught:
+                call(aws.client(service))
+            assert caught.value.response["Error"]["Code"] == "InternalError"
+            assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+    assert "strict rule test.crashes failed on ec2.DescribeVpcs" in caplog.text
+
+
+def test_requests_reach_the_rules_and_moto_one_at_a_time(monkeypatch):
+    """Rules read moto's models while other requests change them: never at the same time."""
+    monkeypatch.setattr(strict, "all_rules", lambda: {})
+    inside, most, served, lock = [0], [0], [0], threading.Lock()
+
+    def slow_moto(environ, start_response):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.05)
+        with lock:
+            inside[0] -= 1
+            served[0] += 1
+        start_response("200 OK", [("Content-Type", "text/xml")])
+        return [b"<DescribeVpcsResponse><vpcSet/></DescribeVpcsResponse>"]
+
+    server, thread, url = _serve(Strict(slow_moto))
+    try:
+        aws = Aws("us-east-1", endpoint_url=url, credentials=CREDENTIALS, max_attempts=1)
+        clients = [aws.client("ec2") for _ in range(4)]
+        workers = [threading.Thread(target=c.describe_vpcs) for c in clients]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=30)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+    assert served[0] == 4 and most[0] == 1
 
 
 # -- S3 ------------------------------------------------------------------------------------
