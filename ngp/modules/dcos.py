@@ -21,6 +21,7 @@ public agents (marathon-lb, edge apps) at http://apps.example.com/.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,6 +166,9 @@ retry 5 15 curl -fsSL -o /tmp/awscliv2.zip \\
 unzip -qo /tmp/awscliv2.zip -d /tmp/ngp-awscli || fail "aws cli: the download is no zip"
 /tmp/ngp-awscli/aws/install --update || fail "aws cli: its installer failed"
 step "docker {docker_version}"
+mkdir -p /etc/docker
+cat >/etc/docker/daemon.json <<'NGP_DOCKER_DAEMON'
+{docker_daemon}NGP_DOCKER_DAEMON
 retry 10 15 yum install -y {docker_packages} \\
   || fail "docker: yum could not install {docker_packages}"
 yum versionlock add docker-ce docker-ce-cli containerd.io \\
@@ -389,10 +393,25 @@ def cluster_config(settings: Settings, dcos: DcosSettings) -> dict[str, Any]:
     }
 
 
+def docker_daemon(settings: Settings) -> str:
+    """/etc/docker/daemon.json of every node. With the docker_registry module, Docker trusts
+    the registry's plain-HTTP address: Docker speaks plain HTTP to no registry but loopback
+    unless it is listed in insecure-registries, which takes an address or a CIDR
+    (https://docs.docker.com/registry/insecure/, dockerd's "Insecure registries"). The
+    registry answers only at its VIP, inside the cluster, which is where agents pull from."""
+    daemon: dict[str, Any] = {}
+    if "docker_registry" in settings.modules:
+        from ngp.modules.docker_registry import VIP
+
+        daemon["insecure-registries"] = [f"{VIP.split(':')[0]}/32"]
+    return json.dumps(daemon, indent=2) + "\n"
+
+
 def _prelude_values(settings: Settings) -> dict[str, Any]:
     return {"env": settings.env, "vault": CENTOS_VAULT, "docker_repo": DOCKER_REPO,
             "docker_packages": " ".join(DOCKER_PACKAGES), "docker_version": DOCKER_VERSION,
-            "awscli": AWSCLI_VERSION, "install_tag": INSTALL_TAG}
+            "awscli": AWSCLI_VERSION, "install_tag": INSTALL_TAG,
+            "docker_daemon": docker_daemon(settings)}
 
 
 def fetch_installer(settings: Settings, dcos: DcosSettings) -> str:

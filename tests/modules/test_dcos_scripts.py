@@ -57,8 +57,14 @@ BEHAVIOUR = {
     "docker": textwrap.dedent("""\
         if [ "$1" = version ]; then echo "${DOCKER_FOUND:-19.03.5}"; fi
         """),
+    # What Docker reads when it starts: recorded with the call that starts it.
+    "systemctl": textwrap.dedent("""\
+        if [ "$1 $2" = "enable --now" ] && [ -f "$ROOT/etc/docker/daemon.json" ]; then
+          echo "daemon.json $(tr -d ' \n' <"$ROOT/etc/docker/daemon.json")" >>"$CALLS"
+        fi
+        """),
 }
-PLAIN = ("yum", "systemctl", "modprobe", "setenforce", "groupadd", "getent", "sleep")
+PLAIN = ("yum", "modprobe", "setenforce", "groupadd", "getent", "sleep")
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +81,10 @@ def scripts(tmp_path_factory):
         installer = "https://archive.example/dcos_generate_config.sh"
         installer_sha256 = "{INSTALLER_SHA256}"
     """)).graph
+    registry = build_desired(load(tmp_path_factory.mktemp("registry"),
+                                  modules=("network", "dcos", "docker_registry"))).graph
     return {"master": spec(graph, "dcos.master[0]")["user_data"],
+            "agent_registry": spec(registry, "dcos.private_agents_template")["user_data"],
             "agent": spec(graph, "dcos.public_agents_template")["user_data"],
             "bootstrap": spec(graph, "dcos.bootstrap")["user_data"],
             "bootstrap_s3": spec(local, "dcos.bootstrap")["user_data"],
@@ -100,8 +109,8 @@ class Run:
 def run(script: str, tmp_path: Path, *, os_release: str = CENTOS_7, fail: str = "",
         installer: str = INSTALLER, docker_found: str = "19.03.5") -> Run:
     root = tmp_path / "root"
-    for folder in ("etc/yum.repos.d", "etc/selinux", "etc/modules-load.d", "var/log", "opt",
-                   "tmp", "bin"):
+    for folder in ("etc/yum.repos.d", "etc/selinux", "etc/docker", "etc/modules-load.d",
+                   "var/log", "opt", "tmp", "bin"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     (root / "etc/os-release").write_text(os_release)
     (root / "etc/selinux/config").write_text("SELINUX=enforcing\n")
@@ -114,7 +123,7 @@ def run(script: str, tmp_path: Path, *, os_release: str = CENTOS_7, fail: str = 
         target = spare if name == "aws" else bin_dir
         (target / name).write_text(STAND_IN + BEHAVIOUR.get(name, ""))
         (target / name).chmod(0o755)
-    moved = re.compile(r"/etc/os-release|/etc/yum\.repos\.d|/etc/selinux/config|"
+    moved = re.compile(r"/etc/os-release|/etc/yum\.repos\.d|/etc/selinux/config|/etc/docker|"
                        r"/etc/modules-load\.d|/var/log/|/opt/dcos|/tmp/|/dev/console")
     script = moved.sub(lambda m: f"{root}/console" if m.group() == "/dev/console"
                        else f"{root}{m.group()}", script)
@@ -127,8 +136,8 @@ def run(script: str, tmp_path: Path, *, os_release: str = CENTOS_7, fail: str = 
     return Run(root, result)
 
 
-@pytest.mark.parametrize("name", ["master", "agent", "bootstrap", "bootstrap_s3",
-                                  "bootstrap_url"])
+@pytest.mark.parametrize("name", ["master", "agent", "agent_registry", "bootstrap",
+                                  "bootstrap_s3", "bootstrap_url"])
 def test_scripts_parse_and_pass_shellcheck(scripts, name):
     check = subprocess.run(["bash", "-n"], input=scripts[name], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
@@ -161,6 +170,18 @@ def test_a_node_installs_from_pinned_repositories_and_locks_docker(scripts, tmp_
         "awscli-exe-linux-x86_64-2.17.51.zip" in c for c in done.calls)
     assert "installed as master" in done.log and done.log.rstrip().endswith("done")
     assert not done.called("aws ec2 create-tags") and not done.console
+
+
+def test_docker_trusts_the_private_registry_before_it_starts(scripts, tmp_path):
+    """The registry is plain HTTP at its VIP: Docker refuses to pull from it unless it is
+    an insecure registry in daemon.json, read when Docker starts."""
+    done = run(scripts["agent_registry"], tmp_path)
+    assert done.code == 0, done.output + done.log
+    started = done.calls.index("systemctl enable --now docker chronyd")
+    assert done.calls[started + 1] == 'daemon.json {"insecure-registries":["192.168.0.1/32"]}'
+    plain = run(scripts["master"], tmp_path / "no-registry")
+    assert plain.code == 0, plain.output + plain.log
+    assert 'daemon.json {}' in plain.calls
 
 
 def test_a_failed_prerequisite_stops_the_node_with_its_reason(scripts, tmp_path):
