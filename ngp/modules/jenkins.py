@@ -17,6 +17,18 @@ if TYPE_CHECKING:
     from ngp.config import Settings
 
 
+# The jenkins/jenkins image runs Jenkins as user jenkins, uid and gid 1000 (its Dockerfile:
+# ARG uid=1000, USER ${user}; https://github.com/jenkinsci/docker), but Mesos makes a local
+# persistent volume owned by root, so Jenkins cannot write its home. The task starts as root,
+# gives the volume's top to uid 1000, then runs the image's own entrypoint (tini, jenkins.sh)
+# as that user: setpriv is util-linux's, in every Debian-based jenkins image. A cmd replaces
+# the image's entrypoint (Mesos runs it with `/bin/sh -c`), hence the entrypoint spelled out.
+JENKINS_UID = 1000
+HOME = "/var/jenkins_home"
+START = (f"chown {JENKINS_UID}:{JENKINS_UID} {HOME} && exec setpriv --reuid={JENKINS_UID} "
+         f"--regid={JENKINS_UID} --init-groups /usr/bin/tini -- /usr/local/bin/jenkins.sh")
+
+
 class JenkinsSettings(ModuleSettings):
     image: str = "jenkins/jenkins:lts-jdk17"
     cpus: float = Field(1.0, gt=0)
@@ -30,13 +42,15 @@ def build(settings: Settings) -> Built:
     jenkins: JenkinsSettings = settings.module("jenkins")
     app = {
         "id": app_id(settings, "jenkins"), "instances": 1, "cpus": jenkins.cpus, "mem": jenkins.mem,
+        "cmd": START,
         "container": {
-            "type": "DOCKER", "docker": {"image": jenkins.image},
+            "type": "DOCKER",
+            "docker": {"image": jenkins.image,
+                       "parameters": [{"key": "user", "value": "0:0"}]},
             "volumes": [
                 {"containerPath": "jenkins_home", "mode": "RW",
                  "persistent": {"size": jenkins.volume_gib * 1024}},
-                {"containerPath": "/var/jenkins_home", "hostPath": "jenkins_home",
-                 "mode": "RW"}],
+                {"containerPath": HOME, "hostPath": "jenkins_home", "mode": "RW"}],
             "portMappings": [{"containerPort": 8080, "hostPort": 0, "name": "http",
                               "labels": {"VIP_0": vip_label(settings, "jenkins", 8080)}}]},
         "networks": [{"mode": "container/bridge"}],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
 import sys
 import textwrap
 import time
@@ -453,3 +454,38 @@ def test_app_ids_and_named_vips_carry_the_env(tmp_path):
     assert sorted(labels) == ["/jenkins-t:8080", "/redis-t:6379"]
     assert resolve(built.outputs["jenkins_url"], fake) == \
         "http://jenkins-t.marathon.l4lb.thisdcos.directory:8080"
+
+
+# -- Jenkins ---------------------------------------------------------------------------------
+
+
+def test_jenkins_can_write_its_root_owned_volume(tmp_path):
+    """Mesos makes the persistent volume root's; the image runs Jenkins as uid 1000. The task
+    starts as root, hands the volume's top to 1000, then runs the image's entrypoint as 1000.
+    The command runs for real, with chown and setpriv as stand-ins that record their calls."""
+    built = build_desired(load(tmp_path, ["network", "jenkins"]))
+    app = built.graph.resources["jenkins.app"].spec
+    docker = app["container"]["docker"]
+    assert {"key": "user", "value": "0:0"} in docker["parameters"]
+    [persistent] = [v for v in app["container"]["volumes"] if "persistent" in v]
+    [home] = [v for v in app["container"]["volumes"] if v.get("hostPath") == "jenkins_home"]
+    assert persistent["containerPath"] == "jenkins_home" and home["mode"] == "RW"
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir()
+    for name, code in (("chown", 0), ("setpriv", 0)):
+        (bin_dir / name).write_text(f'#!/bin/sh\necho "{name} $*" >>"{calls}"\nexit {code}\n')
+        (bin_dir / name).chmod(0o755)
+    done = subprocess.run(["/bin/sh", "-c", app["cmd"]],
+                          env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert calls.read_text().splitlines() == [
+        f"chown 1000:1000 {home['containerPath']}",
+        "setpriv --reuid=1000 --regid=1000 --init-groups /usr/bin/tini -- "
+        "/usr/local/bin/jenkins.sh"]
+    # A volume that cannot be given to Jenkins stops the task before Jenkins starts.
+    (bin_dir / "chown").write_text(f'#!/bin/sh\necho "chown $*" >>"{calls}"\nexit 1\n')
+    calls.unlink()
+    failed = subprocess.run(["/bin/sh", "-c", app["cmd"]],
+                            env={"PATH": f"{bin_dir}:/usr/bin:/bin"}, timeout=30)
+    assert failed.returncode != 0 and "setpriv" not in calls.read_text()
