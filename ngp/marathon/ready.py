@@ -25,11 +25,27 @@ def marathon_url(dcos_url: str) -> str:
     return f"{dcos_url.rstrip('/')}/service/marathon"
 
 
+# Set on the env's manager node to its VPC's id (ngp/modules/manager.py). The masters'
+# external balancer admits the admin CIDRs (and the NAT's and VPN's addresses); inside the
+# VPC, ngp goes through the internal balancer, whose group admits the VPC, and never out
+# through the NAT and back in (dcos-terraform gives both balancers the same listeners).
+INSIDE_VPC = "NGP_INSIDE_VPC"
+
+
+def reach(found: dict[str, Any]) -> str:
+    """The DC/OS URL this process reaches the cluster at, from a gate's spec or outputs: the
+    internal balancer's inside the cluster's VPC, the external one's anywhere else."""
+    internal, vpc = found.get("internal_url"), found.get("vpc_id")
+    if internal and vpc and os.environ.get(INSIDE_VPC) == vpc:
+        return str(internal).rstrip("/")
+    return str(found["dcos_url"]).rstrip("/")
+
+
 def reach_recorded_cluster(marathon: Marathon, state: State) -> None:
     """Point an env's unpinned Marathon client at the cluster its state knows, if any."""
     for rec in state.resources.values():
         if rec.kind == Ready.name and rec.outputs.get("dcos_url"):
-            url = rec.outputs["dcos_url"]
+            url = reach(rec.outputs)
             marathon.point_at(marathon_url(url), token_source(url, os.environ))
             return
 
@@ -53,23 +69,27 @@ class Ready(Kind):
     is created: the id is the cluster's URL, and a later read makes no call.
 
     spec: {"dcos_url": "http://ngp-masters-dev-1234.us-east-1.elb.amazonaws.com",
-           "timeout": 1800}
-    Where the env's Marathon is fixed (the sandbox's, or marathon_url) only it is asked.
-    outputs: id, dcos_url, marathon_url, dcos_version, marathon_version
+           "internal_url": "http://internal-ngp-masters-int-dev-5678...elb.amazonaws.com",
+           "vpc_id": "vpc-0abc...", "timeout": 1800}
+    Inside vpc_id ($NGP_INSIDE_VPC, the manager node) the internal URL is asked, elsewhere
+    dcos_url. Where the env's Marathon is fixed (the sandbox's, or marathon_url) only it is
+    asked. outputs: id, dcos_url, internal_url, vpc_id, marathon_url (dcos_url's),
+    dcos_version, marathon_version
     """
 
     name = "marathon.ready"
     typical_seconds, typical_delete_seconds = 600.0, 0.0
     service = "marathon"
     replace_on = frozenset({"dcos_url"})
-    outputs = ("id", "dcos_url", "marathon_url", "dcos_version", "marathon_version")
+    outputs = ("id", "dcos_url", "internal_url", "vpc_id", "marathon_url", "dcos_version",
+               "marathon_version")
 
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         # A no-op plan must not wait on the cluster: what was recorded stands.
         return {id: {"id": id, "dcos_url": id, "status": "answered"} for id in ids}
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
-        url = spec["dcos_url"].rstrip("/")
+        public, url = spec["dcos_url"].rstrip("/"), reach(spec)
         marathon = marathon_of(ctx)
         marathon.point_at(marathon_url(url), token_source(url, os.environ))
         seen: dict[str, str] = {}
@@ -88,9 +108,11 @@ class Ready(Kind):
             timeout=timeout, max_delay=15.0,
             hint="Look at the bootstrap node's /var/log/ngp-dcos.log and a master's (ssh "
             "through the VPN), then run `ngp up` again: it waits again, nothing is redone.")
-        return url, {"id": url, "dcos_url": url, "marathon_url": marathon.url,
-                     "dcos_version": seen.get("dcos", ""),
-                     "marathon_version": str(info.get("version", ""))}
+        return public, {
+            "id": public, "dcos_url": public, "internal_url": spec.get("internal_url", ""),
+            "vpc_id": spec.get("vpc_id", ""),
+            "marathon_url": marathon.url if marathon.pinned else marathon_url(public),
+            "dcos_version": seen.get("dcos", ""), "marathon_version": str(info.get("version", ""))}
 
     def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
         return self.create(ctx, "", new)[1]  # only the timeout changed: wait again

@@ -621,7 +621,9 @@ def build(settings: Settings) -> Built:
             "health_check_grace_period": 600}))
     res.append(Resource("dcos.ready", "marathon.ready", {
         "dcos_url": Format("http://{host}", host=Ref("dcos.masters_lb", "dns_name")),
-        "timeout": dcos.ready_timeout},
+        "internal_url": Format("http://{host}", host=Ref("dcos.masters_internal_lb",
+                                                        "dns_name")),
+        "vpc_id": Ref("network.vpc"), "timeout": dcos.ready_timeout},
         depends_on=("dcos.masters_lb_masters", "dcos.masters_internal_lb_masters",
                     "dcos.private_agents", "dcos.public_agents")))
 

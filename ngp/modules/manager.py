@@ -48,6 +48,7 @@ python3.11 -m venv /opt/ngp
 cat >/etc/profile.d/ngp.sh <<'PROFILE'
 export NGP_ENV={env}
 export AWS_DEFAULT_REGION={region}
+export NGP_INSIDE_VPC={vpc}
 PROFILE
 echo "ngp: the manager is ready"
 """
@@ -185,7 +186,7 @@ def build(settings: Settings) -> Built:
             "key_name": Ref("network.key_pair", "name"),
             "instance_profile": Ref("manager.profile", "arn"),
             "user_data": Format(USER_DATA, env=settings.env, region=settings.core.region,
-                                install=install),
+                                vpc=Ref("network.vpc"), install=install),
             "root_volume_size": manager.root_volume_size, "root_volume_type": "gp3"}),
     ]
     # The role may do what ngp does for this env: the actions of every kind in the env

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ngp.graph import Ref, Resource
+from ngp.graph import Derived, Ref, Resource
 from ngp.modules.base import Built, Cidr, ModuleSettings, module
 
 if TYPE_CHECKING:
@@ -112,6 +112,23 @@ def _tcp(port: int, cidrs: list[Cidr], why: str) -> list[dict]:
     return [_rule("tcp", (port, port), {"cidr": str(c)}, why) for c in cidrs]
 
 
+def _host(ip: str) -> str:
+    return f"{ip}/32"
+
+
+def _passing(settings: Settings, net: NetworkSettings) -> list[dict]:
+    """The env's own addresses that reach the masters' external balancer: the NAT gateways'
+    (the private subnets' traffic to a public address leaves through them) and the VPN
+    server's (a client whose internet traffic goes through the VPN leaves with it). The
+    admin CIDRs alone would keep out the VPN's users and the env's own private machines."""
+    sources = [(Ref(f"network.eip.nat[{letter}]", "public_ip"), f"the NAT in {letter}")
+               for letter in nat_zones(settings, net)]
+    if "openvpn" in settings.modules:
+        sources.append((Ref("openvpn.eip", "public_ip"), "the VPN server"))
+    return [_rule("tcp", (port, port), {"cidr": Derived(_host, ip)}, f"{why}, {name}")
+            for ip, why in sources for port, name in ((80, "http"), (443, "https"))]
+
+
 def security_groups(settings: Settings, net: NetworkSettings, vpc: Ref) -> list[Resource]:
     """The platform's groups, rules as data (as DC/OS on AWS lays them out)."""
     admin = net.admin_cidrs
@@ -131,7 +148,7 @@ def security_groups(settings: Settings, net: NetworkSettings, vpc: Ref) -> list[
               for c in net.vpn_client_cidrs],
             *_tcp(22, admin, "ssh")]),
         "master_lb": ("DC/OS masters' load balancer", [
-            *_tcp(80, admin, "http"), *_tcp(443, admin, "https")]),
+            *_tcp(80, admin, "http"), *_tcp(443, admin, "https"), *_passing(settings, net)]),
         "public_agents": ("DC/OS public agents", [
             *_tcp(80, net.public_agent_cidrs, "http"),
             *_tcp(443, net.public_agent_cidrs, "https")]),

@@ -330,10 +330,62 @@ def test_gate_waits_for_admin_router_then_points_marathon_at_the_cluster(cluster
                                                         {"dcos_url": url, "timeout": 30})
         assert state["asked"] == 3  # waited through two 502s
         assert outputs == {"id": url, "dcos_url": url, "marathon_url": f"{url}/service/marathon",
+                           "internal_url": "", "vpc_id": "",
                            "dcos_version": "2.2.0", "marathon_version": "1.11.23"}
         assert client.list_apps() == []  # now through the cluster's Admin Router
     finally:
         client.close()
+
+
+def test_inside_the_vpc_the_gate_goes_through_the_internal_balancer(cluster, aws,
+                                                                      monkeypatch):
+    """On the manager node ($NGP_INSIDE_VPC is its VPC) the external balancer, which admits
+    only the admin CIDRs and the env's own public addresses, is not asked: the internal one
+    is. The outputs keep the external URL, which is what users open."""
+    from ngp.marathon.client import Marathon
+    from ngp.marathon.ready import INSIDE_VPC, reach_recorded_cluster
+    from ngp.resources import Context, get_kind
+    from ngp.state import Recorded, State
+
+    internal, _ = cluster
+    external = "http://127.0.0.1:9"  # nothing answers there
+    spec = {"dcos_url": external, "internal_url": internal, "vpc_id": "vpc-0123456789abcdef0",
+            "timeout": 30}
+    monkeypatch.setenv(INSIDE_VPC, "vpc-0123456789abcdef0")
+    client = Marathon(None, poll=0.02)
+    try:
+        id, outputs = get_kind("marathon.ready").create(
+            Context(aws=aws, env="t", lineage="l", marathon=client), "dcos.ready", spec)
+        assert client.url == f"{internal}/service/marathon" and client.list_apps() == []
+        assert (id, outputs["dcos_url"], outputs["marathon_url"]) == (
+            external, external, f"{external}/service/marathon")
+    finally:
+        client.close()
+    # A later run on the manager reaches the recorded cluster the same way.
+    state = State(env="t")
+    state.resources["dcos.ready"] = Recorded("marathon.ready", id, spec, outputs)
+    later = Marathon(None)
+    reach_recorded_cluster(later, state)
+    assert later.url == f"{internal}/service/marathon"
+    # In another VPC, or outside any, the external balancer is the one asked.
+    monkeypatch.setenv(INSIDE_VPC, "vpc-0fedcba9876543210")
+    elsewhere = Marathon(None)
+    with pytest.raises(NgpError, match="waiting for the cluster at http://127.0.0.1:9 "):
+        get_kind("marathon.ready").create(
+            Context(aws=aws, env="t", lineage="l", marathon=elsewhere), "dcos.ready",
+            {**spec, "timeout": 1})
+    elsewhere.close()
+    later.close()
+
+
+def test_the_manager_says_which_vpc_it_is_in(tmp_path):
+    built = build_desired(load(tmp_path, modules=("network", "dcos", "manager"), extra=(
+        '\n[manager]\nngp_package = "git+https://github.com/you/ngp@' + "0" * 40 + '"\n')))
+    user_data = spec(built.graph, "manager.instance")["user_data"]
+    assert "export NGP_INSIDE_VPC=<network.vpc.id>" in user_data
+    gate = spec(built.graph, "dcos.ready")
+    assert gate["vpc_id"] == "<network.vpc.id>"
+    assert gate["internal_url"] == "http://masters-internal-lb.elb.example"
 
 
 def test_gate_gives_up_after_its_timeout_with_a_clear_error(aws):
@@ -437,3 +489,18 @@ def test_the_nodes_image_is_centos_7_9_from_centos_itself(graph):
     assert spec(graph, "dcos.image") == {"owners": ["125523088429"],
                                          "name": "CentOS Linux 7 x86_64 - 2009*",
                                          "architecture": "x86_64"}
+
+
+def test_the_masters_balancer_admits_the_envs_own_public_addresses(tmp_path):
+    """The private machines reach it through the NAT, full-tunnel VPN users through the VPN
+    server's address: with the admin CIDRs alone both were kept out."""
+    built = build_desired(load(tmp_path, modules=("network", "dcos", "openvpn")))
+    ingress = spec(built.graph, "network.sg.master_lb")["ingress"]
+    sources = {(r["cidr"], r["from_port"]) for r in ingress}
+    for port in (80, 443):
+        assert {("203.0.113.0/24", port), ("<network.eip.nat[a].public_ip>/32", port),
+                ("<openvpn.eip.public_ip>/32", port)} <= sources
+    assert len(ingress) == 6
+    (tmp_path / "alone").mkdir()
+    alone = build_desired(load(tmp_path / "alone", modules=("network", "dcos")))
+    assert len(spec(alone.graph, "network.sg.master_lb")["ingress"]) == 4
