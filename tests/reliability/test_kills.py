@@ -33,29 +33,60 @@ def wait_for_serial(home, env, serial, proc, timeout=60.0):
         time.sleep(0.005)
 
 
-def kill(proc):
+def kill(proc, moment: int) -> None:
+    """SIGKILL the run, which must still be running: a kill that hits a process already
+    gone proves nothing (moments are drawn from a measured save count, `saves`)."""
+    assert proc.poll() is None, f"the run had ended before its kill at save {moment}"
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, f"the run ended by itself at save {moment}"
+
+
+def measure_saves(home, name: str, **env_options) -> tuple[int, int]:
+    """How many times a clean `up`, then a clean `down`, of such an env save the state: the
+    range a kill moment is drawn from (saves are grouped when steps finish together, so
+    the count varies a little run to run; moments stay within 80% of it)."""
+    env = home.env(name, **env_options)
+    home.ngp("up", "--env", env, "--yes", check=True)
+    up = home.state(env)["serial"]
+    home.ngp("down", "--env", env, "--yes", check=True)
+    return up, home.state(env)["serial"] - up
+
+
+def moment(rng: random.Random, saves: int) -> int:
+    return rng.randint(min(5, saves // 2), max(5, saves * 4 // 5))
+
+
+@pytest.fixture(scope="module")
+def network_saves(slow_home):
+    return measure_saves(slow_home, "kill-measure-net")
+
+
+@pytest.fixture(scope="module")
+def full_saves(kill_home):
+    return measure_saves(kill_home, "kill-saves", full=True,
+                         **{'domain = "sandbox.ngp.test"': 'domain = "km.ngp.test"'})
 
 
 @pytest.mark.parametrize("trial", range(NETWORK_TRIALS))
-def test_up_killed_at_a_random_moment_resumes_with_no_duplicate_or_orphan(slow_home, trial):
+def test_up_killed_at_a_random_moment_resumes_with_no_duplicate_or_orphan(slow_home, trial,
+                                                                          network_saves):
     REPORT["trials run"] += 1
     home = slow_home
     env = home.env(f"kill-up-{trial}")
     rng = random.Random(trial)
-    # An up saves about twice per resource (intent, then result): pick a moment in it.
-    moment = rng.randint(1, 2 * RESOURCES - 2)
+    up_saves, down_saves = network_saves
+    at = moment(rng, up_saves)
     proc = home.popen("up", "--env", env, "--yes")
-    wait_for_serial(home, env, moment, proc)
+    wait_for_serial(home, env, at, proc)
     time.sleep(rng.random() * 0.03)  # land between saves, inside AWS calls too
-    kill(proc)
+    kill(proc, at)
 
     home.ngp("up", "--env", env, "--yes", check=True)
     tagged = home.tagged(env)
     state = home.state(env)
     found(EXPECTED, counts(tagged), owned_ids(tagged), state_ids(state))
-    assert counts(tagged) == EXPECTED, f"duplicates after a kill at save {moment}"
+    assert counts(tagged) == EXPECTED, f"duplicates after a kill at save {at}"
     assert state_ids(state) == owned_ids(tagged), "an object is not in the state"
     assert len(state["resources"]) == RESOURCES and state["pending"] == {}
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
@@ -63,8 +94,9 @@ def test_up_killed_at_a_random_moment_resumes_with_no_duplicate_or_orphan(slow_h
 
     # Now kill the down, and down again: nothing of the env is left.
     proc = home.popen("down", "--env", env, "--yes")
-    wait_for_serial(home, env, state["serial"] + rng.randint(1, 2 * RESOURCES - 2), proc)
-    kill(proc)
+    at = state["serial"] + moment(rng, down_saves)
+    wait_for_serial(home, env, at, proc)
+    kill(proc, at)
     home.ngp("down", "--env", env, "--yes", check=True)
     assert all_ids(home.tagged(env)) == set()
     assert home.state(env)["resources"] == {}
@@ -113,18 +145,20 @@ FULL = {"vpc": 1, "subnet": 6, "igw": 1, "eip": 2, "nat": 1, "rtb": 4, "sg": 6, 
 
 
 @pytest.mark.parametrize("trial", range(TRIALS))
-def test_whole_platform_killed_at_a_random_moment_resumes_cleanly(kill_home, trial):
+def test_whole_platform_killed_at_a_random_moment_resumes_cleanly(kill_home, trial, full_saves):
     """Every module on: instances, groups, functions, domains, apps and DNS records are
-    adopted too. The kill lands anywhere in the up (about 180 saves), then in the down."""
+    adopted too. The kill lands anywhere in the up, then in the down, while each runs."""
     REPORT["trials run"] += 1
     home = kill_home
     env = home.env(f"kill-all-{trial}", full=True,
                    **{'domain = "sandbox.ngp.test"': f'domain = "k{trial}.ngp.test"'})
     rng = random.Random(100 + trial)
+    up_saves, down_saves = full_saves
+    at = moment(rng, up_saves)
     proc = home.popen("up", "--env", env, "--yes")
-    wait_for_serial(home, env, rng.randint(5, 170), proc)
+    wait_for_serial(home, env, at, proc)
     time.sleep(rng.random() * 0.03)
-    kill(proc)
+    kill(proc, at)
 
     home.ngp("up", "--env", env, "--yes", check=True)
     tagged = home.tagged(env)
@@ -137,8 +171,9 @@ def test_whole_platform_killed_at_a_random_moment_resumes_cleanly(kill_home, tri
     REPORT["kills survived"] += 1
 
     proc = home.popen("down", "--env", env, "--yes")
-    wait_for_serial(home, env, state["serial"] + rng.randint(5, 170), proc)
-    kill(proc)
+    at = state["serial"] + moment(rng, down_saves)
+    wait_for_serial(home, env, at, proc)
+    kill(proc, at)
     home.ngp("down", "--env", env, "--yes", check=True)
     left = all_ids(home.tagged(env))
     REPORT["orphans found"] += len(left)
