@@ -64,6 +64,9 @@ def parse(spec: str) -> FaultPlan:
     return plan
 
 
+INJECTED_PATH = "/ngp-sandbox/faults"  # GET: {"throttled": n, "not_yet_visible": n}
+
+
 class AwsFaults:
     """WSGI middleware in front of moto: throttles a share of requests, and hides new EC2
     objects from the first request that names them."""
@@ -76,6 +79,12 @@ class AwsFaults:
         self.injected = {"throttled": 0, "not_yet_visible": 0}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == INJECTED_PATH:  # what was injected, for the tests
+            with self.lock:
+                report = json.dumps(self.injected).encode()
+            start_response("200 OK", [("Content-Type", "application/json"),
+                                      ("Content-Length", str(len(report)))])
+            return [report]
         body = request_body(environ)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         form = parse_qs(body.decode(errors="replace")) if b"Action=" in body else {}

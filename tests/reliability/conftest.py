@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 REPORT: Counter[str] = Counter()
-ORDER = ("trials run", "kills survived", "duplicates found", "orphans found",
+ORDER = ("trials run", "kills survived", "faults injected", "duplicates found", "orphans found",
          "locks contended", "bad inputs tried", "secrets leaked")
 
 

@@ -3,7 +3,9 @@ not visible at first, a Marathon app that always fails, a Marathon that does not
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 
 import pytest
 
@@ -29,12 +31,26 @@ def test_the_whole_platform_comes_up_and_down_through_throttling_and_lag(faulty_
         r"(?ms)^modules = (\[.*?\])", (REPO / "envs" / "sandbox.toml").read_text()
     ).group(1).replace('"jenkins", ', ""))
     REPORT["trials run"] += 1
+    before = injected(home)
     home.ngp("up", "--env", env, "--yes", check=True, timeout=600)
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
     home.ngp("down", "--env", env, "--yes", check=True, timeout=600)
     left = all_ids(home.tagged(env))
     REPORT["orphans found"] += len(left)
     assert left == set()
+    after = injected(home)
+    faults = {kind: after[kind] - before[kind] for kind in after}
+    REPORT["faults injected"] += sum(faults.values())
+    # The run went through faults, not around them: both kinds were injected.
+    assert faults["throttled"] > 10 and faults["not_yet_visible"] > 5, faults
+
+
+def injected(home) -> dict[str, int]:
+    """What the sandbox's fault layer has injected so far."""
+    from ngp.sandbox.faults import INJECTED_PATH
+
+    with urllib.request.urlopen(home.sandbox()["endpoint"] + INJECTED_PATH, timeout=10) as answer:
+        return json.loads(answer.read())
 
 
 def test_a_marathon_app_that_always_fails_is_named_and_the_rest_is_saved(faulty_home):
