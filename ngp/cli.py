@@ -706,7 +706,9 @@ def sandbox_status(as_json: Json = False) -> None:
         out.print(f"Sandbox running: AWS at {info['endpoint']}, pid {info['pid']}, "
                   f"latency {info.get('latency_ms', 0)} ms, since {info.get('started', '?')}.")
         if info.get("marathon_url"):
-            out.print(f"Marathon at {info['marathon_url']}.")
+            private, public = info.get("marathon_nodes", [2, 1])
+            out.print(f"Marathon at {info['marathon_url']}, placing tasks on {private} "
+                      f"private and {public} public agents.")
         if info.get("lenient"):
             out.print(f"Lenient about {', '.join(info['lenient'])} (for diagnosis only).")
 
