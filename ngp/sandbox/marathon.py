@@ -99,7 +99,8 @@ def fits(node: Node, app: dict[str, Any], tasks: list[Task]) -> bool:
             return False
         if operator == "UNLIKE" and re.fullmatch(value, node.hostname):
             return False
-        if operator == "MAX_PER" and hosts.count(node.hostname) >= int(value):
+        if operator == "MAX_PER" and value.isdigit() and hosts.count(node.hostname) >= \
+                int(value):
             return False
     return True
 
