@@ -627,14 +627,19 @@ def sandbox_start(
         "--iam-policy-of", help="Enforce ngp's own policy for this env (`ngp permissions "
         "--env ENV`): ngp signs as an IAM user holding it, and the sandbox refuses what it "
         "does not allow.")] = None,
+    marathon_nodes: Annotated[str, typer.Option(
+        "--marathon-nodes", help="The private and public agents the local Marathon places "
+        "tasks on, as PRIVATE,PUBLIC (envs/sandbox.toml's dcos agents).")] = "2,1",
     as_json: Json = False,
 ) -> None:
     """Start the local AWS and the local Marathon on 127.0.0.1 (they keep running until
     `ngp sandbox stop`)."""
     from ngp.sandbox.faults import parse
+    from ngp.sandbox.marathon import parse_nodes
     from ngp.sandbox.strict import check_lenient
 
     parse(faults)  # a wrong spec is one line here, not a sandbox that fails to start
+    nodes = parse_nodes(marathon_nodes)
     off = check_lenient(lenient or [])
     if model < 0:
         raise NgpError("--model is a positive scale, e.g. 200")
@@ -644,7 +649,7 @@ def sandbox_start(
         settings = _project().load(iam_policy_of)  # a wrong env fails before the sandbox starts
         document = policy(settings, engine.build_desired(settings).graph)
     info, started = control.start(_project(), latency_ms, deploy_seconds, marathon_token,
-                                  faults, model, tuple(off))
+                                  faults, model, tuple(off), nodes)
     if iam_policy_of:
         user = control.run_as_policy(_project(), info, iam_policy_of, document)
         err.print(f"ngp signs as IAM user {user}, holding `ngp permissions --env "
@@ -655,6 +660,10 @@ def sandbox_start(
     if not started and info.get("latency_ms", 0.0) != latency_ms:
         err.print(f"[yellow]warning:[/] the sandbox already runs with "
                   f"--latency-ms {info.get('latency_ms', 0)}; stop it to change that")
+    if not started and info.get("marathon_nodes", [2, 1]) != list(nodes):
+        err.print("[yellow]warning:[/] the sandbox's Marathon already runs with "
+                  f"--marathon-nodes {','.join(map(str, info.get('marathon_nodes', [2, 1])))}; "
+                  "stop it to change that")
     if not started and sorted(info.get("lenient", [])) != sorted(off):
         err.print("[yellow]warning:[/] the sandbox already runs with --lenient "
                   f"{','.join(info.get('lenient', [])) or '(none)'}; stop it to change that")
@@ -697,7 +706,9 @@ def sandbox_status(as_json: Json = False) -> None:
         out.print(f"Sandbox running: AWS at {info['endpoint']}, pid {info['pid']}, "
                   f"latency {info.get('latency_ms', 0)} ms, since {info.get('started', '?')}.")
         if info.get("marathon_url"):
-            out.print(f"Marathon at {info['marathon_url']}.")
+            private, public = info.get("marathon_nodes", [2, 1])
+            out.print(f"Marathon at {info['marathon_url']}, placing tasks on {private} "
+                      f"private and {public} public agents.")
         if info.get("lenient"):
             out.print(f"Lenient about {', '.join(info['lenient'])} (for diagnosis only).")
 

@@ -17,7 +17,7 @@ from pydantic import Field, field_validator
 
 from ngp.graph import Format, Ref, Resource
 from ngp.modules.base import Built, ModuleSettings, module
-from ngp.modules.marathon_apps import app, app_id, node_count
+from ngp.modules.marathon_apps import app, app_id, per_node
 from ngp.resources.iam import env_path
 
 if TYPE_CHECKING:
@@ -96,9 +96,8 @@ def build(settings: Settings) -> Built:
                         "ecr:BatchCheckLayerAvailability"]}]}}))
     registry = Ref(address(ecr.repositories[0]), "registry")
     refresher = {
-        "id": app_id(settings, "ecr-login"), "instances": node_count(settings, "ecr", ecr.nodes),
+        "id": app_id(settings, "ecr-login"), **per_node(settings, "ecr", ecr.nodes),
         "cpus": 0.1, "mem": 128,
-        "constraints": [["hostname", "UNIQUE"]], "acceptedResourceRoles": ["*", "slave_public"],
         "cmd": Format(REFRESH, region=settings.core.region, registry=registry,
                       config=DOCKER_CONFIG, seconds=ecr.refresh_minutes * 60),
         "container": {"type": "DOCKER", "docker": {"image": ecr.refresher_image},

@@ -19,7 +19,7 @@ from pydantic import Field
 from ngp.errors import ConfigError
 from ngp.graph import Derived, Format, Ref, Resource
 from ngp.modules.base import Built, Cidr, ModuleSettings, module
-from ngp.modules.marathon_apps import app, app_id, node_count
+from ngp.modules.marathon_apps import app, app_id, per_node
 from ngp.modules.network import nat_zones
 from ngp.resources.opensearch import TIMEOUT
 
@@ -102,9 +102,8 @@ def build(settings: Settings) -> Built:
     account = settings.account
     domain_arn = f"arn:aws:es:{settings.core.region}:{account}:domain/{name}"
     filebeat = {
-        "id": app_id(settings, "filebeat"), "instances": node_count(settings, "elk", elk.nodes),
+        "id": app_id(settings, "filebeat"), **per_node(settings, "elk", elk.nodes),
         "cpus": 0.2, "mem": 256,
-        "constraints": [["hostname", "UNIQUE"]], "acceptedResourceRoles": ["*", "slave_public"],
         "cmd": 'printf "%s\\n" "$FILEBEAT_YML" >/tmp/filebeat.yml && '
                "exec filebeat -e --strict.perms=false -c /tmp/filebeat.yml",
         "env": {"FILEBEAT_YML": Derived(filebeat_yaml, {

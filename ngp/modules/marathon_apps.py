@@ -55,9 +55,20 @@ def app(settings: Settings, address: str, definition: dict[str, Any],
     return Resource(address, "marathon.app", definition, depends_on=(*after, *gate))
 
 
-def node_count(settings: Settings, module: str, nodes: int | None) -> int:
-    """How many tasks an app that runs on every node needs: one per DC/OS agent (private and
-    public) when ngp builds the cluster, else the module's `nodes` setting (1 by default)."""
+EVERY_AGENT = ("*", "slave_public")  # the roles of DC/OS's private and public agents
+# How a one-per-node app restarts: Marathon's default (minimumHealthCapacity 1,
+# maximumOverCapacity 1) starts a new task before it kills an old one, and with one task on
+# every node and ["hostname", "UNIQUE"] no node can take it: the deployment never ends
+# (d2iq-archive/marathon#689, #1133; docs/docs/deployments.md "Rolling Restarts"). 0/0 kills
+# the old tasks first, then starts the new ones on the nodes they freed.
+IN_PLACE = {"minimumHealthCapacity": 0, "maximumOverCapacity": 0}
+
+
+def node_count(settings: Settings, module: str, nodes: int | None,
+               roles: tuple[str, ...] = EVERY_AGENT) -> int:
+    """How many tasks an app that runs on every node (of the given roles) needs: one per DC/OS
+    agent of those roles ("*" private, "slave_public" public) when ngp builds the cluster, else
+    the module's `nodes` setting (1 by default)."""
     if "dcos" not in settings.modules:
         return nodes or 1
     if nodes is not None:
@@ -65,6 +76,19 @@ def node_count(settings: Settings, module: str, nodes: int | None) -> int:
             f"{module}.nodes is set, but the dcos module decides how many nodes there are",
             where=f"{settings.path.name}: [{module}] nodes",
             hint="Remove it: the count follows dcos.private_agents and dcos.public_agents.")
-    from ngp.modules.dcos import agent_count
+    dcos = settings.module("dcos")
+    return (dcos.private_agents if "*" in roles else 0) + \
+        (dcos.public_agents if "slave_public" in roles else 0)
 
-    return agent_count(settings)
+
+def per_node(settings: Settings, module: str, nodes: int | None,
+             roles: tuple[str, ...] = EVERY_AGENT) -> dict[str, Any]:
+    """The fields of an app that runs one task on every node of the given roles (Marathon has
+    no daemon sets): as many instances as nodes, one per hostname, those roles only, and an
+    upgrade strategy that can replace them in place. E.g. on the public agents alone:
+
+        {"id": ..., **per_node(settings, "routing", lb.nodes, roles=("slave_public",))}
+    """
+    return {"instances": node_count(settings, module, nodes, roles),
+            "constraints": [["hostname", "UNIQUE"]], "acceptedResourceRoles": list(roles),
+            "upgradeStrategy": dict(IN_PLACE)}

@@ -3,7 +3,8 @@ runs it (privileged, host PID, the host's Docker socket and /proc).
 
 Marathon has no daemon sets: one instance per node with ["hostname", "UNIQUE"], and exactly
 as many instances as nodes (more would leave the deployment waiting forever): the dcos
-module's agent count, or the `nodes` setting where the cluster is not ngp's.
+module's agent count, or the `nodes` setting where the cluster is not ngp's. A change
+replaces the agents in place (`marathon_apps.per_node`): a moment without monitoring.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import Field
 from ngp.graph import Ref, Resource
 from ngp.modules.base import Built, ModuleSettings, module
 from ngp.modules.marathon_apps import app as marathon_app
-from ngp.modules.marathon_apps import app_id, node_count
+from ngp.modules.marathon_apps import app_id, per_node
 
 if TYPE_CHECKING:
     from ngp.config import Settings
@@ -39,9 +40,8 @@ def host_volume(path: str, mode: str = "RO") -> dict[str, str]:
 def build(settings: Settings) -> Built:
     sysdig: MonitoringSettings = settings.module("monitoring")
     app = {
-        "id": app_id(settings, "sysdig-agent"),
-        "instances": node_count(settings, "monitoring", sysdig.nodes), "cpus": 0.5, "mem": 512,
-        "constraints": [["hostname", "UNIQUE"]], "acceptedResourceRoles": ["*", "slave_public"],
+        "id": app_id(settings, "sysdig-agent"), **per_node(settings, "monitoring", sysdig.nodes),
+        "cpus": 0.5, "mem": 512,
         "container": {
             "type": "DOCKER",
             "docker": {"image": sysdig.image, "privileged": True, "parameters": [

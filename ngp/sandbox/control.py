@@ -105,7 +105,8 @@ def status(project: Project) -> dict[str, Any] | None:
 
 def start(project: Project, latency_ms: float = 0.0, deploy_seconds: float = 0.5,
           marathon_token: str | None = None, faults: str = "",
-          model_scale: float = 0.0, lenient: tuple[str, ...] = ()) -> tuple[dict[str, Any], bool]:
+          model_scale: float = 0.0, lenient: tuple[str, ...] = (),
+          marathon_nodes: tuple[int, int] = (2, 1)) -> tuple[dict[str, Any], bool]:
     """Start the sandbox unless it runs; returns its info and whether it was started now."""
     info = status(project)
     if info is not None:
@@ -121,7 +122,8 @@ def start(project: Project, latency_ms: float = 0.0, deploy_seconds: float = 0.5
              *(["--marathon-token", marathon_token] if marathon_token else []),
              *(["--faults", faults] if faults else []),
              *(["--model", str(model_scale)] if model_scale else []),
-             *(["--lenient", ",".join(lenient)] if lenient else [])],
+             *(["--lenient", ",".join(lenient)] if lenient else []),
+             "--marathon-nodes", ",".join(map(str, marathon_nodes))],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             start_new_session=True,  # outlives this command, and its Ctrl-C
             cwd=project.root,

@@ -2,6 +2,9 @@
 
 Deployments take `deploy_seconds` before an app's tasks count as running (and healthy, when
 it has health checks); while one runs, changing the app without force is a 409 naming it.
+Tasks are placed on a model of the cluster's agents (`nodes`: a hostname and a Mesos role
+each, resources plenty): a deployment finishes only if its tasks can be placed there, as
+Marathon's would (see `place` and `replace`), and otherwise stays in /v2/deployments for good.
 Definitions are checked against Marathon's official AppDefinition.json when its folder is
 given ($NGP_MARATHON_SCHEMA, marathon_schema.py), else against ngp's own rules; then they get
 Marathon's defaults. A wrong type is a 422 "Invalid JSON", any other fault a 422 "Object is
@@ -15,6 +18,8 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import re
 import threading
 import time
 import uuid
@@ -26,10 +31,129 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from ngp.errors import NgpError
 from ngp.marathon import rules
 from ngp.sandbox import marathon_schema
 
 VERSION = "1.11.23"
+PRIVATE, PUBLIC = "*", "slave_public"  # the Mesos roles of DC/OS's private and public agents
+# DC/OS starts Marathon with MARATHON_ACCEPTED_RESOURCE_ROLES_DEFAULT_BEHAVIOR=unreserved: an
+# app without acceptedResourceRoles takes unreserved ("*") resources, the private agents'
+# (dcos/dcos packages/marathon/extra/marathon.sh; Marathon's app.raml acceptedResourceRoles).
+DEFAULT_ROLES = [PRIVATE]
+
+
+@dataclass(frozen=True)
+class Node:
+    """A DC/OS agent as Marathon sees it in offers: its hostname and its role. Its cpus and
+    memory are not modelled (plenty)."""
+
+    hostname: str
+    role: str = PRIVATE
+
+
+def cluster(private: int = 2, public: int = 1) -> tuple[Node, ...]:
+    """The agents of a cluster like envs/sandbox.toml's (2 private, 1 public by default)."""
+    return tuple(Node(f"10.0.1.{i + 1}") for i in range(private)) + \
+        tuple(Node(f"10.0.2.{i + 1}", PUBLIC) for i in range(public))
+
+
+def parse_nodes(text: str) -> tuple[int, int]:
+    """`--marathon-nodes PRIVATE,PUBLIC` (e.g. "2,1") as two counts."""
+    try:
+        private, public = (int(x) for x in text.split(","))
+    except ValueError:
+        private = public = -1
+    if private < 0 or public < 0 or private + public == 0:
+        raise NgpError(f"--marathon-nodes {text!r} is not PRIVATE,PUBLIC agent counts",
+                       hint="Give two counts, e.g. 2,1 (as the env's dcos private_agents "
+                       "and public_agents).")
+    return private, public
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    host: str
+    version: str  # of the app definition it runs
+
+
+def fits(node: Node, app: dict[str, Any], tasks: list[Task]) -> bool:
+    """Whether Marathon would launch one more task of the app on the node, given the app's
+    tasks already there, of every version (Marathon checks constraints against all of an app's
+    instances, old ones too: d2iq-archive/marathon#1133, #689). Constraints on fields other
+    than hostname are not modelled (the nodes have no attributes)."""
+    if node.role not in (app.get("acceptedResourceRoles") or DEFAULT_ROLES):
+        return False
+    hosts = [t.host for t in tasks]
+    for constraint in app.get("constraints", []):
+        field_, operator = constraint[0], constraint[1]
+        value = constraint[2] if len(constraint) > 2 else ""
+        if field_ != "hostname":
+            continue
+        if operator == "UNIQUE" and node.hostname in hosts:
+            return False
+        if operator == "CLUSTER" and node.hostname != (value or (hosts or [node.hostname])[0]):
+            return False
+        if operator == "LIKE" and not re.fullmatch(value, node.hostname):
+            return False
+        if operator == "UNLIKE" and re.fullmatch(value, node.hostname):
+            return False
+        if operator == "MAX_PER" and value.isdigit() and hosts.count(node.hostname) >= \
+                int(value):
+            return False
+    return True
+
+
+def place(app: dict[str, Any], nodes: tuple[Node, ...], tasks: list[Task], version: str,
+          count: int) -> list[Task]:
+    """Up to `count` new tasks, each on a node that fits (the least used first); fewer when
+    no node fits: Marathon then waits for offers that never come."""
+    placed: list[Task] = []
+    for _ in range(count):
+        every = tasks + placed
+        free = [n for n in nodes if fits(n, app, every)]
+        if not free:
+            break
+        node = min(free, key=lambda n: sum(t.host == n.hostname for t in every))
+        placed.append(Task(f"{app['id'].strip('/').replace('/', '_')}.{uuid.uuid4()}",
+                           node.hostname, version))
+    return placed
+
+
+def replace(app: dict[str, Any], nodes: tuple[Node, ...], current: list[Task],
+            version: str) -> tuple[list[Task], list[Task], bool]:
+    """A restart (a changed definition) as Marathon's TaskReplaceActor runs it: keep
+    ceil(minimumHealthCapacity * instances) old tasks, kill the rest at once, run at most
+    floor((1 + maximumOverCapacity) * instances) tasks in all (one more when those two are
+    equal, so it can start), and kill one more old task each time a new one is healthy
+    (mesosphere/marathon src/main/scala/mesosphere/marathon/core/deployment/impl/
+    TaskReplaceActor.scala, computeRestartStrategy; docs/docs/deployments.md "Rolling
+    Restarts"). Returns the tasks right away, the tasks at the end, and whether it finishes:
+    it does not when a new task finds no node while the old ones hold theirs."""
+    wanted = app["instances"]
+    old = [t for t in current if t.version != version]
+    new = [t for t in current if t.version == version]
+    if wanted == 0:
+        return new, new, True
+    strategy = app["upgradeStrategy"]
+    min_healthy = math.ceil(wanted * strategy["minimumHealthCapacity"])
+    max_capacity = int(wanted * (1 + strategy["maximumOverCapacity"]))
+    kill_now = max(0, len(old) - min_healthy)
+    if min_healthy == max_capacity and max_capacity <= len(old):
+        max_capacity += 1
+    old = old[kill_now:]
+    right_away = old + new
+    started = len(new)  # new instances asked for: placed, or waiting for an offer
+    while True:
+        started += min(max(0, wanted - started),
+                       max(0, max_capacity - len(old) - started))
+        placed = place(app, nodes, old + new, version, started - len(new))
+        new += placed
+        killed, old = old[:len(placed)], old[len(placed):]  # one per new healthy task
+        if not placed and not killed:
+            break
+    return right_away, old + new, len(new) == wanted and not old
 
 
 def _now() -> str:
@@ -49,6 +173,8 @@ class Deployment:
     app_id: str
     action: str  # StartApplication, RestartApplication, ScaleApplication, StopApplication
     done_at: float
+    outcome: list[Task] | None = None  # the app's tasks at done_at
+    finishes: bool = True  # False: it cannot place its tasks, and stays until cancelled
 
     def info(self) -> dict[str, Any]:
         step = {"actions": [{"action": self.action, "app": self.app_id}]}
@@ -63,7 +189,7 @@ class StoredApp:
     version: str
     config_changed: str
     scaled: str
-    running: int = 0  # tasks of the deployed version
+    tasks: list[Task] = field(default_factory=list)  # running, of any version
 
 
 @dataclass
@@ -72,6 +198,7 @@ class LocalMarathon:
     token: str | None = None
     credentials: tuple[str, str] | None = None  # uid, password for the login endpoint
     failing: dict[str, int] = field(default_factory=dict)  # app id -> status of its writes
+    nodes: tuple[Node, ...] = field(default_factory=cluster)  # the agents tasks run on
     # A cluster still installing: /v2/info answers 503 until this long after it was first
     # asked (the benchmark's model of DC/OS coming up).
     ready_after: float = 0.0
@@ -123,13 +250,15 @@ class LocalMarathon:
     # -- state -------------------------------------------------------------------------
 
     def _settle(self) -> None:
-        """Finish deployments whose time has come."""
+        """Finish deployments whose time has come; one that cannot place its tasks gets as
+        far as it can and stays."""
         now = time.monotonic()
         for dep in [d for d in self.deployments.values() if d.done_at <= now]:
             stored = self.apps.get(dep.app_id)
-            if stored is not None:
-                stored.running = stored.definition["instances"]
-            del self.deployments[dep.id]
+            if stored is not None and dep.outcome is not None:
+                stored.tasks, dep.outcome = dep.outcome, None
+            if dep.finishes:
+                del self.deployments[dep.id]
 
     def _blocking(self, app_id: str) -> list[Deployment]:
         return [d for d in self.deployments.values() if d.app_id == app_id]
@@ -137,13 +266,26 @@ class LocalMarathon:
     def _deploy(self, app_id: str, version: str, action: str) -> Deployment:
         dep = Deployment(str(uuid.uuid4()), version, app_id, action,
                          time.monotonic() + self.deploy_seconds)
+        stored = self.apps.get(app_id)
+        if stored is not None and action != "StopApplication":
+            app, tasks = stored.definition, stored.tasks
+            wanted = app["instances"]
+            if action == "RestartApplication":
+                stored.tasks, dep.outcome, dep.finishes = replace(app, self.nodes, tasks,
+                                                                  version)
+            elif len(tasks) >= wanted:  # a start of nothing, or a scale down: at once
+                stored.tasks = dep.outcome = tasks[:wanted]  # the youngest go first
+            else:
+                dep.outcome = tasks + place(app, self.nodes, tasks, version,
+                                            wanted - len(tasks))
+                dep.finishes = len(dep.outcome) == wanted
         self.deployments[dep.id] = dep
         return dep
 
     def _info(self, app_id: str) -> dict[str, Any]:
         stored = self.apps[app_id]
         app = copy.deepcopy(stored.definition)
-        running = stored.running
+        running = len(stored.tasks)
         healthy = running if app.get("healthChecks") else 0
         app.update({
             "version": stored.version,
@@ -151,7 +293,9 @@ class LocalMarathon:
                             "lastScalingAt": stored.scaled},
             "tasksStaged": 0, "tasksRunning": running, "tasksHealthy": healthy,
             "tasksUnhealthy": 0, "deployments": [{"id": d.id} for d in self._blocking(app_id)],
-            "tasks": [], "role": "slave_public",
+            "tasks": [{"id": t.id, "appId": app_id, "host": t.host, "version": t.version,
+                       "state": "TASK_RUNNING"} for t in stored.tasks],
+            "role": "slave_public",
         })
         return app
 
@@ -204,7 +348,7 @@ class LocalMarathon:
             return Deployment(str(uuid.uuid4()), previous.version, app_id, "None", 0), False
         config_changed = previous.config_changed if old == new else version
         self.apps[app_id] = StoredApp(definition, version, config_changed, version,
-                                      running=previous.running if old == new else 0)
+                                      tasks=previous.tasks)
         action = "ScaleApplication" if old == new else "RestartApplication"
         return self._deploy(app_id, version, action), False
 

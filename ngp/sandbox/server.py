@@ -204,7 +204,8 @@ def aws_app(*, faults: str = "", latency_ms: float = 0.0, model_scale: float = 0
 def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
           marathon_deploy_seconds: float = 0.5, marathon_token: str | None = None,
           faults: str = "", model_scale: float = 0.0,
-          lenient: frozenset[str] = frozenset()) -> None:
+          lenient: frozenset[str] = frozenset(),
+          marathon_nodes: tuple[int, int] = (2, 1)) -> None:
     from ngp.sandbox import model
     from ngp.sandbox.faults import parse
 
@@ -223,10 +224,11 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
                          request_handler=MotoRequestHandler)
     host, bound = server.server_address[:2]
 
-    from ngp.sandbox.marathon import LocalMarathon
+    from ngp.sandbox.marathon import LocalMarathon, cluster
 
     local_marathon = LocalMarathon(
         deploy_seconds=marathon_deploy_seconds, token=marathon_token,
+        nodes=cluster(*marathon_nodes),
         credentials=("admin", marathon_token) if marathon_token else None,
         failing=dict(plan.marathon_fail),
         ready_after=model.DCOS_READY_SECONDS / model_scale if model_scale > 0 else 0.0)
@@ -244,6 +246,7 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
     write_info(info_path, {"pid": os.getpid(), "endpoint": f"http://{host}:{bound}",
                            "marathon_url": f"http://127.0.0.1:{marathon.server_address[1]}",
                            "marathon_token": marathon_token, "latency_ms": latency_ms,
+                           "marathon_nodes": list(marathon_nodes),
                            "faults": faults, "model_scale": model_scale,
                            "lenient": sorted(lenient),
                            "marathon_schema": str(local_marathon.schema.folder)

@@ -56,6 +56,18 @@ def test_apps_come_up_healthy_change_alone_and_go_first(home):
         i: v for i, v in versions.items() if i != "/apps/platform/jenkins"}
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
 
+    # A per-node app changes on every agent of the local Marathon's cluster model, replaced
+    # in place (with Marathon's default strategy it would wait for a free agent forever).
+    path.write_text(path.read_text() + '\n[monitoring]\ntags = "team:platform"\n')
+    plan = json.loads(home.ngp("plan", "--env", env, "--json", check=True).stdout)
+    assert [(c["address"], c["action"]) for c in plan["changes"]] == [
+        ("monitoring.app", "update")]
+    home.ngp("up", "--env", env, "--yes", check=True, timeout=120)
+    sysdig = {a["id"]: a for a in home.marathon_apps()}["/apps/platform/sysdig-agent"]
+    assert sysdig["env"]["TAGS"] == "team:platform" and sysdig["tasksRunning"] == 3
+    assert {t["version"] for t in sysdig["tasks"]} == {sysdig["version"]}
+    assert len({t["host"] for t in sysdig["tasks"]}) == 3
+
     down = home.ngp("down", "--env", env, "--yes", check=True)
     order = [line.split(":")[0] for line in down.stderr.splitlines() if "deleted after" in line]
     assert order.index("jenkins.app") < order.index("dcos.ready") < order.index("network.vpc")

@@ -159,6 +159,12 @@ def test_graph_state_and_sandbox_commands(home):
     info = json.loads(home.ngp("sandbox", "status", "--json", check=True).stdout)
     assert info["running"] and info["endpoint"].startswith("http://127.0.0.1:")
     assert info["pid"] == home.sandbox()["pid"]
+    assert info["marathon_nodes"] == [2, 1]  # as envs/sandbox.toml's dcos agents
+    assert "Marathon at http" in home.ngp("sandbox", "status", check=True).stdout
+    bad = home.ngp("sandbox", "start", "--marathon-nodes", "two")
+    assert bad.returncode == 1 and "is not PRIVATE,PUBLIC agent counts" in bad.stderr
+    again = home.ngp("sandbox", "start", "--marathon-nodes", "3,1", check=True)
+    assert "already runs with --marathon-nodes 2,1" in again.stderr
     home.ngp("down", "--env", env, "--yes", check=True)
 
 

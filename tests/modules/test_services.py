@@ -489,3 +489,47 @@ def test_jenkins_can_write_its_root_owned_volume(tmp_path):
     failed = subprocess.run(["/bin/sh", "-c", app["cmd"]],
                             env={"PATH": f"{bin_dir}:/usr/bin:/bin"}, timeout=30)
     assert failed.returncode != 0 and "setpriv" not in calls.read_text()
+
+
+# -- the apps that run on every node, on the local Marathon's model of the agents -------------
+
+
+def test_every_per_node_app_deploys_and_updates_on_the_sandbox_cluster(ctx, marathon,
+                                                                        local_marathon,
+                                                                        monkeypatch):
+    """Sysdig, Filebeat and the ECR refresher, as the sandbox env builds them, created and
+    then changed through the marathon.app kind on as many agents as that env's cluster has:
+    each change replaces the tasks in place (Marathon's default strategy would deadlock)."""
+    import dataclasses
+    from pathlib import Path
+
+    from ngp.resources.base import KINDS
+    from ngp.sandbox.marathon import cluster
+
+    settings = Project(Path(__file__).resolve().parents[2]).load("sandbox", {})
+    dcos = settings.module("dcos")
+    local_marathon.nodes = cluster(dcos.private_agents, dcos.public_agents)
+    secret = ctx.aws.client("secretsmanager").create_secret(
+        Name="sysdig-key", SecretString="k")["ARN"]
+    graph = build_desired(settings).graph
+    apps = {address: resolve(res.spec, lambda ref: secret if ref.output == "arn" else
+                             f"resolved-{ref.output}")
+            for address, res in graph.resources.items() if res.kind == "marathon.app" and
+            ["hostname", "UNIQUE"] in res.spec.get("constraints", [])}
+    assert sorted(apps) == ["ecr.refresher", "elk.filebeat", "monitoring.app"]
+    kind = KINDS["marathon.app"]
+    ctx = dataclasses.replace(ctx, env="sandbox", marathon=marathon)
+    apply = marathon.apply  # ngp's own, with a deadline short enough for a test
+    monkeypatch.setattr(marathon, "apply", lambda app, **kw: apply(app, **{"deadline": 5, **kw}))
+    for address, spec in apps.items():
+        assert spec["upgradeStrategy"] == {"minimumHealthCapacity": 0,
+                                           "maximumOverCapacity": 0}, address
+        assert spec["instances"] == len(local_marathon.nodes) == 3, address
+        app_id, created = kind.create(ctx, address, spec)
+        changed = {**spec, "env": {**spec.get("env", {}), "NGP_CHANGED": "1"}}
+        updated = kind.update(ctx, app_id, spec, changed)
+        assert updated["version"] > created["version"], address
+        live = marathon.get_app(app_id)
+        assert live["tasksRunning"] == 3 and live["deployments"] == [], address
+        assert {t["host"] for t in live["tasks"]} == {n.hostname for n in local_marathon.nodes}
+        assert {t["version"] for t in live["tasks"]} == {updated["version"]}, address
