@@ -177,7 +177,8 @@ class Aws:
     @contextlib.contextmanager
     def recording(self) -> Iterator[list[str]]:
         """The calls this thread makes in the block, in order (one step's calls)."""
-        self._step.calls = log = []
+        log: list[str] = []
+        self._step.calls = log
         try:
             yield log
         finally:

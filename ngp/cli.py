@@ -323,7 +323,7 @@ def list_modules(as_json: Json = False) -> None:
     """The modules an env can turn on: what each makes, what it needs, and its settings."""
     from ngp.modules import MODULES
 
-    found = []
+    found: list[dict[str, Any]] = []
     for name, mod in sorted(MODULES.items()):
         settings = {key: (None if field.is_required() else field.get_default(
             call_default_factory=True)) for key, field in mod.settings_model.model_fields.items()}
@@ -332,13 +332,13 @@ def list_modules(as_json: Json = False) -> None:
     if as_json:
         print(json.dumps(found, indent=2, default=str))
         return
-    for mod in found:
-        needs = f" (needs {', '.join(mod['needs'])})" if mod["needs"] else ""
-        env_vars = (f"; environment: {', '.join(mod['environment'])}"
-                    if mod["environment"] else "")
-        out.print(f"[bold]{mod['name']}[/]{escape(needs)}: {escape(mod['summary'])}"
+    for entry in found:
+        needs = f" (needs {', '.join(entry['needs'])})" if entry["needs"] else ""
+        env_vars = (f"; environment: {', '.join(entry['environment'])}"
+                    if entry["environment"] else "")
+        out.print(f"[bold]{entry['name']}[/]{escape(needs)}: {escape(entry['summary'])}"
                   f"{escape(env_vars)}")
-        for key, value in mod["settings"].items():
+        for key, value in entry["settings"].items():
             out.print(f"    {key} = {escape(json.dumps(value, default=str))}")
 
 

@@ -62,7 +62,7 @@ class Desired:
 
 
 def build_desired(settings: Settings) -> Desired:
-    resources = []
+    resources: list[Resource] = []
     outputs: dict[str, Any] = {}
     warnings: list[str] = []
     for name in settings.modules:
@@ -138,6 +138,7 @@ def connect(project: Project, settings: Settings,
         from ngp.sandbox import control
 
         info = sandbox or sandbox_info(project, settings)
+        assert info is not None  # a sandbox env always has a sandbox
         # As the IAM user holding an env's policy if the sandbox enforces one, else as root.
         runner = control.runner(project)
         credentials = {k: runner[k] for k in SANDBOX_CREDENTIALS} if runner \
@@ -386,11 +387,11 @@ def refresh(run: Run) -> dict[str, dict[str, Any] | None]:
             wanted.setdefault(rec.kind, {})[address] = rec.id
     for address, res in run.desired.graph.resources.items():
         kind = get_kind(res.kind)
-        rec = run.state.resources.get(address)
+        known = run.state.resources.get(address)
         if not kind.read_only:
             continue
-        if kind.lookup_once and rec and rec.kind == res.kind and rec.spec == res.spec:
-            observed[address] = {"id": rec.id, **rec.outputs}  # kept until its spec changes
+        if kind.lookup_once and known and known.kind == res.kind and known.spec == res.spec:
+            observed[address] = {"id": known.id, **known.outputs}  # kept until its spec changes
         elif "id" in res.spec:
             wanted.setdefault(res.kind, {})[address] = res.spec["id"]
         else:
@@ -584,7 +585,7 @@ def apply(run: Run, plan: Plan) -> Summary:
             if label := _done_label(op):
                 summary.done[label] += 1
             completed.add(op.key)
-            for nxt in after.get(op.key, ()):
+            for nxt in after.get(op.key, set()):
                 waiting[nxt].discard(op.key)
                 if not waiting[nxt]:
                     heapq.heappush(ready, (-priority[nxt], next(order), nxt))
@@ -808,7 +809,7 @@ def check(summary: Summary) -> None:
 def status(run: Run) -> list[dict[str, Any]]:
     """Every recorded resource with its live status (one batched read per kind)."""
     observed = refresh(run)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for address, rec in sorted(run.state.resources.items()):
         live = observed.get(address)
         health = get_kind(rec.kind).health(run.ctx, rec.id) if live else None

@@ -5,9 +5,11 @@ from __future__ import annotations
 import graphlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ngp.errors import GraphError
+
+N = TypeVar("N")  # a graph's node: an address, or an engine step's (phase, address)
 
 
 @dataclass(frozen=True)
@@ -178,9 +180,9 @@ def stable_order(deps: dict[str, set[str]]) -> list[str]:
     return order
 
 
-def dependents(deps: dict[str, set[str]]) -> dict[str, set[str]]:
+def dependents(deps: dict[N, set[N]]) -> dict[N, set[N]]:
     """The reverse edges: for each node, the nodes that depend on it."""
-    out: dict[str, set[str]] = {node: set() for node in deps}
+    out: dict[N, set[N]] = {node: set() for node in deps}
     for node, needs in deps.items():
         for need in needs:
             out.setdefault(need, set()).add(node)

@@ -125,8 +125,8 @@ def make_plan(
         spec = kind.canonical(resolve(res.spec, lookup))
         rec = state.resources.get(address)
         live = observed.get(address)
-        common = {"address": address, "kind": res.kind, "module": res.module,
-                  "id": rec.id if rec else None}
+        common: dict[str, Any] = {"address": address, "kind": res.kind, "module": res.module,
+                                  "id": rec.id if rec else None}
 
         if kind.read_only:
             if live is None:

@@ -69,7 +69,7 @@ class S3Lock:
             if error_code(exc) not in CONFLICT:
                 raise
         held, etag = self.read()
-        if held is None:  # released between our two calls: try once more
+        if held is None or etag is None:  # released between our two calls: once more
             return self.acquire(note)
         if not _expired(held):
             raise LockError(f"env is locked by {describe_holder(held)} ({self.where})")

@@ -119,11 +119,12 @@ def semantic_errors(app: dict[str, Any]) -> list[dict[str, Any]]:
     return details
 
 
-TYPES = {"instances": int, "cpus": (int, float), "mem": (int, float), "disk": (int, float),
-         "cmd": str, "args": list, "env": dict, "labels": dict, "constraints": list,
-         "healthChecks": list, "dependencies": list, "fetch": list, "container": dict,
-         "networks": list, "acceptedResourceRoles": list}
-EXPECTED = {int: "error.expected.jsnumber", str: "error.expected.jsstring",
+TYPES: dict[str, type | tuple[type, ...]] = {
+    "instances": int, "cpus": (int, float), "mem": (int, float), "disk": (int, float),
+    "cmd": str, "args": list, "env": dict, "labels": dict, "constraints": list,
+    "healthChecks": list, "dependencies": list, "fetch": list, "container": dict,
+    "networks": list, "acceptedResourceRoles": list}
+EXPECTED: dict[type, str] = {int: "error.expected.jsnumber", str: "error.expected.jsstring",
             list: "error.expected.jsarray", dict: "error.expected.jsobject"}
 
 

@@ -119,7 +119,7 @@ def build(settings: Settings) -> Built:
                        "Resource": f"{bucket}/snapshots/*"}]
     records = {"Sid": "RecordRestores", "Effect": "Allow",
                "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{bucket}/restores/*"}
-    storage = {
+    storage: dict[str, list[dict[str, Any]]] = {
         "snapshot": [{"Sid": "WriteSnapshots", "Effect": "Allow", "Action": "s3:PutObject",
                       "Resource": f"{bucket}/snapshots/*"}],
         "restore": [*read_snapshots, records,

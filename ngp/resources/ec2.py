@@ -6,6 +6,7 @@ describe filtered by the env's tag, whatever the number of objects.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from typing import Any, ClassVar
@@ -176,8 +177,8 @@ class Vpc(Ec2Kind):
         for key, param in (("dns_support", "EnableDnsSupport"),
                            ("dns_hostnames", "EnableDnsHostnames")):
             if old is None or old.get(key) != spec[key]:
-                eventually(lambda p=param, k=key: ec2.modify_vpc_attribute(
-                    VpcId=id, **{p: {"Value": spec[k]}}))
+                attribute = {param: {"Value": spec[key]}}
+                eventually(functools.partial(ec2.modify_vpc_attribute, VpcId=id, **attribute))
 
     def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
         self.update_name(ctx, id, old, new)

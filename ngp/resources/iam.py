@@ -286,7 +286,7 @@ class Policy(Kind):
     created_whole = True
 
     def _live(self, detail: dict[str, Any]) -> dict[str, Any]:
-        default = next((v for v in detail.get("PolicyVersionList", [])
+        default: dict[str, Any] = next((v for v in detail.get("PolicyVersionList", [])
                         if v.get("IsDefaultVersion")), {})
         # moto leaves PolicyName out of GetAccountAuthorizationDetails: the ARN ends with it.
         name = detail.get("PolicyName") or detail["Arn"].rsplit("/", 1)[-1]

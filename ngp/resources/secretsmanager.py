@@ -118,7 +118,7 @@ class Secret(Kind):
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         item = self._describe(ctx, spec["name"])
         live = self._live(item) if item else None
-        if live is None:
+        if item is None or live is None:
             return None
         check_owned(ctx, address, "secret", spec["name"], item.get("Tags", []))
         return live["id"], live

@@ -307,6 +307,7 @@ class LocalMarathon:
             return None, _json({"message": "Invalid JSON", "details": str(exc)}, 400)
 
     def _invalid(self, app: Any) -> Response | None:
+        invalid: list[dict[str, Any]]
         if self.schema is None or not isinstance(app, dict):
             shape, invalid = rules.shape_errors(app), []
         else:

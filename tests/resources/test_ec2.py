@@ -166,8 +166,11 @@ CASES = {
     "logs.group": (lambda f: {"name": "/aws/lambda/ngp-fn", "retention_days": 30},
                    lambda s: {**s, "retention_days": 7}, "update"),
     "marathon.app": (
+        # On the local Marathon's 2 private and 1 public agents: 3 UNIQUE tasks need both
+        # roles, and the update rolls through the one free node.
         lambda f: {"id": "/platform/web", "cmd": "sleep 1000", "instances": 2, "cpus": 0.1,
                    "mem": 64, "constraints": [["hostname", "UNIQUE"]],
+                   "acceptedResourceRoles": ["*", "slave_public"],
                    "healthChecks": [{"protocol": "COMMAND", "command": {"value": "true"}}]},
         lambda s: {**s, "instances": 3, "labels": {"team": "platform"}}, "update"),
     "iam.policy": (

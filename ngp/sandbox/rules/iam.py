@@ -71,10 +71,10 @@ class Propagation(Rule):
         if call.service == "ec2" and call.operation in (
                 "RunInstances", "AssociateIamInstanceProfile",
                 "ReplaceIamInstanceProfileAssociation"):
-            given = {"Arn": call.param("IamInstanceProfile.Arn"),
+            named = {"Arn": call.param("IamInstanceProfile.Arn"),
                      "Name": call.param("IamInstanceProfile.Name")}
-            if self.fresh(call, "profile", given["Arn"] or given["Name"]):
-                raise profile_refusal(given)
+            if self.fresh(call, "profile", named["Arn"] or named["Name"]):
+                raise profile_refusal(named)
         elif call.service == "autoscaling" and call.operation in (
                 "CreateAutoScalingGroup", "UpdateAutoScalingGroup"):
             given = self.template_profile(call)
