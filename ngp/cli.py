@@ -437,8 +437,9 @@ def elk_allow_ip(
     address: Annotated[str, typer.Argument(help="An IPv4 address or CIDR.")],
     env: Env = None,
 ) -> None:
-    """Let an address reach the OpenSearch domain: adds it to [elk] allowed_cidrs in
-    envs/<env>.toml; `ngp plan` then shows the policy change, `ngp up` applies it."""
+    """Let a network routed into the VPC reach the OpenSearch domain: adds it to [elk]
+    allowed_cidrs in envs/<env>.toml; `ngp plan` then shows the security group change, `ngp
+    up` applies it."""
     from ngp.modules.elk import allow_ip
 
     env = _env(env)

@@ -1,9 +1,13 @@
 """The elk module: an OpenSearch domain (Elasticsearch's open fork, as AWS runs it), fed by
 Filebeat on every agent with the Mesos logs and every Marathon app's stdout and stderr.
 
-Its access policy allows the addresses in `allowed_cidrs` and the cluster's NAT addresses
-(where the agents' traffic leaves), never everyone: `ngp elk allow-ip <ip>` adds yours (the
-original platform had users edit the policy by hand), and `ngp plan` shows the change.
+The domain lives in the VPC's private subnets, gated by its own security group, which admits
+HTTPS from the platform's machines (`network.sg.internal`), the VPC (VPN users, whom the
+OpenVPN Access Server NATs to its address) and `allowed_cidrs` (networks routed into the VPC;
+`ngp elk allow-ip <cidr>` adds one). Why not a public domain with an IP policy: the public
+agents come and go with changing public addresses no policy lists, so their logs never
+arrived, and AWS allows no IP-based policy on a VPC domain (the security group is the gate):
+https://docs.aws.amazon.com/opensearch-service/latest/developerguide/vpc.html
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from ngp.errors import ConfigError
 from ngp.graph import Derived, Format, Ref, Resource
 from ngp.modules.base import Built, Cidr, ModuleSettings, module
 from ngp.modules.marathon_apps import app, app_id, per_node
-from ngp.modules.network import nat_zones
+from ngp.modules.network import subnets
 from ngp.resources.opensearch import TIMEOUT
 
 if TYPE_CHECKING:
@@ -55,19 +59,42 @@ def domain_name(settings: Settings) -> str:
     return name
 
 
-def nat_addresses(settings: Settings) -> list[Ref]:
-    """The public addresses the agents' traffic leaves from (the NAT gateways')."""
-    return [Ref(f"network.eip.nat[{x}]", "public_ip")
-            for x in nat_zones(settings, settings.module("network"))]
-
-
-def access_policy(data: dict[str, Any]) -> dict[str, Any]:
-    """HTTP to the domain from the given addresses only (NAT addresses as /32)."""
-    sources = [str(c) for c in data["cidrs"]] + [f"{ip}/32" for ip in data["nat"]]
+def access_policy(domain_arn: str) -> dict[str, Any]:
+    """HTTP to the domain for whoever its security group lets through: in a VPC the network is
+    the gate, and AWS refuses IP conditions there (vpc.html, "About access policies")."""
     return {"Version": "2012-10-17", "Statement": [{
-        "Sid": "FromAllowedAddresses", "Effect": "Allow", "Principal": {"AWS": "*"},
-        "Action": "es:ESHttp*", "Resource": f"{data['domain_arn']}/*",
-        "Condition": {"IpAddress": {"aws:SourceIp": sorted(sources)}}}]}
+        "Sid": "WhomTheSecurityGroupAdmits", "Effect": "Allow", "Principal": {"AWS": "*"},
+        "Action": "es:ESHttp*", "Resource": f"{domain_arn}/*"}]}
+
+
+def domain_subnets(settings: Settings, elk: ElkSettings) -> list[Ref]:
+    """One private subnet per zone the domain spans: one node, one zone; more, as many zones
+    as there are nodes, up to three and the env's zones. AWS wants an even node count over
+    two zones ("You must choose an even number of data nodes for a two Availability Zone
+    deployment"), so an odd count with only two zones is refused here, before the create."""
+    private = subnets(settings, "private")
+    count = min(elk.instance_count, len(private), 3)
+    if count == 2 and elk.instance_count % 2:
+        raise ConfigError(
+            f"{elk.instance_count} OpenSearch nodes cannot spread over the env's 2 zones: "
+            "AWS wants an even number of nodes over two zones",
+            where=f"{settings.path.name}: [elk] instance_count",
+            hint="Make instance_count even, or give the network 3 availability_zones.")
+    return private[:count]
+
+
+def security_group(settings: Settings, elk: ElkSettings) -> Resource:
+    """HTTPS (all OpenSearch serves) from the platform's machines, the VPC and allowed_cidrs."""
+    def https(source: dict[str, Any], why: str) -> dict[str, Any]:
+        return {"protocol": "tcp", "from_port": 443, "to_port": 443, **source,
+                "description": why}
+
+    return Resource("elk.sg", "ec2.security_group", {
+        "name": settings.name("elk"), "description": "OpenSearch domain: HTTPS from the VPC",
+        "vpc_id": Ref("network.vpc"), "ingress": [
+            https({"group": Ref("network.sg.internal")}, "DC/OS nodes and the manager"),
+            https({"cidr": Ref("network.vpc", "cidr")}, "the VPC: VPN users (NATed)"),
+            *[https({"cidr": str(c)}, "allowed_cidrs") for c in elk.allowed_cidrs]]})
 
 
 def filebeat_yaml(data: dict[str, Any]) -> str:
@@ -93,12 +120,6 @@ def filebeat_yaml(data: dict[str, Any]) -> str:
 def build(settings: Settings) -> Built:
     elk: ElkSettings = settings.module("elk")
     name = domain_name(settings)
-    nat = nat_addresses(settings)
-    if not elk.allowed_cidrs and not nat:
-        raise ConfigError("nobody could reach the OpenSearch domain: allowed_cidrs is empty "
-                          "and the env has no NAT address",
-                          where=f"{settings.path.name}: [elk] allowed_cidrs",
-                          hint="Add the addresses that may use it (`ngp elk allow-ip <ip>`).")
     account = settings.account
     domain_arn = f"arn:aws:es:{settings.core.region}:{account}:domain/{name}"
     filebeat = {
@@ -116,13 +137,20 @@ def build(settings: Settings) -> Built:
         "networks": [{"mode": "host"}], "portDefinitions": [],
     }
     return Built([
+        security_group(settings, elk),
         Resource("elk.domain", "opensearch.domain", {
             "name": name, "engine_version": elk.engine_version,
             "instance_type": elk.instance_type, "instance_count": elk.instance_count,
             "volume_size": elk.volume_size, "timeout": elk.create_timeout,
-            "access_policy": Derived(access_policy, {
-                "cidrs": [str(c) for c in elk.allowed_cidrs], "nat": nat,
-                "domain_arn": domain_arn})}),
+            "access_policy": access_policy(domain_arn),
+            # Filebeat OSS 7.x checks the version the server reports and refuses OpenSearch's
+            # unless it says 7.10 (https://docs.opensearch.org/latest/tools, "Agents and
+            # ingestion tools"); AWS: AdvancedOptions override_main_response_version "true"
+            # (https://docs.aws.amazon.com/opensearch-service/latest/developerguide/
+            # rename.html#rename-upgrade).
+            "compatibility_mode": True,
+            "vpc_id": Ref("network.vpc"), "subnet_ids": domain_subnets(settings, elk),
+            "security_group_ids": [Ref("elk.sg")]}),
         app(settings, "elk.filebeat", filebeat),
     ], {
         "elk_endpoint": Format("https://{host}", host=Ref("elk.domain", "endpoint")),

@@ -1,5 +1,11 @@
 """OpenSearch domains: slow to create (15 minutes or more on AWS) and to change, so every
-create and update waits, bounded, until the domain has its endpoint and stops processing."""
+create and update waits, bounded, until the domain has its endpoint and stops processing.
+
+A domain lives in the VPC (VPCOptions) or has a public endpoint, chosen at create: AWS cannot
+move one to the other, nor to another VPC, so a change of `vpc_id` replaces the domain
+(https://docs.aws.amazon.com/opensearch-service/latest/developerguide/vpc.html#vpc-limitations;
+terraform-provider-aws: vpc_options added or removed "forces a new resource"). Its subnets and
+security groups change in place (a blue/green change)."""
 
 from __future__ import annotations
 
@@ -8,10 +14,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ngp.aws import error_code, wait_until
+from ngp.aws import error_code, error_message, eventually, wait_until
 from ngp.resources.base import Context, Kind, check_owned, kind
 
 GONE = frozenset({"ResourceNotFoundException"})
+LINKED_SERVICE = "opensearchservice.amazonaws.com"
+# What AWS answers a VPC domain's create before its service-linked role exists (quoted in
+# github.com/aws/copilot-cli/issues/3006), and for a while after IAM made it.
+NO_LINKED_ROLE = "must enable a service-linked role"
 TIMEOUT = 3600.0  # AWS: 15-30 minutes to create, as long to change the cluster
 DESCRIBE_BATCH = 5  # DescribeDomains takes at most five names
 
@@ -29,13 +39,18 @@ def _scalars(value: Any) -> Any:
 @kind
 class Domain(Kind):
     """An OpenSearch domain: engine version, instances, EBS, encryption at rest and between
-    nodes, HTTPS only, and an access policy (built by the module, never open to everyone).
+    nodes, HTTPS only, an access policy (built by the module), and, with `vpc_id`, its place
+    in the VPC: one subnet per zone it spans (two or three turn zone awareness on) and the
+    security groups that gate it. `compatibility_mode` makes it report version 7.10 to the
+    clients that check (Filebeat OSS 7.x).
 
     spec: {"name": "ngp-elk-dev", "engine_version": "OpenSearch_2.11",
            "instance_type": "t3.small.search", "instance_count": 1, "volume_size": 20,
            "access_policy": {"Version": "2012-10-17", "Statement": [...]},
-           "timeout": 3600}
-    outputs: id (the name), arn, endpoint (host name), dashboards_url.
+           "compatibility_mode": true, "vpc_id": "vpc-...", "subnet_ids": ["subnet-..."],
+           "security_group_ids": ["sg-..."], "timeout": 3600}
+    outputs: id (the name), arn, endpoint (host name: the VPC endpoint of a VPC domain),
+    dashboards_url.
     """
 
     name = "opensearch.domain"
@@ -45,26 +60,39 @@ class Domain(Kind):
     actions = ("es:ListDomainNames", "es:DescribeDomains", "es:DescribeDomain",
                "es:ListTags", "es:CreateDomain", "es:AddTags", "es:UpdateDomainConfig",
                "es:UpgradeDomain", "es:DeleteDomain", "iam:CreateServiceLinkedRole")
-    # AWS makes the service-linked role on the first create in an account:
-    # https://docs.aws.amazon.com/opensearch-service/latest/developerguide/slr.html
-    linked_service = "opensearchservice.amazonaws.com"
-    replace_on = frozenset({"name"})
+    # A VPC domain needs the service-linked role AWSServiceRoleForAmazonOpenSearchService.
+    # AWS's console makes it; CreateDomain through the API refuses a VPC domain without it,
+    # so create makes it first, as terraform-provider-aws's VPC example does
+    # (aws_iam_service_linked_role): https://docs.aws.amazon.com/opensearch-service/latest/
+    # developerguide/slr-aos.html
+    linked_service = LINKED_SERVICE
+    # compatibility_mode: after create, only OpenSearch's own _cluster/settings API changes
+    # it (https://docs.aws.amazon.com/opensearch-service/latest/developerguide/rename.html),
+    # which ngp does not call.
+    replace_on = frozenset({"name", "vpc_id", "compatibility_mode"})
     outputs = ("id", "name", "arn", "endpoint", "dashboards_url")
     update_notes = {"instance_type": "AWS rebuilds the domain's nodes (a blue/green change; "
                     "minutes to hours)",
-                    "instance_count": "AWS rebuilds the domain's nodes (blue/green)"}
+                    "instance_count": "AWS rebuilds the domain's nodes (blue/green)",
+                    "subnet_ids": "AWS moves the domain's nodes (blue/green)",
+                    "security_group_ids": "AWS rebuilds the domain's nodes (blue/green)"}
 
     def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
         if isinstance(spec.get("access_policy"), dict):
-            return {**spec, "access_policy": _scalars(spec["access_policy"])}
-        return spec
+            spec = {**spec, "access_policy": _scalars(spec["access_policy"])}
+        if isinstance(spec.get("security_group_ids"), list):
+            spec = {**spec, "security_group_ids": sorted(spec["security_group_ids"])}
+        return spec  # subnet_ids keep their order: one per zone, in the zones' order
 
     def _live(self, item: dict[str, Any]) -> dict[str, Any] | None:
         if item.get("Deleted"):
             return None
         cluster, ebs = item.get("ClusterConfig", {}), item.get("EBSOptions", {})
-        endpoint = item.get("Endpoint") or ""
+        vpc = item.get("VPCOptions") or {}
+        # A VPC domain has no Endpoint, its address is Endpoints["vpc"] (API_DomainStatus).
+        endpoint = item.get("Endpoint") or (item.get("Endpoints") or {}).get("vpc") or ""
         policy = item.get("AccessPolicies")
+        advanced = item.get("AdvancedOptions") or {}
         return self.canonical({
                 "id": item["DomainName"], "name": item["DomainName"], "arn": item["ARN"],
                 "engine_version": item.get("EngineVersion"),
@@ -72,6 +100,9 @@ class Domain(Kind):
                 "instance_count": cluster.get("InstanceCount"),
                 "volume_size": ebs.get("VolumeSize"),
                 "access_policy": json.loads(policy) if policy else None,
+                "compatibility_mode": advanced.get("override_main_response_version") == "true",
+                "vpc_id": vpc.get("VPCId"), "subnet_ids": vpc.get("SubnetIds", []),
+                "security_group_ids": vpc.get("SecurityGroupIds", []),
                 "endpoint": endpoint,
                 "dashboards_url": f"https://{endpoint}/_dashboards" if endpoint else "",
                 "status": "processing" if item.get("Processing") else (
@@ -108,11 +139,33 @@ class Domain(Kind):
         return live["id"], live
 
     def _config(self, spec: dict[str, Any]) -> dict[str, Any]:
-        return {"ClusterConfig": {"InstanceType": spec["instance_type"],
-                                  "InstanceCount": spec["instance_count"]},
-                "EBSOptions": {"EBSEnabled": True, "VolumeType": "gp3",
-                               "VolumeSize": spec["volume_size"]},
-                "AccessPolicies": json.dumps(spec["access_policy"])}
+        cluster: dict[str, Any] = {"InstanceType": spec["instance_type"],
+                                   "InstanceCount": spec["instance_count"]}
+        config: dict[str, Any] = {
+            "ClusterConfig": cluster,
+            "EBSOptions": {"EBSEnabled": True, "VolumeType": "gp3",
+                           "VolumeSize": spec["volume_size"]},
+            "AccessPolicies": json.dumps(spec["access_policy"])}
+        if spec.get("vpc_id"):
+            # One subnet per zone: two or three mean zone awareness over that many zones,
+            # and AWS refuses any other count ("You must specify exactly one subnet.").
+            zones = len(spec["subnet_ids"])
+            cluster["ZoneAwarenessEnabled"] = zones > 1
+            if zones > 1:
+                cluster["ZoneAwarenessConfig"] = {"AvailabilityZoneCount": zones}
+            config["VPCOptions"] = {"SubnetIds": list(spec["subnet_ids"]),
+                                    "SecurityGroupIds": list(spec["security_group_ids"])}
+        return config
+
+    def _linked_role(self, ctx: Context) -> None:
+        """The service-linked role a VPC domain needs; one an account has is success."""
+        try:
+            ctx.aws.client("iam").create_service_linked_role(AWSServiceName=LINKED_SERVICE)
+        except ClientError as exc:
+            # AWS: InvalidInput "Service role name ... has been taken in this account";
+            # moto: EntityAlreadyExists.
+            if error_code(exc) not in ("InvalidInput", "EntityAlreadyExists"):
+                raise
 
     def _settled(self, ctx: Context, name: str, timeout: float) -> dict[str, Any]:
         """Wait until the domain has its endpoint and no change in progress."""
@@ -126,15 +179,20 @@ class Domain(Kind):
                           "keep waiting (nothing is made twice).")
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
-        item = ctx.aws.client("opensearch").create_domain(
+        if spec.get("vpc_id"):
+            self._linked_role(ctx)
+        advanced = {"override_main_response_version": "true"} \
+            if spec.get("compatibility_mode") else {}
+        item = eventually(lambda: ctx.aws.client("opensearch").create_domain(
             DomainName=spec["name"], EngineVersion=spec["engine_version"],
-            **self._config(spec),
+            **self._config(spec), AdvancedOptions=advanced,
             EncryptionAtRestOptions={"Enabled": True},
             NodeToNodeEncryptionOptions={"Enabled": True},
             DomainEndpointOptions={"EnforceHTTPS": True,
                                    "TLSSecurityPolicy": "Policy-Min-TLS-1-2-2019-07"},
             TagList=[{"Key": k, "Value": v}
-                     for k, v in ctx.tags(address, spec["name"]).items()])["DomainStatus"]
+                     for k, v in ctx.tags(address, spec["name"]).items()]),
+            codes=(), also=lambda exc: NO_LINKED_ROLE in error_message(exc))["DomainStatus"]
         live = self._settled(ctx, item["DomainName"], spec.get("timeout", TIMEOUT))
         return live["id"], self.outputs_of(live)
 

@@ -66,11 +66,11 @@ def test_services_up_snapshot_restore_allow_ip_and_down(home):
     assert unknown.returncode == 1 and "no restore nope in bucket" in unknown.stderr
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
 
-    # Let one more address reach the domain: the plan changes its policy, in place.
+    # Let one more network reach the domain: the plan changes its security group, in place.
     allowed = home.ngp("elk", "allow-ip", "198.51.100.7", "--env", env, check=True)
     assert "198.51.100.7/32 added" in allowed.stdout
     plan = json.loads(home.ngp("plan", "--env", env, "--json", check=True).stdout)
-    assert [(c["address"], c["action"]) for c in plan["changes"]] == [("elk.domain", "update")]
+    assert [(c["address"], c["action"]) for c in plan["changes"]] == [("elk.sg", "update")]
     home.ngp("up", "--env", env, "--yes", check=True)
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
     bad = home.ngp("elk", "allow-ip", "nope", "--env", env)

@@ -394,18 +394,28 @@ def test_the_refresher_script_writes_a_docker_config(tmp_path):
     assert base64.b64decode(auth) == b"AWS:s3cret-token"
 
 
-def test_elk_access_is_the_allowed_addresses_and_the_nat_never_everyone(tmp_path):
+def test_elk_is_a_vpc_domain_in_compatibility_mode_that_every_node_reaches(tmp_path):
     settings = load(tmp_path, ["network", "dcos", "elk"], nat="per_az", extra="""
         [elk]
-        allowed_cidrs = ["203.0.113.0/24"]
+        allowed_cidrs = ["172.27.224.0/20"]
     """)
     graph = build_desired(settings).graph
     domain = resolve(graph.resources["elk.domain"].spec, fake)
+    assert domain["compatibility_mode"] is True  # Filebeat OSS 7.x checks the version
+    assert domain["vpc_id"] == "<network.vpc.id>"
+    assert domain["subnet_ids"] == ["<network.subnet.private[a].id>"]  # one node, one zone
+    assert domain["security_group_ids"] == ["<elk.sg.id>"]
     statement = domain["access_policy"]["Statement"][0]
     assert statement["Principal"] == {"AWS": "*"} and statement["Action"] == "es:ESHttp*"
-    assert statement["Condition"] == {"IpAddress": {"aws:SourceIp": [
-        "198.51.100.9/32", "198.51.100.9/32", "203.0.113.0/24"]}}  # two NATs (fake IPs)
+    assert "Condition" not in statement  # AWS allows no IP policy on a VPC domain
     assert statement["Resource"] == "arn:aws:es:us-east-1:123456789012:domain/ngp-elk-t/*"
+    group = resolve(graph.resources["elk.sg"].spec, fake)
+    assert group["vpc_id"] == "<network.vpc.id>"
+    https = [{k: r[k] for k in ("cidr", "group") if k in r} for r in group["ingress"]
+             if (r["protocol"], r["from_port"], r["to_port"]) == ("tcp", 443, 443)]
+    assert https == [{"group": "<network.sg.internal.id>"},  # every DC/OS node has it
+                     {"cidr": "<network.vpc.cidr>"}, {"cidr": "172.27.224.0/20"}]
+    assert len(https) == len(group["ingress"])
     filebeat = resolve(graph.resources["elk.filebeat"].spec, fake)
     config = yaml.safe_load(filebeat["env"]["FILEBEAT_YML"])
     assert config["output.elasticsearch"]["hosts"] == ["https://search-x.es.example:443"]
@@ -414,10 +424,22 @@ def test_elk_access_is_the_allowed_addresses_and_the_nat_never_everyone(tmp_path
     assert filebeat["instances"] == 3  # the default 2 private + 1 public agents
 
 
-def test_elk_reachable_by_nobody_is_refused(tmp_path):
-    settings = load(tmp_path, ["network", "elk"], nat="none",
-                    extra='[elk]\n', )
-    with pytest.raises(ConfigError, match="nobody could reach"):
+@pytest.mark.parametrize(("zones", "nodes", "subnets"), [
+    (2, 2, ["a", "b"]), (2, 4, ["a", "b"]), (3, 2, ["a", "b"]), (3, 3, ["a", "b", "c"]),
+    (3, 5, ["a", "b", "c"]), (1, 3, ["a"])])
+def test_elk_spans_a_zone_per_node_up_to_three(tmp_path, zones, nodes, subnets):
+    load(tmp_path, ["network", "elk"], extra=f"[elk]\ninstance_count = {nodes}\n")
+    path = tmp_path / "envs" / "t.toml"
+    path.write_text(path.read_text().replace("availability_zones = 2",
+                                             f"availability_zones = {zones}"))
+    domain = build_desired(Project(tmp_path).load("t", {})).graph.resources["elk.domain"].spec
+    assert [ref.address for ref in domain["subnet_ids"]] == [
+        f"network.subnet.private[{z}]" for z in subnets]
+
+
+def test_elk_refuses_an_odd_node_count_over_two_zones(tmp_path):
+    settings = load(tmp_path, ["network", "elk"], extra="[elk]\ninstance_count = 3\n")
+    with pytest.raises(ConfigError, match="even number of nodes over two zones"):
         build_desired(settings)
 
 

@@ -70,13 +70,18 @@ def test_no_secret_value_is_written_or_printed_and_the_platform_is_locked_down(h
         assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
         assert "aws:SecureTransport" in s3.get_bucket_policy(Bucket=bucket)["Policy"]
 
-    # The OpenSearch domain: reachable from listed addresses only, never from everyone.
-    domain = home.client("opensearch").describe_domain(DomainName=f"ngp-elk-{env}")
-    policy = json.loads(domain["DomainStatus"]["AccessPolicies"])
-    for statement in [policy["Statement"]] if isinstance(policy["Statement"], dict) \
-            else policy["Statement"]:
-        assert statement["Condition"]["IpAddress"]["aws:SourceIp"]
-        assert "0.0.0.0/0" not in str(statement["Condition"])
+    # The OpenSearch domain: in the VPC, no public endpoint, reachable through its security
+    # group only, which admits HTTPS from the VPC and never from everyone.
+    status = home.client("opensearch").describe_domain(
+        DomainName=f"ngp-elk-{env}")["DomainStatus"]
+    assert "Endpoint" not in status and status["Endpoints"]["vpc"]
+    assert json.loads(status["AccessPolicies"])["Statement"]
+    (group,) = ec2.describe_security_groups(
+        GroupIds=status["VPCOptions"]["SecurityGroupIds"])["SecurityGroups"]
+    assert group["IpPermissions"] and all(
+        (r["IpProtocol"], r["FromPort"], r["ToPort"]) == ("tcp", 443, 443)
+        and all(c["CidrIp"] != "0.0.0.0/0" for c in r.get("IpRanges", []))
+        for r in group["IpPermissions"])
 
     # Admin ports: closed to the world (the sandbox's admin CIDR is 127.0.0.1/32).
     groups = ec2.describe_security_groups(Filters=mine)["SecurityGroups"]

@@ -27,11 +27,11 @@ PUBLIC_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C
 OTHER_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBhTpL3xCcUrmW0Chp2mJQyj4HFUDpZ53uo9kKgyEsvM "
              "other")
 
-def es_policy(cidrs):
+def es_policy(action="es:ESHttp*"):
+    """A VPC domain's policy: no IP condition (AWS allows none there; its group is the gate)."""
     return {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "es:ESHttp*",
-        "Resource": "arn:aws:es:us-east-1:123456789012:domain/ngp-elk-test/*",
-        "Condition": {"IpAddress": {"aws:SourceIp": cidrs}}}]}
+        "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": action,
+        "Resource": "arn:aws:es:us-east-1:123456789012:domain/ngp-elk-test/*"}]}
 
 
 SHA256_TWO = hashlib.sha256(b"#!/bin/sh\necho two\n").hexdigest()  # conftest's object_files
@@ -136,10 +136,10 @@ CASES = {
     "opensearch.domain": (
         lambda f: {"name": "ngp-elk-test", "engine_version": "OpenSearch_2.11",
                    "instance_type": "t3.small.search", "instance_count": 1,
-                   "volume_size": 20, "timeout": 60,
-                   "access_policy": es_policy(["203.0.113.0/24"])},
-        lambda s: {**s, "instance_count": 2,
-                   "access_policy": es_policy(["203.0.113.0/24", "198.51.100.7/32"])},
+                   "volume_size": 20, "timeout": 60, "access_policy": es_policy(),
+                   "compatibility_mode": True, "vpc_id": f("vpc_id"),
+                   "subnet_ids": [f("subnet_id")], "security_group_ids": [f("sg_id")]},
+        lambda s: {**s, "instance_count": 2, "access_policy": es_policy("es:ESHttpGet")},
         "update"),
     "lambda.function": (
         lambda f: function_spec("ngp-fn", f("lambda_role_arn")),

@@ -132,6 +132,19 @@ def test_a_new_domain_is_processing_without_endpoint_then_active(aws):
     assert time.monotonic() - started >= SLOW
 
 
+def test_a_new_vpc_domain_holds_back_its_vpc_endpoint_too(aws, subnet):
+    aws.client("iam").create_service_linked_role(AWSServiceName="opensearchservice.amazonaws.com")
+    search = aws.client("opensearch")
+    created = search.create_domain(**DOMAIN, VPCOptions={"SubnetIds": [subnet]})["DomainStatus"]
+    assert created["Processing"] and "Endpoints" not in created and "Endpoint" not in created
+    assert "Endpoints" not in search.describe_domain(DomainName="dom")["DomainStatus"]
+    assert "Endpoints" not in search.describe_domains(
+        DomainNames=["dom"])["DomainStatusList"][0]
+    active = until(lambda: (s := search.describe_domain(DomainName="dom")["DomainStatus"])
+                   and not s["Processing"] and s, "the domain to be active")
+    assert active["Endpoints"]["vpc"] and "Endpoint" not in active
+
+
 def test_a_changed_domain_is_processing_again_and_keeps_its_endpoint(aws):
     search = aws.client("opensearch")
     search.create_domain(**DOMAIN)

@@ -8,6 +8,7 @@ from ngp.sandbox.rules import (  # noqa: F401
     iam,
     iam_auth,
     images,
+    opensearch,
     route53,
     s3,
     secretsmanager,

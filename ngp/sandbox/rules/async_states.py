@@ -128,6 +128,7 @@ class InstancePending(Rule):
             _set_state(instance, "pending" if started else "stopping")
 
 
+Held = tuple[str | None, dict[str, str] | None]  # a domain's Endpoint and Endpoints
 DOMAIN_PATH = re.compile(r"^/2021-01-01/opensearch/domain/([^/]+)(/config)?$")
 CREATE_PATH = "/2021-01-01/opensearch/domain"
 UPGRADE_PATH = "/2021-01-01/opensearch/upgradeDomain"
@@ -137,15 +138,16 @@ DESCRIBE_MANY_PATH = "/2021-01-01/opensearch/domain-info"
 @rule
 class DomainProcessing(Rule):
     name = "opensearch.processing"
-    summary = (f"a new domain is Processing with no Endpoint ({PROCESSING_SECONDS:g} s here) "
-               "before it is active; UpdateDomainConfig and UpgradeDomain make it Processing "
-               "again")
+    summary = (f"a new domain is Processing with no Endpoint, nor a VPC domain's Endpoints "
+               f"({PROCESSING_SECONDS:g} s here), before it is active; UpdateDomainConfig and "
+               "UpgradeDomain make it Processing again")
     source = ("https://docs.aws.amazon.com/opensearch-service/latest/APIReference/"
               "API_DomainStatus.html")
 
     def reset(self) -> None:
-        # domain -> (until, endpoint held back while it is created, or None)
-        self.busy: dict[Key, tuple[float, str | None]] = {}
+        # domain -> (until, its (Endpoint, Endpoints) held back while it is created, or None):
+        # a public domain has the one, a VPC domain the other ({"vpc": host}).
+        self.busy: dict[Key, tuple[float, Held | None]] = {}
 
     def before(self, call: Call) -> None:
         if call.service != "es":
@@ -161,7 +163,7 @@ class DomainProcessing(Rule):
             if domain is not None and not domain.deleted:
                 domain.processing = False
                 if endpoint is not None:
-                    domain.endpoint = endpoint
+                    domain.endpoint, domain.endpoints = endpoint
 
     def _domain(self, call: Call, name: str) -> Any:
         return backend("opensearch", call).domains.get(name)
@@ -190,15 +192,16 @@ class DomainProcessing(Rule):
         with self.lock:
             held = self.busy.get(key, (0.0, None))[1]
             if created:
-                held, domain.endpoint = domain.endpoint, None
+                held = (domain.endpoint, domain.endpoints)
+                domain.endpoint = domain.endpoints = None
             self.busy[key] = (ends_at(PROCESSING_SECONDS), held)
         domain.processing = True
         if answer is not None:
             self._mark_created(call, answer)
 
     def _mark_created(self, call: Call, answer: Answer) -> None:
-        """While a domain is being created, AWS says Created false and gives no Endpoint
-        (moto's own answer says Created true whatever happens)."""
+        """While a domain is being created, AWS says Created false and gives no Endpoint (nor
+        Endpoints) (moto's own answer says Created true whatever happens)."""
         try:
             body = json.loads(answer.body)
         except ValueError:
@@ -213,6 +216,7 @@ class DomainProcessing(Rule):
             if creating:
                 status.update(Created=False, Processing=True)
                 status.pop("Endpoint", None)
+                status.pop("Endpoints", None)
                 changed = True
         if changed:
             answer.body = json.dumps(body).encode()
