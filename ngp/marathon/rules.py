@@ -87,8 +87,11 @@ def comparable(app: dict[str, Any]) -> dict[str, Any]:
     if isinstance(container, dict):
         for pm in container.get("portMappings", []):
             pm.pop("servicePort", None)
-    for pd in out.get("portDefinitions", []) or []:
-        pd.pop("port", None)
+    # Host networking: a port is Marathon's to assign, unless requirePorts makes the given
+    # ports the host ports (marathon-lb's 80 and 443), which are then the definition.
+    if not out.get("requirePorts"):
+        for pd in out.get("portDefinitions", []) or []:
+            pd.pop("port", None)
     out.pop("role", None)  # Marathon 1.9+ fills in its Mesos role
     return out
 

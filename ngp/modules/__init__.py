@@ -13,6 +13,7 @@ from ngp.modules import (  # noqa: F401
     monitoring,
     network,
     openvpn,
+    routing,
 )
 from ngp.modules.base import MODULES, Built, Module, ModuleSettings, module
 

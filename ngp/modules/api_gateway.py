@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from ngp.graph import Ref, Resource
+from ngp.modules import routing
 from ngp.modules.base import Built, ModuleSettings, module
 from ngp.modules.marathon_apps import app, app_id, vip_host, vip_label
 
@@ -62,17 +63,27 @@ def build(settings: Settings) -> Built:
                                                                  "arn")},
                     "TYK_GW_SLAVEOPTIONS_CONNECTIONSTRING": gw.hybrid_connection,
                     "TYK_GW_POLICIES_POLICYSOURCE": "rpc"})
+    # Behind marathon-lb (the routing module) Tyk runs on any agent at a port Mesos picks:
+    # marathon-lb reaches it there over the internal group. Without it, Tyk holds its port
+    # on the public agents.
+    vhost = routing.host(settings, "api_gateway")
+    placement: dict[str, Any] = {} if vhost else {"acceptedResourceRoles": ["slave_public"]}
     tyk = {
         "id": app_id(settings, "tyk-gateway"), "instances": gw.instances, "cpus": 1, "mem": 1024,
-        "acceptedResourceRoles": ["slave_public"], "dependencies": [app_id(settings, "redis")],
+        **placement, "dependencies": [app_id(settings, "redis")],
         "container": {"type": "DOCKER", "docker": {"image": gw.tyk_image},
                       "portMappings": [{"containerPort": gw.listen_port,
-                                        "hostPort": gw.listen_port, "name": "http"}]},
+                                        "hostPort": 0 if vhost else gw.listen_port,
+                                        "name": "http"}]},
         "networks": [{"mode": "container/bridge"}],
         "env": env,
         "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/hello", "portIndex": 0}],
+        "labels": routing.labels(settings, "api_gateway"),
     }
     resources += [app(settings, "api_gateway.redis", redis),
                   app(settings, "api_gateway.tyk", tyk, after=("api_gateway.redis",))]
-    return Built(resources, {"api_gateway_port": gw.listen_port,
-                             "api_gateway_mode": "hybrid" if hybrid() else "standalone"})
+    outputs: dict[str, Any] = {"api_gateway_port": gw.listen_port,
+                               "api_gateway_mode": "hybrid" if hybrid() else "standalone"}
+    if vhost:
+        outputs["api_gateway_url"] = f"http://{vhost}"
+    return Built(resources, outputs)

@@ -600,10 +600,15 @@ def build(settings: Settings) -> Built:
     for lb in ("masters_lb", "masters_internal_lb"):
         res.append(Resource(f"dcos.{lb}_masters", "elb.attachment", {
             "load_balancer": Ref(f"dcos.{lb}"), "instances": [Ref(m) for m in masters]}))
+    # The public agents run marathon-lb (the routing module), which also answers inside
+    # the VPC through its own internal balancer.
+    public_lbs = [Ref("dcos.public_agents_lb")]
+    if "routing" in settings.modules:
+        public_lbs.append(Ref("routing.internal_lb"))
     for tier, count, groups, install_role, where, lbs in (
         ("private_agents", dcos.private_agents, ["internal", "admin"], "slave", private, []),
         ("public_agents", dcos.public_agents, ["internal", "admin", "public_agents"],
-         "slave_public", public, [Ref("dcos.public_agents_lb")]),
+         "slave_public", public, public_lbs),
     ):
         label = tier.replace("_", "-")
         instance_type = (dcos.private_agent_instance_type if tier == "private_agents"

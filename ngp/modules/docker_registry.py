@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from ngp.graph import Ref, Resource
+from ngp.modules import routing
 from ngp.modules.base import Built, ModuleSettings, module
 from ngp.modules.marathon_apps import app as marathon_app
 from ngp.modules.marathon_apps import app_id, mesos_http_check
@@ -70,7 +71,9 @@ def build(settings: Settings) -> Built:
             "REGISTRY_HTTP_SECRET": {"secret": Ref("docker_registry.http_secret", "arn")},
         },
         "healthChecks": [mesos_http_check("/")],
+        "labels": routing.labels(settings, "docker_registry"),
     }
+    vhost = routing.host(settings, "docker_registry")
     return Built([
         Resource("docker_registry.bucket", "s3.bucket",
                  {"name": bucket_name(settings), "versioning": False}),
@@ -84,4 +87,5 @@ def build(settings: Settings) -> Built:
             "description": f"ngp {settings.env}: the registry's shared HTTP secret"}),
         marathon_app(settings, "docker_registry.app", app),
     ], {"registry": VIP, "registry_bucket": Ref("docker_registry.bucket", "name"),
-        "registry_agent_policy": Ref("docker_registry.agent_access", "arn")})
+        "registry_agent_policy": Ref("docker_registry.agent_access", "arn"),
+        **({"registry_url": f"http://{vhost}"} if vhost else {})})

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
+from ngp.modules import routing
 from ngp.modules.base import Built, ModuleSettings, module
 from ngp.modules.marathon_apps import app as marathon_app
 from ngp.modules.marathon_apps import app_id, mesos_http_check, vip_host, vip_label
@@ -59,7 +60,8 @@ def build(settings: Settings) -> Built:
         # A local volume pins it to its agent: stop the old task before starting a new one.
         "upgradeStrategy": {"minimumHealthCapacity": 0, "maximumOverCapacity": 0},
         "unreachableStrategy": "disabled",
-        "labels": {"MARATHON_SINGLE_INSTANCE_APP": "true"},
+        "labels": {"MARATHON_SINGLE_INSTANCE_APP": "true", **routing.labels(settings, "jenkins")},
     }
-    return Built([marathon_app(settings, "jenkins.app", app)],
-                 {"jenkins_url": f"http://{vip_host(settings, 'jenkins')}:8080"})
+    vhost = routing.host(settings, "jenkins")
+    url = f"http://{vhost}" if vhost else f"http://{vip_host(settings, 'jenkins')}:8080"
+    return Built([marathon_app(settings, "jenkins.app", app)], {"jenkins_url": url})

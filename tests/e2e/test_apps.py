@@ -8,7 +8,8 @@ from tests.homes import all_ids
 
 # Every app's id carries its env: /<env>/platform/<name> (the env here is "apps").
 APPS = {f"/apps/platform/{name}" for name in (
-    "registry", "redis", "tyk-gateway", "sysdig-agent", "jenkins", "ecr-login", "filebeat")}
+    "registry", "redis", "tyk-gateway", "sysdig-agent", "jenkins", "ecr-login", "filebeat",
+    "marathon-lb")}
 
 
 def test_apps_come_up_healthy_change_alone_and_go_first(home):
@@ -35,6 +36,10 @@ def test_apps_come_up_healthy_change_alone_and_go_first(home):
     assert live["/apps/platform/tyk-gateway"]["env"]["TYK_GW_STORAGE_HOST"] == \
         "redis-apps.marathon.l4lb.thisdcos.directory"
     assert live["/apps/platform/sysdig-agent"]["constraints"] == [["hostname", "UNIQUE"]]
+    # marathon-lb holds the public agents' ports; Tyk is routed to by its host name.
+    assert [p["port"] for p in live["/apps/platform/marathon-lb"]["portDefinitions"]] == [
+        80, 443, 9090, 9091]
+    assert live["/apps/platform/tyk-gateway"]["labels"]["HAPROXY_0_VHOST"] == "api.apps.ngp.test"
     # Secret values go to Marathon only, never to the state.
     key = live["/apps/platform/sysdig-agent"]["env"]["ACCESS_KEY"]
     assert key == "sandbox-placeholder-sysdig_access_key"

@@ -232,4 +232,5 @@ def test_every_app_ngp_generates_validates_against_the_official_schema():
         assert "network" not in app.get("container", {}).get("docker", {})
         seen.append(address)
     assert sorted(seen) == ["api_gateway.redis", "api_gateway.tyk", "docker_registry.app",
-                            "ecr.refresher", "elk.filebeat", "jenkins.app", "monitoring.app"]
+                            "ecr.refresher", "elk.filebeat", "jenkins.app", "monitoring.app",
+                            "routing.marathon_lb"]

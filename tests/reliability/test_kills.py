@@ -139,8 +139,8 @@ def test_ctrl_c_lets_running_steps_finish_and_be_saved(slow_home):
 # Instances: OpenVPN, the manager, DC/OS's bootstrap node and 3 masters; the groups launch
 # 2 private and 1 public agent.
 FULL = {"vpc": 1, "subnet": 6, "igw": 1, "eip": 2, "nat": 1, "rtb": 4, "sg": 7, "key_pair": 1,
-        "instance": 6, "group_instance": 3, "launch_template": 2, "group": 2, "lb": 3,
-        "secret": 5, "role": 8, "profile": 5, "policy": 3, "bucket": 3, "app": 7,
+        "instance": 6, "group_instance": 3, "launch_template": 2, "group": 2, "lb": 4,
+        "secret": 5, "role": 8, "profile": 5, "policy": 3, "bucket": 3, "app": 8,
         "repository": 2, "domain": 1, "function": 3, "rule": 1, "rest_api": 1, "log_group": 3}
 
 
