@@ -398,7 +398,9 @@ def docker_daemon(settings: Settings) -> str:
     the registry's plain-HTTP address: Docker speaks plain HTTP to no registry but loopback
     unless it is listed in insecure-registries, which takes an address or a CIDR
     (https://docs.docker.com/registry/insecure/, dockerd's "Insecure registries"). The
-    registry answers only at its VIP, inside the cluster, which is where agents pull from."""
+    registry answers only at its VIP, inside the cluster, which is where agents pull from.
+    Mesos's own runtime (UCR) cannot be told the same: it fetches a registry named in an
+    image over HTTPS only (apache/mesos registry_puller.cpp), so UCR apps use ECR."""
     daemon: dict[str, Any] = {}
     if "docker_registry" in settings.modules:
         from ngp.modules.docker_registry import VIP
