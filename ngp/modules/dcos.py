@@ -307,12 +307,6 @@ class DcosSettings(ModuleSettings):
         return config
 
 
-def agent_count(settings: Settings) -> int:
-    """How many agents (private and public) the cluster has: one per node-wide app task."""
-    dcos: DcosSettings = settings.module("dcos")
-    return dcos.private_agents + dcos.public_agents
-
-
 def installer_url(dcos: DcosSettings) -> str:
     """Where the bootstrap node downloads the installer from, when it is not a local file."""
     given = dcos.installer or dcos.installer_url
