@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from ngp import engine, render
-from ngp.config import ENV_NAME, Project
+from ngp.config import Project, check_env_name
 from ngp.errors import NgpError
+from ngp.graph import is_secret_ref
 from ngp.plan import Plan
 from ngp.sandbox import control
 from ngp.state import LocalStore, State, describe_holder
@@ -64,10 +65,7 @@ def _env(env: str | None) -> str:
     if not env:
         known = ", ".join(_project().env_names()) or "none in envs/"
         raise NgpError("no env given", hint=f"Pass --env NAME or set NGP_ENV (known: {known}).")
-    if not ENV_NAME.match(env):
-        raise NgpError(f"{env!r} is not an env name",
-                       hint="Use lower-case letters, digits and hyphens, as in envs/<env>.toml.")
-    return env
+    return check_env_name(env)
 
 
 def _confirm(plan: Plan, yes: bool, question: str) -> bool:
@@ -191,7 +189,7 @@ def outputs(
             raise NgpError(f"no output named {name!r}",
                            hint=f"Known: {', '.join(sorted(values)) or 'none yet (run ngp up)'}.")
         values = {name: values[name]}
-    if reveal and any(render.is_secret(v) for v in values.values()):
+    if reveal and any(is_secret_ref(v) for v in values.values()):
         values = engine.reveal_outputs(engine.connect(project, settings), values)
     if as_json:
         print(json.dumps(values, indent=2))
@@ -273,11 +271,7 @@ def init(
     """Write envs/<env>.toml from a few questions (what configure.sh asked), each checked as
     it is typed; flags answer them for scripts, --yes takes the defaults."""
     from ngp import init as wizard
-    from ngp.config import ENV_NAME
-
-    if not ENV_NAME.match(env):
-        raise NgpError(f"{env!r} is not an env name", hint="Use lower-case letters, digits "
-                       "and hyphens.")
+    check_env_name(env)
     project = _project()
     path = project.envs_dir / f"{env}.toml"
     if path.exists() and not force:

@@ -22,6 +22,17 @@ from ngp.names import BUCKET_NAME_MAX, valid_bucket_name
 SANDBOX_ACCOUNT_ID = "123456789012"  # the account moto serves
 NAME_PART = re.compile(r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$")
 ENV_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+REGION = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"  # us-east-1, us-gov-west-1
+DOMAIN = r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$"  # dev.example.com
+
+
+def check_env_name(env: str) -> str:
+    """An env's name, or one clear line: it names envs/<env>.toml, the state, every object."""
+    if not ENV_NAME.match(env):
+        raise ConfigError(f"{env!r} is not an env name",
+                          hint="Use lower-case letters, digits and hyphens, as in "
+                          "envs/<env>.toml.")
+    return env
 
 
 class _Strict(BaseModel):
@@ -34,7 +45,7 @@ class StateSettings(_Strict):
     backend: Literal["local", "s3"] = "local"
     bucket: str | None = None
     key: str | None = Field(None, pattern=r"^[A-Za-z0-9!_.*'()/-]+\.json$")
-    region: str | None = Field(None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    region: str | None = Field(None, pattern=REGION)
     lock: Literal["s3", "dynamodb"] = "s3"
     dynamodb_table: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{3,255}$")
     lease_seconds: int = Field(120, ge=10, le=3600)
@@ -60,7 +71,7 @@ class StateSettings(_Strict):
 class CoreSettings(_Strict):
     """The keys every env file has at its top level."""
 
-    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    region: str = Field(pattern=REGION)
     allowed_account_ids: list[str] = Field(min_length=1)
     name_prefix: str = "ngp"
     name_suffix: str = ""
@@ -68,7 +79,7 @@ class CoreSettings(_Strict):
     sandbox: bool = False
     endpoint_url: str | None = None
     marathon_url: str | None = None
-    domain: str | None = Field(None, pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")
+    domain: str | None = Field(None, pattern=DOMAIN)
     ssh_public_key_path: str | None = None
     parallelism: int = Field(10, ge=1, le=64)
     service_parallelism: dict[str, int] = Field(default_factory=dict)
@@ -195,11 +206,7 @@ def _first_error(exc: ValidationError, prefix: tuple[str, ...]) -> tuple[str, st
 
 
 def load_settings(project: Project, env: str, environ: Any) -> Settings:
-    if not ENV_NAME.match(env):
-        raise ConfigError(
-            f"{env!r} is not an env name",
-            hint="Use lower-case letters, digits and hyphens, as in envs/<env>.toml.",
-        )
+    check_env_name(env)
     path = project.env_file(env)
     where = _where(path, project.root)
     if not path.is_file():

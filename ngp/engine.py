@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ngp.aws import Aws, error_code, error_message
 from ngp.config import SANDBOX_ACCOUNT_ID, Project, Settings
 from ngp.errors import ApplyError, NgpError, NotOwnedError, ResourceError
-from ngp.graph import Graph, Ref, Resource, dependents, resolve
+from ngp.graph import Graph, Ref, Resource, dependents, is_secret_ref, resolve
 from ngp.marathon.ready import reach_recorded_cluster
 from ngp.modules import MODULES, network
 from ngp.modules.network import NetworkSettings
@@ -854,7 +854,7 @@ def reveal_outputs(aws: Aws, outputs: dict[str, Any]) -> dict[str, Any]:
     ctx = Context(aws=aws, env="", lineage="")
     revealed = {}
     for name, value in outputs.items():
-        if isinstance(value, dict) and set(value) == {"secret"}:
+        if is_secret_ref(value):
             try:
                 value = reveal(ctx, value["secret"])
             except ClientError as exc:

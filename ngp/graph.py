@@ -12,6 +12,12 @@ from ngp.errors import GraphError
 N = TypeVar("N")  # a graph's node: an address, or an engine step's (phase, address)
 
 
+def is_secret_ref(value: Any) -> bool:
+    """A value that lives in Secrets Manager and nowhere else: {"secret": <its ARN>} (an
+    output, or an app's environment value)."""
+    return isinstance(value, dict) and set(value) == {"secret"}
+
+
 @dataclass(frozen=True)
 class Ref:
     """A value taken from another resource's outputs once it exists: Ref("network.vpc", "id")."""

@@ -9,11 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ngp import config
 from ngp.config import NAME_PART, SANDBOX_ACCOUNT_ID
 from ngp.modules import MODULES
+from ngp.modules.dcos import MASTERS, PRIVATE_AGENTS, PUBLIC_AGENTS
 
-REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-DOMAIN = re.compile(r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")
+REGION = re.compile(config.REGION)
+DOMAIN = re.compile(config.DOMAIN)
 DEFAULT_MODULES = "network,openvpn,dcos,docker_registry,jenkins"
 # The manager's ngp in the sandbox, where nothing boots: any pinned commit will do. On AWS
 # there is no default (the PyPI name `ngp` is another project).
@@ -124,9 +126,9 @@ QUESTIONS: list[tuple[str, str, Callable[[str], str]]] = [
     ("prefix", "Name prefix (the old pre-tag)", check_name_part),
     ("suffix", "Name suffix (the old post-tag)", check_name_part),
     ("dcos_version", "DC/OS version", check_version),
-    ("masters", "DC/OS masters (1, 3 or 5)", check_count(1, 5, odd=True)),
-    ("private_agents", "DC/OS private agents", check_count(1, 200)),
-    ("public_agents", "DC/OS public agents", check_count(0, 50)),
+    ("masters", "DC/OS masters (1, 3 or 5)", check_count(MASTERS[0], MASTERS[-1], odd=True)),
+    ("private_agents", "DC/OS private agents", check_count(*PRIVATE_AGENTS)),
+    ("public_agents", "DC/OS public agents", check_count(*PUBLIC_AGENTS)),
     ("admin_cidrs", "Admin CIDRs (who may reach ssh and the DC/OS UI)", check_cidrs),
     ("domain", "Route53 domain (empty for none)", check_domain),
     ("manager_package", "ngp for the manager: git+https://host/you/ngp@<40-hex commit>, or a "

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ngp.engine import Op, Summary
 from ngp.errors import NgpError
-from ngp.graph import UNKNOWN, Graph, Ref
+from ngp.graph import UNKNOWN, Graph, Ref, is_secret_ref
 from ngp.plan import Action, Change, FieldChange, Plan
 
 SYMBOLS = {
@@ -22,13 +22,8 @@ SYMBOLS = {
 }
 
 
-def is_secret(value: Any) -> bool:
-    """Outputs whose value lives in Secrets Manager are {"secret": <ARN>}."""
-    return isinstance(value, dict) and set(value) == {"secret"}
-
-
 def show(value: Any) -> str:
-    if is_secret(value):
+    if is_secret_ref(value):
         return "(hidden: ngp outputs --reveal)"
     if value is UNKNOWN:
         return "(known after apply)"

@@ -248,6 +248,7 @@ def _put_back(request: Request, app: dict[str, Any], secret: Callable[[str], str
     body = dict(app)
     env = dict(body.get("env") or {})
     for name, value in env.items():
+        # ngp.graph.is_secret_ref's test: the Lambda runs without ngp installed.
         if isinstance(value, dict) and set(value) == {"secret"}:
             if secret is None:
                 raise SnapshotError(f"app {app['id']} needs secret {name}, and this "

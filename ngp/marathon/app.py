@@ -6,16 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from ngp.errors import NgpError, NotOwnedError
+from ngp.graph import is_secret_ref
 from ngp.marathon import rules
 from ngp.resources.base import Context, Kind, kind
 
 LABEL_ENV = "NGP_ENV"
 LABEL_ADDRESS = "NGP_ADDRESS"
 SECRET_LABEL = "NGP_SECRET_"  # NGP_SECRET_<VAR> = the ARN its value comes from
-
-
-def is_secret_ref(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) == {"secret"}
 
 
 def marathon_of(ctx: Context) -> Any:

@@ -136,9 +136,6 @@ class Marathon:
 
     # -- reads -------------------------------------------------------------------------
 
-    def ping(self) -> bool:
-        return self.request("GET", "/ping", retries=0).status_code == 200
-
     def info(self) -> dict[str, Any] | None:
         """Marathon's /v2/info (name, version, leader), or None while it does not answer
         yet (no leader, Admin Router starting, a load balancer with no healthy node)."""

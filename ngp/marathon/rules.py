@@ -17,8 +17,6 @@ READ_ONLY = frozenset({
     "version", "versionInfo", "tasksStaged", "tasksRunning", "tasksHealthy", "tasksUnhealthy",
     "deployments", "tasks", "lastTaskFailure", "readinessCheckResults", "tasksStats",
 })
-# Stored as sets: their order is not kept.
-SET_FIELDS = ("constraints", "healthChecks", "dependencies", "acceptedResourceRoles")
 
 DEFAULTS: dict[str, Any] = {
     "instances": 1, "cpus": 1.0, "mem": 128.0, "disk": 0.0, "gpus": 0,

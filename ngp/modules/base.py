@@ -26,6 +26,7 @@ def _cidr(value: Any) -> ipaddress.IPv4Network:
 
 
 Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_cidr)]
+INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"  # t3.micro, m5.xlarge: what EC2 names
 """An IPv4 network in CIDR form; host bits set or a bad prefix are errors that say so."""
 
 

@@ -32,14 +32,18 @@ from pydantic import Field, ValidationInfo, field_validator
 from ngp.errors import ConfigError
 from ngp.graph import Derived, Format, Ref, Resource
 from ngp.marathon.ready import READY_TIMEOUT
-from ngp.modules.base import MODULES, Built, ModuleSettings, module
+from ngp.modules.base import INSTANCE_TYPE, MODULES, Built, ModuleSettings, module
 from ngp.modules.network import subnets
 from ngp.resources.iam import EC2_TRUST, env_path
 
 if TYPE_CHECKING:
     from ngp.config import Settings
 
-INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
+# The counts a cluster may have (init asks within them too): an odd number of masters, so a
+# majority survives a lost one.
+MASTERS = (1, 3, 5)
+PRIVATE_AGENTS = (1, 200)
+PUBLIC_AGENTS = (0, 50)
 VPC_RESOLVER = "169.254.169.253"
 NODE_POLL_SECONDS = 20  # how often a node asks the bootstrap node for dcos_install.sh
 BOOTSTRAP_HOST = 10  # the bootstrap node's address: the 10th of its subnet
@@ -237,8 +241,8 @@ class DcosSettings(ModuleSettings):
     installer_sha256: str = Field("", validate_default=True)
     cluster_name: str = Field("", pattern=r"^[A-Za-z0-9 _.-]*$")  # default: <prefix>-<suffix>
     masters: int = 3
-    private_agents: int = Field(2, ge=1, le=200)
-    public_agents: int = Field(1, ge=0, le=50)
+    private_agents: int = Field(2, ge=PRIVATE_AGENTS[0], le=PRIVATE_AGENTS[1])
+    public_agents: int = Field(1, ge=PUBLIC_AGENTS[0], le=PUBLIC_AGENTS[1])
     image_owners: list[str] = Field(default_factory=lambda: ["125523088429"], min_length=1)
     # CentOS's own AMIs of 7.9.2009 (https://centos.org/download/aws-images/), deprecated by
     # now: the image lookup asks for deprecated images.
@@ -263,7 +267,7 @@ class DcosSettings(ModuleSettings):
     @field_validator("masters")
     @classmethod
     def _odd(cls, masters: int) -> int:
-        if masters not in (1, 3, 5):
+        if masters not in MASTERS:
             raise ValueError("must be 1, 3 or 5 (an odd number, so a majority survives a "
                              "lost master)")
         return masters

@@ -20,7 +20,7 @@ from pydantic import Field, field_validator
 
 from ngp.errors import ConfigError
 from ngp.graph import Format, Graph, Ref, Resource
-from ngp.modules.base import MODULES, Built, ModuleSettings, module
+from ngp.modules.base import INSTANCE_TYPE, MODULES, Built, ModuleSettings, module
 from ngp.modules.network import subnets
 from ngp.resources.iam import EC2_TRUST, env_path
 from ngp.resources.s3 import file_sha256
@@ -89,7 +89,7 @@ def check_package(value: str | None) -> str:
 
 
 class ManagerSettings(ModuleSettings):
-    instance_type: str = Field("t3.micro", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+    instance_type: str = Field("t3.micro", pattern=INSTANCE_TYPE)
     image_owners: list[str] = Field(default_factory=lambda: ["137112412989"], min_length=1)
     image_name: str = "al2023-ami-2023.*-kernel-6.1-x86_64"
     image_architecture: str = "x86_64"

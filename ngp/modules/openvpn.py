@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from ngp.graph import Format, Ref, Resource
-from ngp.modules.base import Built, ModuleSettings, module
+from ngp.modules.base import INSTANCE_TYPE, Built, ModuleSettings, module
 from ngp.modules.network import subnets
 from ngp.resources.iam import EC2_TRUST, env_path
 
@@ -49,7 +49,7 @@ $SACLI start
 
 
 class OpenVpnSettings(ModuleSettings):
-    instance_type: str = Field("t3.small", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+    instance_type: str = Field("t3.small", pattern=INSTANCE_TYPE)
     image_owners: list[str] = Field(default_factory=lambda: ["099720109477"], min_length=1)
     image_name: str = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"
     image_architecture: str = "x86_64"
