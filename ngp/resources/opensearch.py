@@ -164,7 +164,9 @@ class Domain(Kind):
         except ClientError as exc:
             # AWS: InvalidInput "Service role name ... has been taken in this account";
             # moto: EntityAlreadyExists.
-            if error_code(exc) not in ("InvalidInput", "EntityAlreadyExists"):
+            taken = error_code(exc) == "EntityAlreadyExists" or (
+                error_code(exc) == "InvalidInput" and "has been taken" in error_message(exc))
+            if not taken:
                 raise
 
     def _settled(self, ctx: Context, name: str, timeout: float) -> dict[str, Any]:
