@@ -1,0 +1,174 @@
+"""Opening a run: settings and graph, AWS access, the state's store and its lock."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ngp.aws import Aws
+from ngp.config import SANDBOX_ACCOUNT_ID, Project, Settings
+from ngp.engine.run import Desired, Reporter, Run, Store, build_desired
+from ngp.engine.settling import settle_pending
+from ngp.engine.zones import choose_zones, instance_types
+from ngp.errors import NgpError
+from ngp.modules import MODULES
+from ngp.state import LocalStore
+from ngp.state_s3 import DynamoLock, S3Lock, S3Store
+
+SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def sandbox_info(project: Project, settings: Settings) -> dict[str, Any] | None:
+    """For a sandbox env, the running sandbox (started if need be); None otherwise."""
+    if not settings.core.sandbox:
+        return None
+    from ngp.sandbox import control
+
+    return control.start(project)[0]
+
+
+def connect(project: Project, settings: Settings,
+            sandbox: dict[str, Any] | None = None) -> Aws:
+    """The run's AWS access, checked against the env's allowed accounts."""
+    if settings.core.sandbox:
+        from ngp.sandbox import control
+
+        info = sandbox or sandbox_info(project, settings)
+        assert info is not None  # a sandbox env always has a sandbox
+        # As the IAM user holding an env's policy if the sandbox enforces one, else as root.
+        runner = control.runner(project)
+        credentials = {k: runner[k] for k in SANDBOX_CREDENTIALS} if runner \
+            else SANDBOX_CREDENTIALS
+        aws = Aws(settings.core.region, endpoint_url=info["endpoint"],
+                  credentials=credentials, pool_size=settings.core.parallelism)
+        control.prepare(aws if runner is None else Aws(
+            settings.core.region, endpoint_url=info["endpoint"],
+            credentials=SANDBOX_CREDENTIALS), settings.core.domain)
+        for name in settings.modules:
+            for var in MODULES[name].required_env:
+                os.environ.setdefault(var, f"sandbox-placeholder-{var.lower()}")
+    else:
+        aws = Aws(settings.core.region, endpoint_url=settings.core.endpoint_url,
+                  pool_size=settings.core.parallelism)
+    account = aws.account_id()
+    if account not in settings.core.allowed_account_ids:
+        allowed = ", ".join(settings.core.allowed_account_ids)
+        raise NgpError(
+            f"the AWS credentials are for account {account}, which the env does not allow "
+            f"({allowed})", where=f"{settings.path.name}: allowed_account_ids",
+            hint="Use the right credentials (AWS_PROFILE), or add the account if it is right.")
+    if settings.core.sandbox and account != SANDBOX_ACCOUNT_ID:
+        raise NgpError("the sandbox endpoint answered for a real account", hint="Stop it.")
+    return aws
+
+
+def marathon_for(settings: Settings, sandbox: dict[str, Any] | None,
+                 force: bool = False) -> Any:
+    """The env's Marathon client: the sandbox's local one, the env's marathon_url, or None."""
+    from ngp.marathon.client import Marathon, token_source
+
+    if sandbox is not None:
+        token = sandbox.get("marathon_token")
+        return Marathon(sandbox["marathon_url"], force=force,
+                        login=(lambda: token) if token else None)
+    url = settings.core.marathon_url
+    if not url:
+        # The env's own cluster: reached once it answers (see marathon.ready).
+        return Marathon(None, force=force) if "dcos" in settings.modules else None
+    dcos_url = url.split("/service/marathon")[0]
+    return Marathon(url, login=token_source(dcos_url, os.environ), force=force)
+
+
+
+def store_for(project: Project, settings: Settings, aws: Aws | None = None) -> Store:
+    """Where the env's state lives: state/<env>.json, or its S3 object (which needs AWS)."""
+    config = settings.core.state
+    if config.backend == "local":
+        return LocalStore(project.state_dir, settings.env)
+    aws = aws or connect(project, settings)
+    region = config.region or settings.core.region
+    key = config.key or f"ngp/{settings.env}.json"
+    s3 = aws.client("s3", region)
+    lock: S3Lock | DynamoLock = (
+        DynamoLock(aws.client("dynamodb", region), config.dynamodb_table, key)
+        if config.lock == "dynamodb" and config.dynamodb_table
+        else S3Lock(s3, config.bucket or "", f"{key}.lock"))
+    return S3Store(s3, config.bucket or "", key, settings.env, lock=lock,
+                   lease_seconds=config.lease_seconds, rescue_dir=project.state_dir)
+
+
+def bootstrap_backend(project: Project, settings: Settings) -> list[str]:
+    """Make the env's state bucket (versioned, encrypted, private, TLS-only) and its lock
+    table, if they are not there yet; say what was made. They outlive `ngp down`."""
+    from ngp.resources.s3 import create_bucket, secure
+
+    config = settings.core.state
+    if config.backend != "s3" or not config.bucket:
+        raise NgpError("the env keeps its state locally; nothing to make",
+                       where=f"{settings.path.name}: [state] backend",
+                       hint='Set backend = "s3" and bucket first.')
+    aws = connect(project, settings)
+    region = config.region or settings.core.region
+    s3, made = aws.client("s3", region), []
+    tags = [{"Key": "ngp:state-of", "Value": settings.env}]
+    try:
+        s3.head_bucket(Bucket=config.bucket)
+    except ClientError:
+        create_bucket(s3, config.bucket, region)
+        made.append(f"bucket {config.bucket}")
+    secure(s3, config.bucket, versioning=True)
+    s3.put_bucket_tagging(Bucket=config.bucket, Tagging={"TagSet": tags})
+    if config.lock == "dynamodb" and config.dynamodb_table:
+        db = aws.client("dynamodb", region)
+        try:
+            db.describe_table(TableName=config.dynamodb_table)
+        except ClientError:
+            db.create_table(TableName=config.dynamodb_table, BillingMode="PAY_PER_REQUEST",
+                            AttributeDefinitions=[{"AttributeName": "LockID",
+                                                   "AttributeType": "S"}],
+                            KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+                            SSESpecification={"Enabled": True}, Tags=tags)
+            db.get_waiter("table_exists").wait(TableName=config.dynamodb_table)
+            made.append(f"table {config.dynamodb_table}")
+    return made
+
+
+def _run(settings: Settings, desired: Desired, aws: Aws, store: Store, reporter: Reporter,
+         marathon: Any) -> Run:
+    """The run, its graph built with the zones chosen for it (its own read of the state)."""
+    state = store.load()
+    chosen = choose_zones(settings, aws, state, instance_types(desired.graph))
+    if chosen is not settings:
+        desired = build_desired(chosen)
+    return Run(chosen, desired, aws, store, state, reporter, marathon)
+
+
+@contextmanager
+def open_run(
+    project: Project, env: str, command: str, reporter: Reporter, *, lock: bool = True,
+    force: bool = False,
+) -> Iterator[Run]:
+    """Load settings and graph (no AWS call before both are valid), connect, lock, load
+    the state, choose the zones (the graph is built again with them) and settle what an
+    interrupted run left pending."""
+    settings = project.load(env)
+    desired = build_desired(settings)
+    sandbox = sandbox_info(project, settings)
+    aws = connect(project, settings, sandbox)
+    marathon = marathon_for(settings, sandbox, force)
+    store = store_for(project, settings, aws)
+    try:
+        if not lock:
+            yield _run(settings, desired, aws, store, reporter, marathon)
+            return
+        with store.lock(command, reporter.warn):
+            run = _run(settings, desired, aws, store, reporter, marathon)
+            settle_pending(run)
+            yield run
+    finally:
+        if marathon is not None:
+            marathon.close()

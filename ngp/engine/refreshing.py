@@ -1,0 +1,70 @@
+"""Refresh and plan: what AWS has for every address, one batched read per kind."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ngp.aws import error_message
+from ngp.engine.run import Run
+from ngp.errors import NgpError, ResourceError
+from ngp.graph import Resource
+from ngp.plan import Plan, make_plan
+from ngp.resources import get_kind
+
+
+def refresh(run: Run) -> dict[str, dict[str, Any] | None]:
+    """What AWS has for every recorded (and every read-only desired) address: one batched
+    read per kind, the kinds read in parallel."""
+    wanted: dict[str, dict[str, str]] = {}  # kind -> address -> id
+    lookups: dict[str, Resource] = {}  # read-only objects named by a query
+    observed: dict[str, dict[str, Any] | None] = {}
+    for address, rec in run.state.resources.items():
+        if not get_kind(rec.kind).read_only:
+            wanted.setdefault(rec.kind, {})[address] = rec.id
+    for address, res in run.desired.graph.resources.items():
+        kind = get_kind(res.kind)
+        known = run.state.resources.get(address)
+        if not kind.read_only:
+            continue
+        if kind.lookup_once and known and known.kind == res.kind and known.spec == res.spec:
+            observed[address] = {"id": known.id, **known.outputs}  # kept until its spec changes
+        elif "id" in res.spec:
+            wanted.setdefault(res.kind, {})[address] = res.spec["id"]
+        else:
+            lookups[address] = res
+
+    def read(kind_name: str) -> dict[str, dict[str, Any]]:
+        try:
+            return get_kind(kind_name).read_many(run.ctx, sorted(set(wanted[kind_name].values())))
+        except ClientError as exc:
+            raise ResourceError(f"cannot read: {error_message(exc)}", where=kind_name,
+                                hint="Check the credentials' permissions.") from None
+
+    def look_up(address: str) -> dict[str, Any] | None:
+        res = lookups[address]
+        try:
+            return get_kind(res.kind).lookup(run.ctx, res.spec)
+        except ClientError as exc:
+            raise ResourceError(f"cannot look up: {error_message(exc)}", where=address) from None
+        except NgpError as exc:
+            exc.where = exc.where or address
+            raise
+
+    workers = max(1, min(run.settings.core.parallelism, len(wanted) + len(lookups)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        looked = dict(zip(lookups, pool.map(look_up, lookups), strict=True))
+        found = dict(zip(wanted, pool.map(read, wanted), strict=True))
+    observed.update(looked)
+    for kind_name, addresses in wanted.items():
+        for address, id in addresses.items():
+            observed[address] = found[kind_name].get(id)
+    return observed
+
+
+def plan(run: Run, *, targets: list[str] | None = None, destroy: bool = False) -> Plan:
+    for warning in run.desired.warnings:
+        run.reporter.warn(warning)
+    return make_plan(run.desired.graph, run.state, refresh(run), targets=targets, destroy=destroy)

@@ -1,0 +1,107 @@
+"""The run: one command on one env, its desired graph, and the state it saves (group commit)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ngp.aws import Aws
+from ngp.config import Settings
+from ngp.errors import NgpError
+from ngp.graph import Graph, Resource
+from ngp.marathon.ready import reach_recorded_cluster
+from ngp.modules import MODULES
+from ngp.permissions import with_boundary
+from ngp.resources import Context
+from ngp.state import LocalStore, State
+from ngp.state_s3 import S3Store
+
+if TYPE_CHECKING:
+    from ngp.engine.schedule import Op
+
+
+class Reporter(Protocol):
+    """What the engine tells the screen; render.py implements it."""
+
+    def started(self, op: Op) -> None: ...
+    def finished(self, op: Op, seconds: float) -> None: ...
+    def failed(self, op: Op, error: NgpError) -> None: ...
+    def still_running(self, ops: list[tuple[Op, float]]) -> None: ...
+    def note(self, message: str) -> None: ...
+    def warn(self, message: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What the env's modules want: the graph and the env's outputs (values or Refs)."""
+
+    graph: Graph
+    outputs: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)  # said with every plan
+
+
+def build_desired(settings: Settings) -> Desired:
+    resources: list[Resource] = []
+    outputs: dict[str, Any] = {}
+    warnings: list[str] = []
+    for name in settings.modules:
+        built = MODULES[name].build(settings)
+        resources.extend(replace(res, module=name) for res in built.resources)
+        outputs.update(built.outputs)
+        warnings.extend(built.warnings)
+    # Every role carries the env's permissions boundary, made here with them.
+    resources = with_boundary(settings, resources)
+    return Desired(Graph.of(resources), outputs, warnings)
+
+
+@dataclass
+class Run:
+    """One command on one env: its settings, AWS access, state and where it reports."""
+
+    settings: Settings
+    desired: Desired
+    aws: Aws
+    store: LocalStore | S3Store
+    state: State
+    reporter: Reporter
+    marathon: Any = None
+    ctx: Context = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _writing: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _changes: int = field(default=0, init=False)  # changes made to the state in memory
+    _saved: int = field(default=0, init=False)  # of which the store holds this many
+
+    def __post_init__(self) -> None:
+        if self.marathon is not None:
+            reach_recorded_cluster(self.marathon, self.state)
+        self.ctx = Context(aws=self.aws, env=self.settings.env, lineage=self.state.lineage,
+                           marathon=self.marathon)
+
+    @contextmanager
+    def saving(self) -> Iterator[State]:
+        """Change the state under the run's lock; return once the store holds the change.
+
+        Group commit: steps that change the state while another writes it are saved
+        together by the next write, so ten steps finishing at once cost about two writes,
+        not ten; none goes on before its own change is durable. A write encodes the state
+        under the lock (only the lines of what changed) and writes it outside, so steps go
+        on changing the state while it is written."""
+        with self._lock:
+            yield self.state
+            self._changes += 1
+            mine = self._changes
+        with self._writing:
+            if self._saved >= mine:
+                return  # a write made while we waited holds our change
+            with self._lock:
+                covered = self._changes
+                self.state.serial += 1
+                serial, data = self.state.serial, self.state.to_json()
+            self.store.write(data, serial)
+            self._saved = covered
+
+
+Store = LocalStore | S3Store

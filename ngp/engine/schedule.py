@@ -1,0 +1,114 @@
+"""Scheduling: the plan as a graph of steps, and which ready step starts first."""
+
+from __future__ import annotations
+
+import graphlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ngp.engine.run import Run
+from ngp.errors import NgpError
+from ngp.graph import dependents
+from ngp.plan import Action, Change, Plan
+from ngp.resources import get_kind
+
+
+@dataclass(frozen=True)
+class Op:
+    """One step of an apply: 'apply' (create, update, read) or 'delete' of an address."""
+
+    phase: str
+    change: Change
+    service: str
+
+    @property
+    def address(self) -> str:
+        return self.change.address
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.phase, self.change.address)
+
+    @property
+    def verb(self) -> str:
+        if self.phase == "delete":
+            return "forgetting" if self.change.action == Action.FORGET else "deleting"
+        return {Action.UPDATE: "updating", Action.READ: "reading"}.get(
+            self.change.action, "creating")
+
+
+@dataclass
+class Summary:
+    done: Counter[str] = field(default_factory=Counter)
+    failures: dict[str, NgpError] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+    # Each finished step's wall time and AWS calls, and what it waited for.
+    steps: dict[tuple[str, str], tuple[float, list[str]]] = field(default_factory=dict)
+    deps: dict[tuple, set[tuple]] = field(default_factory=dict)
+
+    def critical_path(self) -> float:
+        """The longest chain of the steps' own times: no schedule could finish sooner."""
+        return longest_chain(self.deps, lambda key: self.steps.get(key, (0.0, []))[0])
+
+
+def schedule(run: Run, plan: Plan) -> tuple[dict[tuple[str, str], Op], dict[tuple, set[tuple]]]:
+    """The plan as a graph of steps. Creates and updates follow the config's references;
+    deletes follow the recorded ones, reversed; a replaced object is deleted, then created."""
+    ops: dict[tuple[str, str], Op] = {}
+    for change in plan.actionable:
+        service = get_kind(change.kind).service
+        if change.action in (Action.REPLACE, Action.DELETE, Action.FORGET):
+            ops[("delete", change.address)] = Op("delete", change, service)
+        if change.action in (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.READ):
+            ops[("apply", change.address)] = Op("apply", change, service)
+    deps: dict[tuple, set[tuple]] = {key: set() for key in ops}
+    graph = run.desired.graph.resources
+    for phase, address in ops:
+        if phase == "apply":
+            deps[(phase, address)] |= {("apply", d) for d in graph[address].deps()
+                                       if ("apply", d) in ops}
+            if ("delete", address) in ops:
+                deps[(phase, address)].add(("delete", address))
+            continue
+        pure_delete = address not in graph
+        for other, rec in run.state.resources.items():
+            if address not in rec.deps:
+                continue
+            if ("delete", other) in ops:
+                deps[(phase, address)].add(("delete", other))
+            elif pure_delete and ("apply", other) in ops:
+                deps[(phase, address)].add(("apply", other))  # it stops using us first
+    return ops, deps
+
+
+def heights(deps: dict[tuple, set[tuple]], weight: Callable[[tuple], float]
+            ) -> dict[tuple, float]:
+    """For each step, the longest chain of weights from it to the end (itself included)."""
+    after = dependents(deps)
+    found: dict[tuple, float] = {}
+    # Dependents come first, so each step finds its dependents' heights known.
+    for key in reversed(list(graphlib.TopologicalSorter(deps).static_order())):
+        found[key] = weight(key) + max((found[d] for d in after.get(key, ())), default=0.0)
+    return found
+
+
+def longest_chain(deps: dict[tuple, set[tuple]], weight: Callable[[tuple], float]) -> float:
+    return max(heights(deps, weight).values(), default=0.0)
+
+
+def priorities(run: Run, ops: dict[tuple[str, str], Op],
+                deps: dict[tuple, set[tuple]]) -> dict[tuple, float]:
+    """Which ready step starts first: the head of the longest chain of typical times (a
+    NAT gateway or a search domain before a route), or, with scheduling = "ready_order",
+    the first to become ready."""
+    if run.settings.core.scheduling == "ready_order":
+        return dict.fromkeys(ops, 0.0)
+
+    def typical(key: tuple) -> float:
+        kind = get_kind(ops[key].change.kind)
+        return kind.typical_delete_seconds if key[0] == "delete" else kind.typical_seconds
+
+    return heights(deps, typical)
