@@ -48,13 +48,23 @@ class Change:
     module: str = ""
     # What the update starts from: the last applied spec overlaid with what AWS showed.
     before: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # What apply needs, so it needs nothing else: the spec as the config gave it (Refs to
+    # other objects' outputs are resolved when the step runs) and the addresses it needs.
+    spec: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    deps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Plan:
+    """The changes, and what they were planned against: a saved plan (ngp.plan_file) is
+    applied only to the state it was made from (its lineage, at its serial)."""
+
     env: str
     changes: tuple[Change, ...]
     destroy: bool = False
+    lineage: str = ""
+    serial: int = 0
+    outputs: dict[str, Any] = field(default_factory=dict, compare=False)  # values or Refs
 
     @property
     def actionable(self) -> tuple[Change, ...]:
@@ -103,6 +113,7 @@ def make_plan(
     *,
     targets: list[str] | None = None,
     destroy: bool = False,
+    outputs: dict[str, Any] | None = None,
 ) -> Plan:
     """What to do to make AWS match the graph.
 
@@ -126,7 +137,8 @@ def make_plan(
         rec = state.resources.get(address)
         live = observed.get(address)
         common: dict[str, Any] = {"address": address, "kind": res.kind, "module": res.module,
-                                  "id": rec.id if rec else None}
+                                  "id": rec.id if rec else None, "spec": res.spec,
+                                  "deps": tuple(sorted(res.deps()))}
 
         if kind.read_only:
             if live is None:
@@ -190,7 +202,8 @@ def make_plan(
 
     if selected is not None:
         changes = [c for c in changes if c.address in selected]
-    return Plan(env=state.env, changes=tuple(changes), destroy=destroy)
+    return Plan(env=state.env, changes=tuple(changes), destroy=destroy, lineage=state.lineage,
+                serial=state.serial, outputs={} if destroy else dict(outputs or {}))
 
 
 def _select(wanted: Graph, state: State, targets: list[str] | None) -> set[str] | None:

@@ -113,7 +113,7 @@ def apply(run: Run, plan: Plan) -> Summary:
     summary.skipped = sorted({op.address for key, op in ops.items()
                               if key not in completed and op.address not in summary.failures})
     if not plan.destroy:
-        record_outputs(run)
+        record_outputs(run, plan.outputs)
     elif not run.state.resources and run.state.outputs:
         with run.saving() as state:
             state.outputs = {}

@@ -15,10 +15,11 @@ from ngp.graph import Ref, is_secret_ref, resolve
 from ngp.resources import Context, get_kind
 
 
-def record_outputs(run: Run) -> None:
+def record_outputs(run: Run, wanted: dict[str, Any]) -> None:
+    """Record the env's outputs (values or Refs, as the plan carries them) that are known."""
     outputs: dict[str, Any] = {}
     missing = object()
-    for name, value in run.desired.outputs.items():
+    for name, value in wanted.items():
         def lookup(ref: Ref) -> Any:
             rec = run.state.resources.get(ref.address)
             return rec.outputs.get(ref.output, missing) if rec else missing

@@ -67,4 +67,5 @@ def refresh(run: Run) -> dict[str, dict[str, Any] | None]:
 def plan(run: Run, *, targets: list[str] | None = None, destroy: bool = False) -> Plan:
     for warning in run.desired.warnings:
         run.reporter.warn(warning)
-    return make_plan(run.desired.graph, run.state, refresh(run), targets=targets, destroy=destroy)
+    return make_plan(run.desired.graph, run.state, refresh(run), targets=targets, destroy=destroy,
+                     outputs=run.desired.outputs)

@@ -65,15 +65,14 @@ def schedule(run: Run, plan: Plan) -> tuple[dict[tuple[str, str], Op], dict[tupl
         if change.action in (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.READ):
             ops[("apply", change.address)] = Op("apply", change, service)
     deps: dict[tuple, set[tuple]] = {key: set() for key in ops}
-    graph = run.desired.graph.resources
-    for phase, address in ops:
+    for (phase, address), op in ops.items():
         if phase == "apply":
-            deps[(phase, address)] |= {("apply", d) for d in graph[address].deps()
+            deps[(phase, address)] |= {("apply", d) for d in op.change.deps
                                        if ("apply", d) in ops}
             if ("delete", address) in ops:
                 deps[(phase, address)].add(("delete", address))
             continue
-        pure_delete = address not in graph
+        pure_delete = op.change.action in (Action.DELETE, Action.FORGET)
         for other, rec in run.state.resources.items():
             if address not in rec.deps:
                 continue

@@ -12,22 +12,21 @@ from ngp.engine.run import Run
 from ngp.engine.schedule import Op
 from ngp.errors import NgpError, NotOwnedError, ResourceError
 from ngp.graph import Ref, resolve
-from ngp.plan import Action
+from ngp.plan import Action, Change
 from ngp.resources import get_kind
 from ngp.state import Pending, Recorded, now
 
 
-def _resolved_spec(run: Run, address: str) -> dict[str, Any]:
-    res = run.desired.graph.resources[address]
-
+def _resolved_spec(run: Run, change: Change) -> dict[str, Any]:
+    """The change's spec with every Ref replaced by the output its step waited for."""
     def lookup(ref: Ref) -> Any:
         rec = run.state.resources.get(ref.address)
         if rec is None or ref.output not in rec.outputs:
-            raise RuntimeError(f"{address}: {ref} is not known yet (a scheduling bug)")
+            raise RuntimeError(f"{change.address}: {ref} is not known yet (a scheduling bug)")
         return rec.outputs[ref.output]
 
     with run._lock:
-        return get_kind(res.kind).canonical(resolve(res.spec, lookup))
+        return get_kind(change.kind).canonical(resolve(change.spec, lookup))
 
 
 def run_step(run: Run, op: Op) -> list[str]:
@@ -63,27 +62,26 @@ def _step(run: Run, op: Op) -> None:
 def _apply(run: Run, op: Op) -> None:
     address, change = op.address, op.change
     kind = get_kind(change.kind)
-    res = run.desired.graph.resources[address]
-    spec = _resolved_spec(run, address)
-    deps = sorted(res.deps())
+    spec = _resolved_spec(run, change)
+    deps, module = list(change.deps), change.module
     if change.action == Action.READ:
         live = change.before or kind.lookup(run.ctx, spec)
         if live is None:
             raise ResourceError(f"{change.kind} {spec} matches nothing", where=address)
         with run.saving() as state:
             state.resources[address] = Recorded(change.kind, live["id"], spec,
-                                                kind.outputs_of(live), deps, res.module)
+                                                kind.outputs_of(live), deps, module)
         return
     if change.action == Action.UPDATE:
         rec = run.state.resources[address]
         outputs = kind.update(run.ctx, rec.id, change.before, spec)
         with run.saving() as state:
             state.resources[address] = Recorded(change.kind, rec.id, spec,
-                                                {**rec.outputs, **outputs}, deps, res.module)
+                                                {**rec.outputs, **outputs}, deps, module)
         return
     with run.saving() as state:
         state.pending[address] = Pending("create", change.kind, now(), spec, None, deps,
-                                         res.module)
+                                         module)
     try:
         id, outputs = _create(run, kind, address, spec)
     except NotOwnedError:
@@ -93,7 +91,7 @@ def _apply(run: Run, op: Op) -> None:
             state.pending.pop(address, None)
         raise
     with run.saving() as state:
-        state.resources[address] = Recorded(change.kind, id, spec, outputs, deps, res.module)
+        state.resources[address] = Recorded(change.kind, id, spec, outputs, deps, module)
         del state.pending[address]
 
 
