@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ngp import engine, render
+from ngp import engine, plan_file, render
 from ngp.config import Project, check_env_name
 from ngp.errors import NgpError
 from ngp.graph import is_secret_ref
@@ -101,14 +101,51 @@ def _apply(env: str, command: str, *, yes: bool, targets: list[str] | None, dest
             engine.check(summary)
 
 
+def _apply_saved(path: Path, env: str | None, *, targets: list[str] | None, stats: bool,
+                 force: bool) -> None:
+    """Apply a plan saved by `ngp plan --out` exactly, without asking (it was reviewed):
+    refused if the state moved on or the env file changed since."""
+    t0 = time.monotonic()
+    saved = plan_file.load(path)
+    plan = saved.plan
+    if env and env != plan.env:
+        raise NgpError(f"the plan is for env {plan.env!r}, not {env!r}", where=str(path),
+                       hint="Drop --env: a saved plan names its env.")
+    if targets:
+        raise NgpError("--target cannot narrow a saved plan", where=str(path),
+                       hint="Pass --target to `ngp plan --out` instead.")
+    reporter = render.LineReporter(err)
+    with engine.open_run(_project(), check_env_name(plan.env), "up", reporter,
+                         force=force, lineage=plan.lineage) as run:
+        saved.check_fresh(run.state, plan_file.settings_digest(run.settings.path))
+        render.print_plan(out, plan)
+        verb = "Destroy" if plan.destroy else "Apply"
+        summary = engine.apply(run, plan) if plan.actionable else None
+        if summary is not None:
+            render.print_summary(out, summary, verb)
+        if not plan.destroy and run.state.outputs:
+            out.print("\n[bold]Outputs:[/]")
+            render.print_outputs(out, run.state.outputs)
+        if stats:
+            render.print_stats(out, dict(run.aws.calls), time.monotonic() - t0, summary)
+        if summary is not None:
+            engine.check(summary)
+
+
 @app.command()
 def up(
+    plan_path: Annotated[Path | None, typer.Argument(
+        metavar="[PLAN]", show_default=False,
+        help="A plan saved by `ngp plan --out`: apply exactly it, without asking.")] = None,
     env: Env = None, yes: Yes = False, target: Target = None, stats: Stats = False,
     force: Annotated[bool, typer.Option(
         "--force", help="Cancel Marathon deployments that lock an app, instead of waiting "
         "for them.")] = False,
 ) -> None:
     """Create or change everything the env's modules want; shows the plan first."""
+    if plan_path is not None:
+        _apply_saved(plan_path, env, targets=target, stats=stats, force=force)
+        return
     env = _env(env)
     _apply(env, "up", yes=yes, targets=target, destroy=False, stats=stats, force=force)
 
@@ -128,6 +165,9 @@ def plan(
     destroy: Annotated[bool, typer.Option("--destroy", help="Plan `ngp down`.")] = False,
     detailed_exitcode: Annotated[bool, typer.Option(
         "--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error.")] = False,
+    save_to: Annotated[Path | None, typer.Option(
+        "--out", "-o", metavar="FILE", show_default=False,
+        help="Save the plan to FILE, for `ngp up FILE` to apply exactly it.")] = None,
     stats: Stats = False,
 ) -> None:
     """Show what `ngp up` (or `ngp down`, with --destroy) would do; changes nothing in AWS."""
@@ -135,6 +175,9 @@ def plan(
     t0 = time.monotonic()
     with engine.open_run(_project(), env, "plan", render.LineReporter(err)) as run:
         result = engine.plan(run, targets=target, destroy=destroy)
+        if save_to is not None:
+            plan_file.save(result, save_to, plan_file.settings_digest(run.settings.path))
+            err.print(f"Saved the plan to {save_to}: `ngp up {save_to}` applies exactly it.")
         if as_json:
             print(json.dumps(result.to_dict(), indent=2))
         else:

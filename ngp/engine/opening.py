@@ -138,9 +138,12 @@ def bootstrap_backend(project: Project, settings: Settings) -> list[str]:
 
 
 def _run(settings: Settings, desired: Desired, aws: Aws, store: Store, reporter: Reporter,
-         marathon: Any) -> Run:
-    """The run, its graph built with the zones chosen for it (its own read of the state)."""
+         marathon: Any, lineage: str | None = None) -> Run:
+    """The run, its graph built with the zones chosen for it (its own read of the state).
+    A state never saved takes the lineage given (a saved plan's, made before it existed)."""
     state = store.load()
+    if lineage and state.serial == 0 and not state.resources and not state.pending:
+        state.lineage = lineage
     chosen = choose_zones(settings, aws, state, instance_types(desired.graph))
     if chosen is not settings:
         desired = build_desired(chosen)
@@ -150,7 +153,7 @@ def _run(settings: Settings, desired: Desired, aws: Aws, store: Store, reporter:
 @contextmanager
 def open_run(
     project: Project, env: str, command: str, reporter: Reporter, *, lock: bool = True,
-    force: bool = False,
+    force: bool = False, lineage: str | None = None,
 ) -> Iterator[Run]:
     """Load settings and graph (no AWS call before both are valid), connect, lock, load
     the state, choose the zones (the graph is built again with them) and settle what an
@@ -166,7 +169,7 @@ def open_run(
             yield _run(settings, desired, aws, store, reporter, marathon)
             return
         with store.lock(command, reporter.warn):
-            run = _run(settings, desired, aws, store, reporter, marathon)
+            run = _run(settings, desired, aws, store, reporter, marathon, lineage)
             settle_pending(run)
             yield run
     finally:

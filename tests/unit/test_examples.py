@@ -48,7 +48,10 @@ def test_the_workflow_parses_and_plans_on_reviews_and_applies_on_main():
     assert workflow[True]["push"]["branches"] == ["main"]  # YAML 1.1 reads `on` as True
     steps = " ".join(str(step) for step in workflow["jobs"]["plan"]["steps"])
     assert "--detailed-exitcode" in steps and "createComment" in steps
-    assert "ngp up --env stage --yes" in str(workflow["jobs"]["apply"]["steps"])
+    assert "--out plan.json" in steps
+    apply = workflow["jobs"]["apply"]
+    assert apply["needs"] == "plan" and apply["environment"] == "stage"
+    assert "ngp up plan.json" in str(apply["steps"])  # the saved plan, not a new one
     assert "secrets." in EXAMPLES[1].read_text() and "AKIA" not in EXAMPLES[1].read_text()
 
 
