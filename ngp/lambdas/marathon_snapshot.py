@@ -258,6 +258,7 @@ def _put_back(request: Request, app: dict[str, Any], secret: Callable[[str], str
         body["env"] = env
     path = "/v2/apps/" + app["id"].strip("/") + "?partialUpdate=false"
     wait = pause
+    # Hand-written, not tenacity: the Lambda runtime has only the stdlib and boto3.
     for attempt in range(tries):
         status, answer = request("PUT", path, body)
         if status != 409 or attempt == tries - 1:

@@ -17,12 +17,21 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from ngp.errors import NgpError
 from ngp.marathon import rules
 
 DEPLOY_TIMEOUT = 600.0
 MAX_POLL = 5.0  # seconds between two looks at a deployment, at most
+BACKOFF = wait_exponential(multiplier=0.2, max=5)  # 0.2, 0.4, 0.8 ... s between tries, 5 at most
 
 
 class MarathonError(NgpError):
@@ -92,31 +101,40 @@ class Marathon:
         if self.url is None:
             raise MarathonError("the cluster's Marathon has no address yet",
                                 hint="Run `ngp up`: the dcos module's cluster comes first.")
-        relogged = False
-        for attempt in range(retries + 1):
+        response = self._send(method, path, params, body, retries)
+        if response.status_code == 401 and self._login:
+            self._logged_in = False  # the token expired: log in again, once
+            response = self._send(method, path, params, body, retries)
+        if response.status_code == 401:
+            raise MarathonError(f"Marathon at {self.url} refused the credentials (401)",
+                                hint="Set DCOS_ACS_TOKEN, or DCOS_UID and DCOS_PASSWORD, "
+                                "to valid ones.")
+        return response
+
+    def _send(self, method: str, path: str, params: dict | None, body: Any,
+              retries: int) -> httpx.Response:
+        """The call, tried again while the connection is lost or Marathon answers 503 (no
+        leader yet, or a timeout): at most retries more times, the last 503 returned."""
+
+        def once() -> httpx.Response:
             self.calls += 1
-            try:
-                response = self._http.request(method, f"{self.url}{path}", params=params,
-                                              json=body, headers=self._headers())
-            except httpx.TransportError as exc:
-                if attempt == retries:
-                    raise Unreachable(f"cannot reach Marathon at {self.url}: {exc}",
-                                        hint="Check the URL, the VPN, and that the cluster "
-                                        "is up.") from None
-                time.sleep(min(0.2 * 2 ** attempt, 5))
-                continue
-            if response.status_code == 401 and self._login and not relogged:
-                relogged, self._logged_in = True, False  # the token expired: log in again
-                continue
-            if response.status_code == 401:
-                raise MarathonError(f"Marathon at {self.url} refused the credentials (401)",
-                                    hint="Set DCOS_ACS_TOKEN, or DCOS_UID and DCOS_PASSWORD, "
-                                    "to valid ones.")
-            if response.status_code == 503 and attempt < retries:
-                time.sleep(min(0.2 * 2 ** attempt, 5))  # no leader yet, or a timeout
-                continue
-            return response
-        raise AssertionError("unreachable")
+            return self._http.request(method, f"{self.url}{path}", params=params, json=body,
+                                      headers=self._headers())
+
+        def give_up(attempts: RetryCallState) -> httpx.Response:
+            assert attempts.outcome is not None  # tenacity gives up only after an attempt
+            if attempts.outcome.failed:
+                raise Unreachable(f"cannot reach Marathon at {self.url}: "
+                                  f"{attempts.outcome.exception()}",
+                                  hint="Check the URL, the VPN, and that the cluster is up.",
+                                  ) from None
+            return attempts.outcome.result()
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(httpx.TransportError)
+            | retry_if_result(lambda response: response.status_code == 503),
+            stop=stop_after_attempt(retries + 1), wait=BACKOFF, retry_error_callback=give_up)
+        return retrying(once)
 
     @staticmethod
     def _path(app_id: str) -> str:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
 from ngp.marathon import rules
-from ngp.marathon.client import Marathon, MarathonError
+from ngp.marathon.client import Marathon, MarathonError, Unreachable
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "marathon"
 WEB = {"id": "/platform/web", "cmd": "sleep 1000", "instances": 2, "cpus": 0.1, "mem": 64,
@@ -142,6 +145,81 @@ def test_unreachable_marathon_is_one_line():
     client = Marathon("http://127.0.0.1:9", poll=0.01)
     with pytest.raises(MarathonError, match="cannot reach Marathon"):
         client.request("GET", "/v2/apps", retries=1)
+
+
+@contextlib.contextmanager
+def answering(statuses: list[int]):
+    """A local server answering each request with the next status (the last one after)."""
+    seen: list[str] = []
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization", ""))
+            self.send_response(statuses[min(len(seen), len(statuses)) - 1])
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_503_is_retried_with_backoff_until_it_answers():
+    with answering([503, 503, 200]) as (url, seen):
+        client = Marathon(url)
+        started = time.monotonic()
+        assert client.request("GET", "/v2/info").status_code == 200
+        took = time.monotonic() - started
+    assert len(seen) == 3 and client.calls == 3
+    assert 0.2 + 0.4 <= took < 2.0  # waited 0.2 s, then 0.4 s
+
+
+def test_a_503_that_lasts_gives_up_within_the_bound_and_returns_it():
+    with answering([503]) as (url, seen):
+        client = Marathon(url)
+        started = time.monotonic()
+        assert client.request("GET", "/v2/info", retries=3).status_code == 503
+        took = time.monotonic() - started
+    assert len(seen) == 4  # the call and 3 retries, no more
+    assert 0.2 + 0.4 + 0.8 <= took < 2.5
+
+
+def test_unreachable_gives_up_within_the_bound():
+    client = Marathon("http://127.0.0.1:9")
+    started = time.monotonic()
+    with pytest.raises(Unreachable, match="cannot reach Marathon at http://127.0.0.1:9"):
+        client.request("GET", "/v2/apps", retries=2)
+    assert client.calls == 3
+    assert time.monotonic() - started < 0.2 + 0.4 + 1.0
+    # Asked with no retry (the ready gate's look), one call and no wait.
+    assert Marathon("http://127.0.0.1:9").info() is None
+
+
+def test_other_errors_are_answers_not_retried():
+    with answering([500, 200]) as (url, seen):
+        assert Marathon(url).request("GET", "/v2/apps").status_code == 500
+    assert len(seen) == 1
+
+
+def test_an_expired_token_logs_in_again_even_with_no_retry_left():
+    """The ready gate asks /v2/info with retries=0: a 401 then logs in once more and asks
+    again (the old loop spent its only attempt on the 401 and failed on an assertion)."""
+    tokens = iter(["stale", "good"])
+    with answering([401, 200]) as (url, seen):
+        client = Marathon(url, login=lambda: next(tokens))
+        assert client.request("GET", "/v2/info", retries=0).status_code == 200
+    assert seen == ["token=stale", "token=good"]
 
 
 def test_local_marathon_answers_like_the_real_one(local_marathon):
