@@ -233,7 +233,7 @@ def outputs(
                            hint=f"Known: {', '.join(sorted(values)) or 'none yet (run ngp up)'}.")
         values = {name: values[name]}
     if reveal and any(is_secret_ref(v) for v in values.values()):
-        values = engine.reveal_outputs(engine.connect(project, settings), values)
+        values = engine.reveal_outputs(engine.connect(project, settings, read_only=True), values)
     if as_json:
         print(json.dumps(values, indent=2))
     elif name is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,22 +22,40 @@ from ngp.state_s3 import DynamoLock, S3Lock, S3Store
 SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
-def sandbox_info(project: Project, settings: Settings) -> dict[str, Any] | None:
-    """For a sandbox env, the running sandbox (started if need be); None otherwise."""
+# The commands that change nothing: for a sandbox env they never start the sandbox nor make
+# its hosted zone, and say what is missing instead.
+READ_ONLY = frozenset({"plan", "status", "graph", "outputs"})
+
+
+def sandbox_info(project: Project, settings: Settings, read_only: bool = False,
+                 note: Callable[[str], None] | None = None) -> dict[str, Any] | None:
+    """For a sandbox env, the running sandbox (started if need be, and said so, unless the
+    command is read-only); None otherwise."""
     if not settings.core.sandbox:
         return None
     from ngp.sandbox import control
 
-    return control.start(project)[0]
+    if read_only:
+        info = control.status(project)
+        if info is None:
+            raise NgpError("the sandbox is not running",
+                           where=f"{settings.path.name}: sandbox",
+                           hint=f"`ngp up --env {settings.env}` (or `ngp sandbox start`) starts "
+                           "it; read-only commands start nothing.")
+        return info
+    info, started = control.start(project)
+    if started and note:
+        note(f"started the sandbox at {info['endpoint']} (`ngp sandbox stop` stops it)")
+    return info
 
 
-def connect(project: Project, settings: Settings,
-            sandbox: dict[str, Any] | None = None) -> Aws:
+def connect(project: Project, settings: Settings, sandbox: dict[str, Any] | None = None,
+            read_only: bool = False, note: Callable[[str], None] | None = None) -> Aws:
     """The run's AWS access, checked against the env's allowed accounts."""
     if settings.core.sandbox:
         from ngp.sandbox import control
 
-        info = sandbox or sandbox_info(project, settings)
+        info = sandbox or sandbox_info(project, settings, read_only, note)
         assert info is not None  # a sandbox env always has a sandbox
         # As the IAM user holding an env's policy if the sandbox enforces one, else as root.
         runner = control.runner(project)
@@ -45,9 +63,12 @@ def connect(project: Project, settings: Settings,
             else SANDBOX_CREDENTIALS
         aws = Aws(settings.core.region, endpoint_url=info["endpoint"],
                   credentials=credentials, pool_size=settings.core.parallelism)
-        control.prepare(aws if runner is None else Aws(
+        made = control.prepare(aws if runner is None else Aws(
             settings.core.region, endpoint_url=info["endpoint"],
-            credentials=SANDBOX_CREDENTIALS), settings.core.domain)
+            credentials=SANDBOX_CREDENTIALS), settings.core.domain, read_only=read_only)
+        if made and note:
+            note(f"made the sandbox's hosted zone {settings.core.domain}, as a real account "
+                 "has it")
         for name in settings.modules:
             for var in MODULES[name].required_env:
                 os.environ.setdefault(var, f"sandbox-placeholder-{var.lower()}")
@@ -160,8 +181,9 @@ def open_run(
     interrupted run left pending."""
     settings = project.load(env)
     desired = build_desired(settings)
-    sandbox = sandbox_info(project, settings)
-    aws = connect(project, settings, sandbox)
+    read_only = command in READ_ONLY
+    sandbox = sandbox_info(project, settings, read_only, reporter.note)
+    aws = connect(project, settings, sandbox, read_only, reporter.note)
     marathon = marathon_for(settings, sandbox, force)
     store = store_for(project, settings, aws)
     try:

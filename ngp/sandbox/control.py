@@ -170,11 +170,19 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def prepare(aws: Any, domain: str | None) -> None:
-    """Give the sandbox what a real account must already have: the env's hosted zone."""
+def prepare(aws: Any, domain: str | None, *, read_only: bool = False) -> bool:
+    """Give the sandbox what a real account must already have: the env's hosted zone.
+    Whether it was made now; a read-only command makes nothing and says what is missing."""
     if not domain:
-        return
+        return False
     route53 = aws.client("route53")
     zones = route53.list_hosted_zones_by_name(DNSName=domain + ".")["HostedZones"]
-    if not any(z["Name"] == domain + "." for z in zones):
-        route53.create_hosted_zone(Name=domain, CallerReference=f"ngp-sandbox-{domain}")
+    if any(z["Name"] == domain + "." for z in zones):
+        return False
+    if read_only:
+        raise NgpError(f"the sandbox has no hosted zone {domain} yet (a real account must have "
+                       "the env's zone)", where="[core] domain",
+                       hint="`ngp up` makes it in the sandbox; `ngp plan` and `ngp status` "
+                       "change nothing.")
+    route53.create_hosted_zone(Name=domain, CallerReference=f"ngp-sandbox-{domain}")
+    return True
