@@ -13,6 +13,7 @@ from ngp.engine import Run
 from ngp.errors import NgpError
 from ngp.lambdas import marathon_snapshot as logic
 from ngp.marathon.client import MarathonError
+from ngp.marathon.endpoints import recorded_endpoint
 
 BUCKET = "marathon_snapshot.bucket"
 
@@ -26,12 +27,14 @@ def _bucket(run: Run) -> str:
 
 
 def _request(run: Run) -> logic.Request:
-    if run.marathon is None:
+    """Requests to the env's Marathon: where its recorded ready gate says, or its fixed one."""
+    if run.marathons is None:
         raise NgpError(f"env {run.settings.env!r} has no Marathon",
                        hint="Turn on the dcos module, or set marathon_url.")
+    marathon = run.marathons.at(recorded_endpoint(run.state))
 
     def request(method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        response = run.marathon.request(method, path, body=body)
+        response = marathon.request(method, path, body=body)
         try:
             return response.status_code, response.json()
         except ValueError:

@@ -107,6 +107,16 @@ def marathon(local_marathon):
     client.close()
 
 
+@pytest.fixture
+def marathons(local_marathon):
+    """A run's Marathon clients, the local Marathon being the env's fixed one."""
+    from ngp.marathon.endpoints import Marathons
+
+    pool = Marathons(local_marathon.url, poll=0.02)
+    yield pool
+    pool.close()
+
+
 # -- projects with a running sandbox (moto's server over HTTP), for e2e and reliability --
 
 

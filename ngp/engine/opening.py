@@ -15,6 +15,7 @@ from ngp.engine.run import Desired, Reporter, Run, Store, build_desired
 from ngp.engine.settling import settle_pending
 from ngp.engine.zones import choose_zones, instance_types
 from ngp.errors import NgpError
+from ngp.marathon.endpoints import Marathons
 from ngp.modules import MODULES
 from ngp.state import LocalStore
 from ngp.state_s3 import DynamoLock, S3Lock, S3Store
@@ -88,21 +89,14 @@ def connect(project: Project, settings: Settings, sandbox: dict[str, Any] | None
 
 
 def marathon_for(settings: Settings, sandbox: dict[str, Any] | None,
-                 force: bool = False) -> Any:
-    """The env's Marathon client: the sandbox's local one, the env's marathon_url, or None."""
-    from ngp.marathon.client import Marathon, token_source
-
+                 force: bool = False) -> Marathons:
+    """The run's Marathon clients, one per endpoint. The env's own Marathon is fixed in the
+    sandbox (the local one, with its token) and at marathon_url; else it is the cluster's,
+    at the address its ready gate gives (ngp.marathon.endpoints)."""
     if sandbox is not None:
         token = sandbox.get("marathon_token")
-        return Marathon(sandbox["marathon_url"], force=force,
-                        login=(lambda: token) if token else None)
-    url = settings.core.marathon_url
-    if not url:
-        # The env's own cluster: reached once it answers (see marathon.ready).
-        return Marathon(None, force=force) if "dcos" in settings.modules else None
-    dcos_url = url.split("/service/marathon")[0]
-    return Marathon(url, login=token_source(dcos_url, os.environ), force=force)
-
+        return Marathons(sandbox["marathon_url"], lambda: token, force=force)
+    return Marathons(settings.core.marathon_url, force=force)
 
 
 def store_for(project: Project, settings: Settings, aws: Aws | None = None) -> Store:
@@ -159,7 +153,7 @@ def bootstrap_backend(project: Project, settings: Settings) -> list[str]:
 
 
 def _run(settings: Settings, desired: Desired, aws: Aws, store: Store, reporter: Reporter,
-         marathon: Any, lineage: str | None = None) -> Run:
+         marathons: Marathons, lineage: str | None = None) -> Run:
     """The run, its graph built with the zones chosen for it (its own read of the state).
     A state never saved takes the lineage given (a saved plan's, made before it existed)."""
     state = store.load()
@@ -168,7 +162,7 @@ def _run(settings: Settings, desired: Desired, aws: Aws, store: Store, reporter:
     chosen = choose_zones(settings, aws, state, instance_types(desired.graph))
     if chosen is not settings:
         desired = build_desired(chosen)
-    return Run(chosen, desired, aws, store, state, reporter, marathon)
+    return Run(chosen, desired, aws, store, state, reporter, marathons)
 
 
 @contextmanager
@@ -184,16 +178,15 @@ def open_run(
     read_only = command in READ_ONLY
     sandbox = sandbox_info(project, settings, read_only, reporter.note)
     aws = connect(project, settings, sandbox, read_only, reporter.note)
-    marathon = marathon_for(settings, sandbox, force)
+    marathons = marathon_for(settings, sandbox, force)
     store = store_for(project, settings, aws)
     try:
         if not lock:
-            yield _run(settings, desired, aws, store, reporter, marathon)
+            yield _run(settings, desired, aws, store, reporter, marathons)
             return
         with store.lock(command, reporter.warn):
-            run = _run(settings, desired, aws, store, reporter, marathon, lineage)
+            run = _run(settings, desired, aws, store, reporter, marathons, lineage)
             settle_pending(run)
             yield run
     finally:
-        if marathon is not None:
-            marathon.close()
+        marathons.close()

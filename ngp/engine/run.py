@@ -12,7 +12,7 @@ from ngp.aws import Aws
 from ngp.config import Settings
 from ngp.errors import NgpError
 from ngp.graph import Graph, Resource
-from ngp.marathon.ready import reach_recorded_cluster
+from ngp.marathon.endpoints import Marathons, recorded_endpoint
 from ngp.modules import MODULES
 from ngp.permissions import with_boundary
 from ngp.resources import Context
@@ -67,7 +67,7 @@ class Run:
     store: LocalStore | S3Store
     state: State
     reporter: Reporter
-    marathon: Any = None
+    marathons: Marathons | None = None
     ctx: Context = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _writing: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -75,10 +75,9 @@ class Run:
     _saved: int = field(default=0, init=False)  # of which the store holds this many
 
     def __post_init__(self) -> None:
-        if self.marathon is not None:
-            reach_recorded_cluster(self.marathon, self.state)
         self.ctx = Context(aws=self.aws, env=self.settings.env, lineage=self.state.lineage,
-                           marathon=self.marathon)
+                           marathons=self.marathons,
+                           recorded_marathon=recorded_endpoint(self.state))
 
     @contextmanager
     def saving(self) -> Iterator[State]:

@@ -8,6 +8,8 @@ from typing import Any
 from ngp.errors import NgpError, NotOwnedError
 from ngp.graph import is_secret_ref
 from ngp.marathon import rules
+from ngp.marathon.client import Marathon
+from ngp.marathon.endpoints import FIELD, Marathons
 from ngp.resources.base import Context, Kind, kind
 
 LABEL_ENV = "NGP_ENV"
@@ -15,11 +17,28 @@ LABEL_ADDRESS = "NGP_ADDRESS"
 SECRET_LABEL = "NGP_SECRET_"  # NGP_SECRET_<VAR> = the ARN its value comes from
 
 
-def marathon_of(ctx: Context) -> Any:
-    if ctx.marathon is None:
+def marathons_of(ctx: Context) -> Marathons:
+    if ctx.marathons is None:
         raise NgpError("this env has no Marathon to push apps to",
                        hint="Set marathon_url in the env's settings (the sandbox has its own).")
-    return ctx.marathon
+    return ctx.marathons
+
+
+def at_endpoint(ctx: Context, spec: dict[str, Any]) -> Marathon:
+    """The Marathon a spec's app is pushed to: its endpoint's, or the env's fixed one."""
+    return marathons_of(ctx).at(spec.get(FIELD))
+
+
+def recorded(ctx: Context) -> Marathon:
+    """The Marathon the env's recorded apps are at (a read or a delete has only an id): the
+    recorded gate's, as the run found it when it started, or the env's fixed one."""
+    return marathons_of(ctx).at(ctx.recorded_marathon)
+
+
+def definition(spec: dict[str, Any]) -> dict[str, Any]:
+    """What Marathon is sent for a spec: neither ngp's input (the endpoint) nor what Marathon
+    alone writes."""
+    return {k: v for k, v in spec.items() if k not in rules.READ_ONLY and k != FIELD}
 
 
 @kind
@@ -30,11 +49,15 @@ class App(Kind):
     labels it with the env and the address, which is how an interrupted create is adopted.
     An env value {"secret": <ARN>} is read from Secrets Manager when the app is applied and
     shown as that reference everywhere else (Marathon on DC/OS OSS has no secret store).
+    `marathon`, where the env's cluster is ngp's, is the endpoint the app is pushed to (the
+    ready gate's outputs, ngp.marathon.endpoints); without it, the env's fixed Marathon.
+    A read reports where it found the app, so an endpoint shows in a plan only when it moves.
 
     spec: {"id": "/dev/platform/registry", "instances": 1, "cpus": 0.5, "mem": 512,
            "container": {"type": "DOCKER", "docker": {"image": "registry:2"},
                          "portMappings": [{"containerPort": 5000}]},
-           "networks": [{"mode": "container/bridge"}]}
+           "networks": [{"mode": "container/bridge"}],
+           "marathon": {"marathon_url": Ref("dcos.ready", "marathon_url"), ...}}
     """
 
     name = "marathon.app"
@@ -48,7 +71,7 @@ class App(Kind):
             return spec  # apply refuses it with the reason
         return rules.comparable(spec)
 
-    def _live(self, app: dict[str, Any]) -> dict[str, Any]:
+    def _live(self, app: dict[str, Any], where: dict[str, Any] | None) -> dict[str, Any]:
         all_labels = app.get("labels", {})
         labels = {k: v for k, v in all_labels.items()
                   if k not in (LABEL_ENV, LABEL_ADDRESS) and not k.startswith(SECRET_LABEL)}
@@ -58,6 +81,8 @@ class App(Kind):
                                         for k, arn in all_labels.items()
                                         if k.startswith(SECRET_LABEL)}}
         live = self.canonical({**app, "labels": labels, "env": env})
+        if where is not None:  # the endpoint it was read at
+            live[FIELD] = dict(where)
         running, wanted = app.get("tasksRunning", 0), app.get("instances", 0)
         healthy = app.get("tasksHealthy", 0)
         live.update({"version": app.get("version"), "tasks_running": running,
@@ -69,12 +94,12 @@ class App(Kind):
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
-        return {app["id"]: self._live(app) for app in marathon_of(ctx).list_apps()
-                if app["id"] in ids}
+        return {app["id"]: self._live(app, ctx.recorded_marathon)
+                for app in recorded(ctx).list_apps() if app["id"] in ids}
 
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
-        app = marathon_of(ctx).get_app(id)
-        return self._live(app) if app else None
+        app = recorded(ctx).get_app(id)
+        return self._live(app, ctx.recorded_marathon) if app else None
 
     def _check_owned(self, ctx: Context, address: str, app: dict[str, Any]) -> None:
         """Refuse to take over, change or delete an app this env did not deploy: its id may
@@ -89,11 +114,11 @@ class App(Kind):
                             "or delete it from Marathon yourself if it is no longer used.")
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
-        app = marathon_of(ctx).get_app(spec["id"])
+        app = at_endpoint(ctx, spec).get_app(spec["id"])
         if app is None:
             return None
         self._check_owned(ctx, address, app)
-        return app["id"], self._live(app)
+        return app["id"], self._live(app, spec.get(FIELD))
 
     def _apply(self, ctx: Context, address: str, spec: dict[str, Any]) -> dict[str, Any]:
         from ngp.resources.secretsmanager import reveal
@@ -105,29 +130,30 @@ class App(Kind):
                 labels[SECRET_LABEL + name] = value["secret"]
             else:
                 env[name] = value
-        definition = {k: v for k, v in spec.items() if k not in rules.READ_ONLY}
-        app = marathon_of(ctx).apply({**definition, "labels": labels, "env": env})
+        app = at_endpoint(ctx, spec).apply({**definition(spec), "labels": labels, "env": env})
         return {"id": app["id"], "version": app["version"]}
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         # A PUT creates or replaces: look first, so another env's app is never overwritten.
         if isinstance(spec.get("id"), str) and not rules.id_errors(spec["id"]):
-            existing = marathon_of(ctx).get_app(spec["id"])
+            existing = at_endpoint(ctx, spec).get_app(spec["id"])
             if existing is not None:
                 self._check_owned(ctx, address, existing)
         outputs = self._apply(ctx, address, spec)
         return outputs["id"], outputs
 
     def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
-        app = marathon_of(ctx).get_app(id) or {"id": id, "labels": {LABEL_ENV: ctx.env}}
+        # At the new endpoint: a cluster with a new address may not have the app yet.
+        app = at_endpoint(ctx, new).get_app(id) or {"id": id, "labels": {LABEL_ENV: ctx.env}}
         address = app.get("labels", {}).get(LABEL_ADDRESS, "")
         self._check_owned(ctx, address or f"marathon app {id}", app)
         return self._apply(ctx, address, new)
 
     def delete(self, ctx: Context, id: str) -> None:
-        app = marathon_of(ctx).get_app(id)
+        marathon = recorded(ctx)
+        app = marathon.get_app(id)
         if app is None:
             return  # already gone
         self._check_owned(ctx, app.get("labels", {}).get(LABEL_ADDRESS) or
                           f"marathon app {id}", app)
-        marathon_of(ctx).delete(id)
+        marathon.delete(id)

@@ -61,14 +61,11 @@ def _details(body: Any) -> str:
 class Marathon:
     """One Marathon, reached at `url`. `login` returns a fresh ACS token (or None when no
     authentication is needed); it is called once at first use and once more on a 401.
+    A run gets its clients from `ngp.marathon.endpoints.Marathons`, one per URL."""
 
-    A cluster ngp is building has no address yet: such a client starts without a URL and is
-    pointed at the cluster (`point_at`) once its load balancer exists."""
-
-    def __init__(self, url: str | None, *, login: Callable[[], str | None] | None = None,
+    def __init__(self, url: str, *, login: Callable[[], str | None] | None = None,
                  timeout: float = 30.0, poll: float = 0.25, force: bool = False) -> None:
-        self.url = url.rstrip("/") if url else None
-        self.pinned = url is not None  # the sandbox's, or the env's marathon_url
+        self.url = url.rstrip("/")
         self.force = force  # cancel deployments that lock an app (`ngp up --force`)
         self._login = login
         self._token: str | None = None
@@ -80,14 +77,6 @@ class Marathon:
     def close(self) -> None:
         self._http.close()
 
-    def point_at(self, url: str, login: Callable[[], str | None] | None) -> None:
-        """Reach Marathon at url from now on (the cluster's, once known); a pinned client
-        keeps its own address."""
-        if self.pinned or self.url == url.rstrip("/"):
-            return
-        self.url, self._login = url.rstrip("/"), login
-        self._token, self._logged_in = None, False
-
     # -- transport ---------------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
@@ -98,9 +87,6 @@ class Marathon:
     def request(self, method: str, path: str, *, params: dict | None = None,
                 body: Any = None, retries: int = 5) -> httpx.Response:
         """One call; re-login once on 401, retry 503 and lost connections with backoff."""
-        if self.url is None:
-            raise MarathonError("the cluster's Marathon has no address yet",
-                                hint="Run `ngp up`: the dcos module's cluster comes first.")
         response = self._send(method, path, params, body, retries)
         if response.status_code == 401 and self._login:
             self._logged_in = False  # the token expired: log in again, once

@@ -7,47 +7,16 @@ depends on this gate, so none is pushed to a cluster that cannot take it.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import httpx
 
 from ngp.aws import wait_until
-from ngp.marathon.app import marathon_of
-from ngp.marathon.client import Marathon, token_source
+from ngp.marathon.app import marathons_of
+from ngp.marathon.endpoints import marathon_url, reach
 from ngp.resources.base import Context, Kind, kind
-from ngp.state import State
 
 READY_TIMEOUT = 1800.0  # a real install takes 10-20 minutes after the machines run
-
-
-def marathon_url(dcos_url: str) -> str:
-    return f"{dcos_url.rstrip('/')}/service/marathon"
-
-
-# Set on the env's manager node to its VPC's id (ngp/modules/manager.py). The masters'
-# external balancer admits the admin CIDRs (and the NAT's and VPN's addresses); inside the
-# VPC, ngp goes through the internal balancer, whose group admits the VPC, and never out
-# through the NAT and back in (dcos-terraform gives both balancers the same listeners).
-INSIDE_VPC = "NGP_INSIDE_VPC"
-
-
-def reach(found: dict[str, Any]) -> str:
-    """The DC/OS URL this process reaches the cluster at, from a gate's spec or outputs: the
-    internal balancer's inside the cluster's VPC, the external one's anywhere else."""
-    internal, vpc = found.get("internal_url"), found.get("vpc_id")
-    if internal and vpc and os.environ.get(INSIDE_VPC) == vpc:
-        return str(internal).rstrip("/")
-    return str(found["dcos_url"]).rstrip("/")
-
-
-def reach_recorded_cluster(marathon: Marathon, state: State) -> None:
-    """Point an env's unpinned Marathon client at the cluster its state knows, if any."""
-    for rec in state.resources.values():
-        if rec.kind == Ready.name and rec.outputs.get("dcos_url"):
-            url = reach(rec.outputs)
-            marathon.point_at(marathon_url(url), token_source(url, os.environ))
-            return
 
 
 def dcos_version(dcos_url: str) -> str | None:
@@ -73,8 +42,9 @@ class Ready(Kind):
            "vpc_id": "vpc-0abc...", "timeout": 1800}
     Inside vpc_id ($NGP_INSIDE_VPC, the manager node) the internal URL is asked, elsewhere
     dcos_url. Where the env's Marathon is fixed (the sandbox's, or marathon_url) only it is
-    asked. outputs: id, dcos_url, internal_url, vpc_id, marathon_url (dcos_url's),
-    dcos_version, marathon_version
+    asked. outputs: id, dcos_url, internal_url, vpc_id, marathon_url (the fixed Marathon's, or
+    dcos_url's), dcos_version, marathon_version; the apps' endpoint is made of the first four
+    (ngp.marathon.endpoints).
     """
 
     name = "marathon.ready"
@@ -90,12 +60,13 @@ class Ready(Kind):
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         public, url = spec["dcos_url"].rstrip("/"), reach(spec)
-        marathon = marathon_of(ctx)
-        marathon.point_at(marathon_url(url), token_source(url, os.environ))
+        marathons = marathons_of(ctx)
+        fixed = marathons.fixed  # the env's own Marathon, if it has one: only it is asked
+        marathon = marathons.client(fixed or marathon_url(url))
         seen: dict[str, str] = {}
 
         def answered() -> dict[str, Any] | None:
-            if not marathon.pinned and "dcos" not in seen:
+            if not fixed and "dcos" not in seen:
                 version = dcos_version(url)
                 if version is None:
                     return None
@@ -111,7 +82,7 @@ class Ready(Kind):
         return public, {
             "id": public, "dcos_url": public, "internal_url": spec.get("internal_url", ""),
             "vpc_id": spec.get("vpc_id", ""),
-            "marathon_url": marathon.url if marathon.pinned else marathon_url(public),
+            "marathon_url": fixed or marathon_url(public),
             "dcos_version": seen.get("dcos", ""), "marathon_version": str(info.get("version", ""))}
 
     def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING, Any
 from ngp.errors import ConfigError
 from ngp.graph import Resource
 from ngp.marathon import rules
+from ngp.marathon.endpoints import FIELD, endpoint_of
 
 if TYPE_CHECKING:
     from ngp.config import Settings
 
 GROUP = "platform"
+GATE = "dcos.ready"  # the dcos module's marathon.ready
 L4LB = "marathon.l4lb.thisdcos.directory"  # VIP_0 "/name:port" answers at name.<L4LB>:port
 
 
@@ -50,9 +52,11 @@ def mesos_http_check(path: str, grace: int = 300) -> dict:
 def app(settings: Settings, address: str, definition: dict[str, Any],
         after: tuple[str, ...] = ()) -> Resource:
     """A Marathon app of the platform. Where ngp builds the cluster too (the dcos module),
-    the app waits for it to answer (dcos.ready), as does every app."""
-    gate = ("dcos.ready",) if "dcos" in settings.modules else ()
-    return Resource(address, "marathon.app", definition, depends_on=(*after, *gate))
+    the app is pushed to the endpoint its ready gate gives (dcos.ready), once it answers;
+    elsewhere to the env's fixed Marathon (the sandbox's, or marathon_url)."""
+    if "dcos" in settings.modules:
+        definition = {**definition, FIELD: endpoint_of(GATE)}
+    return Resource(address, "marathon.app", definition, depends_on=after)
 
 
 EVERY_AGENT = ("*", "slave_public")  # the roles of DC/OS's private and public agents

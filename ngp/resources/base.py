@@ -24,7 +24,10 @@ class Context:
     aws: Aws
     env: str
     lineage: str
-    marathon: Any = None  # ngp.marathon.client.Marathon, when the env has one
+    marathons: Any = None  # the run's Marathon clients (ngp.marathon.endpoints.Marathons)
+    # The endpoint the env's recorded apps are at (its recorded ready gate's), for reads and
+    # deletes, which have only an id; None: the env's fixed Marathon.
+    recorded_marathon: dict[str, Any] | None = None
 
     def tags(self, address: str, name: str | None = None) -> dict[str, str]:
         tags = {TAG_ENV: self.env, TAG_ADDRESS: address, TAG_LINEAGE: self.lineage}

@@ -283,12 +283,13 @@ def generated_apps():
     from ngp.config import Project
     from ngp.engine import build_desired
     from ngp.graph import resolve
+    from ngp.marathon.app import definition
 
     settings = Project(Path(__file__).resolve().parents[2]).load("sandbox", {})
     apps = [r for r in build_desired(settings).graph.resources.values()
             if r.kind == "marathon.app"]
     for res in apps:
-        app = resolve(res.spec, lambda ref: f"resolved-{ref.output}")
+        app = definition(resolve(res.spec, lambda ref: f"resolved-{ref.output}"))
         # Secret references become their values before they are sent.
         app["env"] = {k: "value" if isinstance(v, dict) else v
                       for k, v in app.get("env", {}).items()}

@@ -14,15 +14,15 @@ APP = {"id": "/shared/platform/jenkins", "cmd": "sleep 1000", "instances": 1, "c
        "mem": 64}
 
 
-def ctx_for(env, marathon):
-    return Context(aws=None, env=env, lineage=f"lineage-{env}", marathon=marathon)
+def ctx_for(env, marathons):
+    return Context(aws=None, env=env, lineage=f"lineage-{env}", marathons=marathons)
 
 
 @pytest.fixture
-def owned_by_sandbox(marathon):
+def owned_by_sandbox(marathon, marathons):
     """The app as env sandbox deployed it."""
     kind = get_kind("marathon.app")
-    app_id, _ = kind.create(ctx_for("sandbox", marathon), "jenkins.app", APP)
+    app_id, _ = kind.create(ctx_for("sandbox", marathons), "jenkins.app", APP)
     return app_id, marathon.get_app(app_id)["version"]
 
 
@@ -32,9 +32,9 @@ def refusal(call):
     return exc.value.line()
 
 
-def test_a_create_never_takes_over_another_envs_app(marathon, owned_by_sandbox):
+def test_a_create_never_takes_over_another_envs_app(marathon, marathons, owned_by_sandbox):
     app_id, version = owned_by_sandbox
-    kind, try2 = get_kind("marathon.app"), ctx_for("try2", marathon)
+    kind, try2 = get_kind("marathon.app"), ctx_for("try2", marathons)
     line = refusal(lambda: kind.create(try2, "jenkins.app", {**APP, "mem": 4096}))
     assert line.startswith("jenkins.app: Marathon app /shared/platform/jenkins belongs to env "
                            "'sandbox', not env 'try2'"), line
@@ -44,9 +44,9 @@ def test_a_create_never_takes_over_another_envs_app(marathon, owned_by_sandbox):
     assert live["labels"][LABEL_ENV] == "sandbox"
 
 
-def test_an_adoption_update_and_delete_refuse_it_too(marathon, owned_by_sandbox):
+def test_an_adoption_update_and_delete_refuse_it_too(marathon, marathons, owned_by_sandbox):
     app_id, version = owned_by_sandbox
-    kind, try2 = get_kind("marathon.app"), ctx_for("try2", marathon)
+    kind, try2 = get_kind("marathon.app"), ctx_for("try2", marathons)
     assert "belongs to env 'sandbox'" in refusal(lambda: kind.find(try2, "jenkins.app", APP))
     assert "belongs to env 'sandbox'" in refusal(
         lambda: kind.update(try2, app_id, APP, {**APP, "mem": 4096}))
@@ -54,18 +54,18 @@ def test_an_adoption_update_and_delete_refuse_it_too(marathon, owned_by_sandbox)
     assert marathon.get_app(app_id)["version"] == version
 
 
-def test_an_app_ngp_did_not_deploy_is_left_alone(marathon):
+def test_an_app_ngp_did_not_deploy_is_left_alone(marathon, marathons):
     marathon.apply({**APP, "labels": {"team": "web"}})
-    kind, env = get_kind("marathon.app"), ctx_for("sandbox", marathon)
+    kind, env = get_kind("marathon.app"), ctx_for("sandbox", marathons)
     line = refusal(lambda: kind.create(env, "jenkins.app", APP))
     assert "Marathon app /shared/platform/jenkins was not deployed by ngp" in line
     assert "was not deployed by ngp" in refusal(lambda: kind.delete(env, APP["id"]))
     assert marathon.get_app(APP["id"])["labels"] == {"team": "web"}
 
 
-def test_the_envs_own_app_is_adopted_changed_and_deleted(marathon, owned_by_sandbox):
+def test_the_envs_own_app_is_adopted_changed_and_deleted(marathon, marathons, owned_by_sandbox):
     app_id, _ = owned_by_sandbox
-    kind, sandbox = get_kind("marathon.app"), ctx_for("sandbox", marathon)
+    kind, sandbox = get_kind("marathon.app"), ctx_for("sandbox", marathons)
     assert kind.find(sandbox, "jenkins.app", APP)[0] == app_id
     kind.create(sandbox, "jenkins.app", APP)  # an interrupted create, run again
     kind.update(sandbox, app_id, APP, {**APP, "mem": 128})

@@ -235,11 +235,15 @@ def test_masters_may_use_exhibitors_bucket_and_nothing_more(graph):
 
 
 def test_app_modules_wait_for_the_cluster_and_count_its_agents(tmp_path):
+    from ngp.marathon.endpoints import endpoint_of
+
     settings = load(tmp_path, "private_agents = 4\npublic_agents = 2", modules=(
         "network", "dcos", "docker_registry", "monitoring", "jenkins"))
     graph = build_desired(settings).graph
     apps = [r for r in graph.resources.values() if r.kind == "marathon.app"]
-    assert len(apps) == 3 and all("dcos.ready" in r.depends_on for r in apps)
+    assert len(apps) == 3 and all("dcos.ready" in r.deps() for r in apps)
+    # Each is pushed to the Marathon the gate gives: its endpoint is an input, not a client.
+    assert all(r.spec["marathon"] == endpoint_of("dcos.ready") for r in apps)
     assert graph.resources["monitoring.app"].spec["instances"] == 6
     assert spec(graph, "dcos.agent_role")["managed_policies"] == [
         "<docker_registry.agent_access.arn>"]
@@ -318,13 +322,13 @@ def cluster(local_marathon):
     thread.join(timeout=10)
 
 
-def test_gate_waits_for_admin_router_then_points_marathon_at_the_cluster(cluster, aws):
-    from ngp.marathon.client import Marathon
+def test_gate_waits_for_admin_router_then_gives_the_clusters_marathon(cluster, aws):
+    from ngp.marathon.endpoints import Marathons, reachable
     from ngp.resources import Context, get_kind
 
     url, state = cluster
-    client = Marathon(None, poll=0.02)  # the env's own cluster: no address until it answers
-    ctx = Context(aws=aws, env="t", lineage="l", marathon=client)
+    marathons = Marathons(poll=0.02)  # the env's own cluster: no address until it answers
+    ctx = Context(aws=aws, env="t", lineage="l", marathons=marathons)
     try:
         id, outputs = get_kind("marathon.ready").create(ctx, "dcos.ready",
                                                         {"dcos_url": url, "timeout": 30})
@@ -332,9 +336,10 @@ def test_gate_waits_for_admin_router_then_points_marathon_at_the_cluster(cluster
         assert outputs == {"id": url, "dcos_url": url, "marathon_url": f"{url}/service/marathon",
                            "internal_url": "", "vpc_id": "",
                            "dcos_version": "2.2.0", "marathon_version": "1.11.23"}
-        assert client.list_apps() == []  # now through the cluster's Admin Router
+        assert marathons.at(outputs).list_apps() == []  # through the cluster's Admin Router
+        assert marathons.urls() == [reachable(outputs)] == [f"{url}/service/marathon"]
     finally:
-        client.close()
+        marathons.close()
 
 
 def test_inside_the_vpc_the_gate_goes_through_the_internal_balancer(cluster, aws,
@@ -342,8 +347,7 @@ def test_inside_the_vpc_the_gate_goes_through_the_internal_balancer(cluster, aws
     """On the manager node ($NGP_INSIDE_VPC is its VPC) the external balancer, which admits
     only the admin CIDRs and the env's own public addresses, is not asked: the internal one
     is. The outputs keep the external URL, which is what users open."""
-    from ngp.marathon.client import Marathon
-    from ngp.marathon.ready import INSIDE_VPC, reach_recorded_cluster
+    from ngp.marathon.endpoints import INSIDE_VPC, Marathons, recorded_endpoint
     from ngp.resources import Context, get_kind
     from ngp.state import Recorded, State
 
@@ -352,30 +356,29 @@ def test_inside_the_vpc_the_gate_goes_through_the_internal_balancer(cluster, aws
     spec = {"dcos_url": external, "internal_url": internal, "vpc_id": "vpc-0123456789abcdef0",
             "timeout": 30}
     monkeypatch.setenv(INSIDE_VPC, "vpc-0123456789abcdef0")
-    client = Marathon(None, poll=0.02)
+    marathons = Marathons(poll=0.02)
     try:
         id, outputs = get_kind("marathon.ready").create(
-            Context(aws=aws, env="t", lineage="l", marathon=client), "dcos.ready", spec)
-        assert client.url == f"{internal}/service/marathon" and client.list_apps() == []
+            Context(aws=aws, env="t", lineage="l", marathons=marathons), "dcos.ready", spec)
+        assert marathons.urls() == [f"{internal}/service/marathon"]
         assert (id, outputs["dcos_url"], outputs["marathon_url"]) == (
             external, external, f"{external}/service/marathon")
+        # A later run on the manager reaches the recorded cluster the same way.
+        state = State(env="t")
+        state.resources["dcos.ready"] = Recorded("marathon.ready", id, spec, outputs)
+        later = marathons.at(recorded_endpoint(state))
+        assert later.url == f"{internal}/service/marathon" and later.list_apps() == []
     finally:
-        client.close()
-    # A later run on the manager reaches the recorded cluster the same way.
-    state = State(env="t")
-    state.resources["dcos.ready"] = Recorded("marathon.ready", id, spec, outputs)
-    later = Marathon(None)
-    reach_recorded_cluster(later, state)
-    assert later.url == f"{internal}/service/marathon"
+        marathons.close()
     # In another VPC, or outside any, the external balancer is the one asked.
     monkeypatch.setenv(INSIDE_VPC, "vpc-0fedcba9876543210")
-    elsewhere = Marathon(None)
+    elsewhere = Marathons()
     with pytest.raises(NgpError, match="waiting for the cluster at http://127.0.0.1:9 "):
         get_kind("marathon.ready").create(
-            Context(aws=aws, env="t", lineage="l", marathon=elsewhere), "dcos.ready",
+            Context(aws=aws, env="t", lineage="l", marathons=elsewhere), "dcos.ready",
             {**spec, "timeout": 1})
+    assert elsewhere.urls() == [f"{external}/service/marathon"]
     elsewhere.close()
-    later.close()
 
 
 def test_the_manager_says_which_vpc_it_is_in(tmp_path):
@@ -389,24 +392,24 @@ def test_the_manager_says_which_vpc_it_is_in(tmp_path):
 
 
 def test_gate_gives_up_after_its_timeout_with_a_clear_error(aws):
-    from ngp.marathon.client import Marathon
+    from ngp.marathon.endpoints import Marathons
     from ngp.resources import Context, get_kind
 
-    client = Marathon(None)
-    ctx = Context(aws=aws, env="t", lineage="l", marathon=client)
+    marathons = Marathons()
+    ctx = Context(aws=aws, env="t", lineage="l", marathons=marathons)
     with pytest.raises(NgpError) as exc:
         get_kind("marathon.ready").create(ctx, "dcos.ready",
                                           {"dcos_url": "http://127.0.0.1:9", "timeout": 1})
     assert "timed out after 1s waiting for the cluster at http://127.0.0.1:9" in str(exc.value)
     assert "/var/log/ngp-dcos.log" in exc.value.hint
-    client.close()
+    marathons.close()
 
 
-def test_an_unpinned_client_says_the_cluster_is_not_up():
-    from ngp.marathon.client import Marathon
+def test_before_its_cluster_answers_the_env_has_no_marathon():
+    from ngp.marathon.endpoints import Marathons
 
     with pytest.raises(NgpError, match="has no address yet"):
-        Marathon(None).list_apps()
+        Marathons().at(None)
 
 
 # -- the installer: a local file (uploaded) or a URL, with its sha256 ----------------------

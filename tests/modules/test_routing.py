@@ -14,7 +14,7 @@ from ngp.config import Project
 from ngp.engine import build_desired
 from ngp.errors import ConfigError
 from ngp.graph import resolve
-from ngp.marathon.app import App
+from ngp.marathon.app import App, definition
 
 REPO = Path(__file__).resolve().parents[2]
 APPS = ["network", "dcos", "routing", "api_gateway", "jenkins", "docker_registry"]
@@ -202,7 +202,7 @@ def test_the_local_marathon_takes_marathon_lb_as_marathon_does(local_marathon):
     """The local Marathon checks it against Marathon's own AppDefinition.json
     ($NGP_MARATHON_SCHEMA, which the tests' conftest sets)."""
     assert local_marathon.schema is not None
-    app = specs(Project(REPO).load("sandbox", {}))["routing.marathon_lb"][1]
+    app = definition(specs(Project(REPO).load("sandbox", {}))["routing.marathon_lb"][1])
     url = f"{local_marathon.url}/v2/apps{app['id']}"
     response = httpx.put(url, params={"partialUpdate": "false"}, json=app)
     assert response.status_code in (200, 201), response.text

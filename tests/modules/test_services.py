@@ -517,6 +517,7 @@ def test_jenkins_can_write_its_root_owned_volume(tmp_path):
 
 
 def test_every_per_node_app_deploys_and_updates_on_the_sandbox_cluster(ctx, marathon,
+                                                                        marathons,
                                                                         local_marathon,
                                                                         monkeypatch):
     """Sysdig, Filebeat, the ECR refresher (every agent) and marathon-lb (the public ones),
@@ -535,16 +536,19 @@ def test_every_per_node_app_deploys_and_updates_on_the_sandbox_cluster(ctx, mara
     secret = ctx.aws.client("secretsmanager").create_secret(
         Name="sysdig-key", SecretString="k")["ARN"]
     graph = build_desired(settings).graph
-    apps = {address: resolve(res.spec, lambda ref: secret if ref.output == "arn" else
-                             f"resolved-{ref.output}")
+    # The ready gate of the sandbox's cluster gives the local Marathon as its endpoint.
+    outputs = {"arn": secret, "marathon_url": local_marathon.url}
+    apps = {address: resolve(res.spec, lambda ref: outputs.get(ref.output,
+                                                               f"resolved-{ref.output}"))
             for address, res in graph.resources.items() if res.kind == "marathon.app" and
             ["hostname", "UNIQUE"] in res.spec.get("constraints", [])}
     assert sorted(apps) == ["ecr.refresher", "elk.filebeat", "monitoring.app",
                             "routing.marathon_lb"]
     kind = KINDS["marathon.app"]
-    ctx = dataclasses.replace(ctx, env="sandbox", marathon=marathon)
-    apply = marathon.apply  # ngp's own, with a deadline short enough for a test
-    monkeypatch.setattr(marathon, "apply", lambda app, **kw: apply(app, **{"deadline": 5, **kw}))
+    ctx = dataclasses.replace(ctx, env="sandbox", marathons=marathons)
+    pushing = marathons.client(local_marathon.url)
+    apply = pushing.apply  # ngp's own, with a deadline short enough for a test
+    monkeypatch.setattr(pushing, "apply", lambda app, **kw: apply(app, **{"deadline": 5, **kw}))
     for address, spec in apps.items():
         assert spec["upgradeStrategy"] == {"minimumHealthCapacity": 0,
                                            "maximumOverCapacity": 0}, address

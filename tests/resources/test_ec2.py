@@ -228,7 +228,7 @@ def test_lifecycle(name, ctx, request):
         return request.getfixturevalue(fname)
 
     if kind.service == "marathon":
-        ctx = replace(ctx, marathon=request.getfixturevalue("marathon"))
+        ctx = replace(ctx, marathons=request.getfixturevalue("marathons"))
     spec = kind.canonical(build(fixture))
     if kind.read_only and "id" not in spec:
         live = kind.lookup(ctx, spec)
