@@ -141,6 +141,7 @@ class LocalStore(Store):
     def __init__(self, state_dir: Path, env: str) -> None:
         self.env = env
         self.path = state_dir / f"{env}.json"
+        self.where = str(self.path)
         self.backup_path = state_dir / f"{env}.json.backup"
         self.lock_path = state_dir / f"{env}.lock"
         self._written: tuple[int, int, int] | None = None
