@@ -1,5 +1,6 @@
 """The ngp command. Thin: each command calls the engine and renders what it returns.
-This is the only place that prints errors and picks exit codes."""
+This is the only place that prints errors and picks exit codes. The `state` and `sandbox`
+groups and the snapshot commands are in ngp/cli_*.py, added to this app below."""
 
 from __future__ import annotations
 
@@ -13,17 +14,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from ngp import engine, plan_file, render
-from ngp.config import Project, check_env_name
+from ngp import cli_sandbox, cli_snapshots, cli_state, engine, plan_file, render
+from ngp.cli_common import Env, Json, Yes, err, out
+from ngp.cli_common import pick_env as _env  # the names the commands below use
+from ngp.cli_common import project as _project
+from ngp.config import check_env_name
 from ngp.errors import NgpError
 from ngp.graph import is_secret_ref
 from ngp.plan import Plan
-from ngp.sandbox import control
-from ngp.state import LocalStore, State, describe_holder
-from ngp.state_s3 import S3Store
 
 app = typer.Typer(
     name="ngp",
@@ -33,39 +33,15 @@ app = typer.Typer(
     add_completion=True,
 )
 elk_app = typer.Typer(help="The OpenSearch domain of the elk module.", no_args_is_help=True)
-state_app = typer.Typer(help="The env's state: its backend, versions and lock.",
-                        no_args_is_help=True)
-sandbox_app = typer.Typer(help="The local AWS (moto's server) on loopback.",
-                          no_args_is_help=True)
-app.add_typer(state_app, name="state")
+app.add_typer(cli_snapshots.app)  # no name: `ngp snapshot`, `ngp restore`
+app.add_typer(cli_state.app, name="state")
 app.add_typer(elk_app, name="elk")
-app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(cli_sandbox.app, name="sandbox")
 
-# Piped output is not cut at 80 columns: addresses and ids are read by scripts too.
-out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, emoji=False,
-              width=None if sys.stderr.isatty() else 200)
-
-Env = Annotated[str | None, typer.Option("--env", "-e", envvar="NGP_ENV", show_default=False,
-                                         help="The env: envs/<env>.toml (or $NGP_ENV).")]
-Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")]
 Target = Annotated[list[str] | None, typer.Option(
     "--target", "-t", help="Only this address (or module, or prefix) and what it needs; "
     "repeatable.")]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 Stats = Annotated[bool, typer.Option("--stats", help="Print wall time and API calls.")]
-
-
-def _project() -> Project:
-    return Project()
-
-
-def _env(env: str | None) -> str:
-    """The env named by --env or $NGP_ENV; a missing or malformed name is one clear line."""
-    if not env:
-        known = ", ".join(_project().env_names()) or "none in envs/"
-        raise NgpError("no env given", hint=f"Pass --env NAME or set NGP_ENV (known: {known}).")
-    return check_env_name(env)
 
 
 def _confirm(plan: Plan, yes: bool, question: str) -> bool:
@@ -390,83 +366,6 @@ def permissions(env: Env = None) -> None:
     print(json.dumps(policy(settings, engine.build_desired(settings).graph), indent=2))
 
 
-@app.command()
-def snapshot(
-    env: Env = None,
-    list_: Annotated[bool, typer.Option("--list", help="List the snapshots instead.")] = False,
-    as_json: Json = False,
-) -> None:
-    """Write a snapshot of every Marathon app and group to the env's snapshot bucket now
-    (what the hourly function does); --list shows what exists."""
-    from ngp import snapshots
-
-    env = _env(env)
-    with engine.open_run(_project(), env, "snapshot", render.LineReporter(err),
-                         lock=False) as run:
-        if list_:
-            found = snapshots.listing(run)
-            if as_json:
-                print(json.dumps(found, indent=2))
-            else:
-                for item in found:
-                    out.print(f"{item['key']}  {item['size']:>9} bytes  {item['modified']}")
-                if not found:
-                    out.print("No snapshots yet.")
-            return
-        key = snapshots.take(run)
-        print(json.dumps({"snapshot": key}) if as_json else f"Snapshot written: {key}")
-
-
-@app.command()
-def restore(
-    env: Env = None,
-    key: Annotated[str | None, typer.Option(
-        "--snapshot", help="The snapshot's key (ngp snapshot --list); default the latest.")
-    ] = None,
-    status_of: Annotated[str | None, typer.Option(
-        "--status", metavar="ID", help="Show how far restore ID got (its record in the "
-        "snapshot bucket) instead of restoring.")] = None,
-    yes: Yes = False,
-    as_json: Json = False,
-) -> None:
-    """Put every app of a snapshot back in Marathon, as it was (what POST /restore starts);
-    --status ID shows a restore's record (one of POST /restore's, or of this command)."""
-    from ngp import snapshots
-
-    env = _env(env)
-    with engine.open_run(_project(), env, "restore", render.LineReporter(err),
-                         lock=False) as run:
-        if status_of is not None:
-            record = snapshots.status(run, status_of)
-            if as_json:
-                print(json.dumps(record, indent=2))
-                return
-            out.print(f"Restore {record['id']}: {record['status']}, snapshot "
-                      f"{record['snapshot'] or '(the latest)'}, started {record['started']}"
-                      + (f", finished {record['finished']}" if record["finished"] else ""))
-            for what in ("done", "failed"):
-                if record[what]:
-                    out.print(f"  {what}: " + ", ".join(record[what]))
-            if record["error"]:
-                out.print(f"  error: {escape(record['error'])}")
-            return
-        which = key or "the latest snapshot"
-        if not yes:
-            if not sys.stdin.isatty():
-                raise NgpError("no terminal to confirm the restore on",
-                               hint="Pass --yes to restore without asking.")
-            if not typer.confirm(f"Put every app of {which} back in env {env!r}?",
-                                 default=False):
-                raise NgpError("cancelled; nothing was changed")
-        result = snapshots.restore(run, key, started=lambda id: err.print(
-            f"Restore {id} started (ngp restore --status {id} --env {env})"))
-        if as_json:
-            print(json.dumps(result, indent=2))
-        else:
-            out.print(f"Restored {len(result['apps'])} apps from {result['snapshot']}: "
-                      + ", ".join(result["apps"]))
-            if result.get("other_envs_apps"):
-                out.print("Left to their own envs: " + ", ".join(result["other_envs_apps"]))
 
 
 @elk_app.command("allow-ip")
@@ -493,262 +392,6 @@ def elk_allow_ip(
     out.print(escape(f"{cidr} {'added to' if added else 'is already in'} [elk] "
                      f"allowed_cidrs of {path.name}; `ngp plan --env {env}` shows the change."))
 
-
-def _store(env: str) -> engine.Store:
-    project = _project()
-    return engine.store_for(project, project.load(env))
-
-
-def _s3_store(env: str) -> S3Store:
-    store = _store(env)
-    if not isinstance(store, S3Store):
-        raise NgpError(f"env {env!r} keeps its state in state/{env}.json",
-                       where=f"{env}.toml: [state] backend",
-                       hint='Set backend = "s3" and bucket to share it (README, State).')
-    return store
-
-
-@state_app.command("bootstrap")
-def state_bootstrap(env: Env = None) -> None:
-    """Make the env's S3 state bucket (versioned, encrypted, private, TLS-only) and its
-    DynamoDB lock table if it uses one; what exists is checked and secured."""
-    env = _env(env)
-    project = _project()
-    made = engine.bootstrap_backend(project, project.load(env))
-    out.print(f"Made {', '.join(made)}." if made else "The state backend was there already; "
-              "its settings are checked.")
-
-
-@state_app.command("history")
-def state_history(env: Env = None, as_json: Json = False) -> None:
-    """The versions of the env's S3 state, newest first (the bucket keeps every one)."""
-    env = _env(env)
-    versions = _s3_store(env).history()
-    if as_json:
-        print(json.dumps(versions, indent=2))
-        return
-    for v in versions:
-        out.print(f"{v['version']}  serial {v['serial']}  {v['modified']}  {v['size']} bytes"
-                  + ("  (current)" if v["latest"] else ""))
-
-
-@state_app.command("restore")
-def state_restore(
-    version: Annotated[str, typer.Argument(help="A version id from `ngp state history`.")],
-    env: Env = None,
-    force: Annotated[bool, typer.Option("--force", help="Even from another lineage.")] = False,
-) -> None:
-    """Make an earlier version of the env's S3 state the current one (as a new version)."""
-    env = _env(env)
-    store = _s3_store(env)
-    with store.lock("state restore", lambda m: err.print(f"[yellow]warning:[/] {escape(m)}")):
-        current = store.load()
-        old = store.version(version)
-        if store.exists() and old.lineage != current.lineage and not force:
-            raise NgpError(f"version {version} has lineage {old.lineage}, the current state "
-                           f"{current.lineage}", hint="Pass --force if that is what you want.")
-        old.serial = current.serial + 1
-        store.write_exact(old)
-    out.print(f"Version {version} is the current state of env {env!r} (serial {old.serial}).")
-
-
-def _move(source: Any, target: Any, what: str, force: bool) -> State:
-    state = source.load()
-    if not source.exists():
-        raise NgpError(f"there is no state to {what}")
-    if target.exists():
-        there = target.load()
-        if there.lineage != state.lineage and not force:
-            raise NgpError(f"the {what} target holds another lineage ({there.lineage}, not "
-                           f"{state.lineage})", hint="Pass --force to replace it.")
-        if there.serial > state.serial and not force:
-            raise NgpError(f"the {what} target is newer (serial {there.serial} > "
-                           f"{state.serial})", hint="Pass --force to replace it.")
-    else:
-        target.load()  # an empty target: remember that it is empty
-    target.write_exact(state)
-    return state
-
-
-@state_app.command("push")
-def state_push(
-    env: Env = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace a newer or other state.")
-                     ] = False,
-) -> None:
-    """Move state/<env>.json to the env's S3 state, keeping lineage and serial."""
-    env = _env(env)
-    store = _s3_store(env)
-    local = LocalStore(_project().state_dir, env)
-    with store.lock("state push", lambda m: err.print(f"[yellow]warning:[/] {escape(m)}")):
-        state = _move(local, store, "push", force)
-    out.print(f"Pushed {local.path} (serial {state.serial}, lineage {state.lineage}) to "
-              f"{store.where}.")
-
-
-@state_app.command("pull")
-def state_pull(
-    env: Env = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace a newer or other state.")
-                     ] = False,
-) -> None:
-    """Copy the env's S3 state to state/<env>.json, keeping lineage and serial."""
-    env = _env(env)
-    store = _s3_store(env)
-    local = LocalStore(_project().state_dir, env)
-    state = _move(store, local, "pull", force)
-    out.print(f"Pulled {store.where} (serial {state.serial}) to {local.path}.")
-
-
-@state_app.command("list")
-def state_list(env: Env = None) -> None:
-    """The addresses in the env's state, with kind and id."""
-    env = _env(env)
-    state = _store(env).load()
-    for address, rec in sorted(state.resources.items()):
-        print(f"{address}\t{rec.kind}\t{rec.id}")
-    for address, pending in sorted(state.pending.items()):
-        print(f"{address}\t{pending.kind}\tpending {pending.op}")
-
-
-@state_app.command("show")
-def state_show(address: Annotated[str, typer.Argument()], env: Env = None) -> None:
-    """One recorded resource: kind, id, the spec last applied, outputs, dependencies."""
-    env = _env(env)
-    state = _store(env).load()
-    rec = state.resources.get(address)
-    if rec is None:
-        raise NgpError(f"{address!r} is not in the state of env {env!r}",
-                       hint="See `ngp state list`.")
-    print(json.dumps({"address": address, **vars(rec)}, indent=2))
-
-
-@state_app.command("unlock")
-def state_unlock(
-    env: Env = None,
-    force: Annotated[bool, typer.Option("--force", help="Break a lock a live run holds.")] = False,
-) -> None:
-    """Break the env's lock and say whose it was."""
-    env = _env(env)
-    store = _store(env)
-    note, alive = store.holder()
-    if note is None and not alive:
-        out.print(f"Env {env!r} is not locked.")
-        return
-    if alive and not force:
-        raise NgpError(f"env {env!r} is locked by {describe_holder(note)}, which is running",
-                       hint="Let it finish or stop it; --force breaks the lock anyway.")
-    store.unlock()
-    out.print(f"Unlocked env {env!r}; the lock was held by {describe_holder(note)}.")
-
-
-@sandbox_app.command("start")
-def sandbox_start(
-    latency_ms: Annotated[float, typer.Option(
-        "--latency-ms", help="Delay every AWS request by this much, on the server side.")] = 0.0,
-    deploy_seconds: Annotated[float, typer.Option(
-        "--marathon-deploy-seconds", help="How long a local Marathon deployment takes.")] = 0.5,
-    marathon_token: Annotated[str | None, typer.Option(
-        "--marathon-token", help="Make the local Marathon require this ACS token, as DC/OS's "
-        "Admin Router does.")] = None,
-    faults: Annotated[str, typer.Option(
-        "--faults", help="AWS's hiccups on purpose, e.g. 'throttle=0.1,consistency,"
-        "marathon-fail=/sandbox/platform/jenkins:503' (README, The sandbox).")] = "",
-    model: Annotated[float, typer.Option(
-        "--model", help="Make every AWS operation take its typical AWS time divided by this "
-        "(200: a NAT gateway 0.55 s, a search domain 6 s), and Marathon as slow as DC/OS.")
-    ] = 0.0,
-    lenient: Annotated[list[str] | None, typer.Option(
-        "--lenient", help="Turn one strict rule off, for diagnosis only (`ngp sandbox rules` "
-        "lists them); repeat for more.")] = None,
-    iam_policy_of: Annotated[str | None, typer.Option(
-        "--iam-policy-of", help="Enforce ngp's own policy for this env (`ngp permissions "
-        "--env ENV`): ngp signs as an IAM user holding it, and the sandbox refuses what it "
-        "does not allow.")] = None,
-    marathon_nodes: Annotated[str, typer.Option(
-        "--marathon-nodes", help="The private and public agents the local Marathon places "
-        "tasks on, as PRIVATE,PUBLIC (envs/sandbox.toml's dcos agents).")] = "2,1",
-    as_json: Json = False,
-) -> None:
-    """Start the local AWS and the local Marathon on 127.0.0.1 (they keep running until
-    `ngp sandbox stop`)."""
-    from ngp.sandbox.faults import parse
-    from ngp.sandbox.marathon import parse_nodes
-    from ngp.sandbox.strict import check_lenient
-
-    parse(faults)  # a wrong spec is one line here, not a sandbox that fails to start
-    nodes = parse_nodes(marathon_nodes)
-    off = check_lenient(lenient or [])
-    if model < 0:
-        raise NgpError("--model is a positive scale, e.g. 200")
-    if iam_policy_of:
-        from ngp.permissions import policy
-
-        settings = _project().load(iam_policy_of)  # a wrong env fails before the sandbox starts
-        document = policy(settings, engine.build_desired(settings).graph)
-    info, started = control.start(_project(), latency_ms, deploy_seconds, marathon_token,
-                                  faults, model, tuple(off), nodes)
-    if iam_policy_of:
-        user = control.run_as_policy(_project(), info, iam_policy_of, document)
-        err.print(f"ngp signs as IAM user {user}, holding `ngp permissions --env "
-                  f"{iam_policy_of}`: the sandbox refuses what that policy does not allow")
-    if as_json:
-        print(json.dumps({**info, "started_now": started}))
-        return
-    if not started and info.get("latency_ms", 0.0) != latency_ms:
-        err.print(f"[yellow]warning:[/] the sandbox already runs with "
-                  f"--latency-ms {info.get('latency_ms', 0)}; stop it to change that")
-    if not started and info.get("marathon_nodes", [2, 1]) != list(nodes):
-        err.print("[yellow]warning:[/] the sandbox's Marathon already runs with "
-                  f"--marathon-nodes {','.join(map(str, info.get('marathon_nodes', [2, 1])))}; "
-                  "stop it to change that")
-    if not started and sorted(info.get("lenient", [])) != sorted(off):
-        err.print("[yellow]warning:[/] the sandbox already runs with --lenient "
-                  f"{','.join(info.get('lenient', [])) or '(none)'}; stop it to change that")
-    if info.get("lenient"):
-        err.print("[yellow]warning:[/] the sandbox is lenient about "
-                  f"{', '.join(info['lenient'])}: AWS is not (for diagnosis only)")
-    out.print(f"Sandbox {'started' if started else 'already running'}: AWS at "
-              f"{info['endpoint']}, Marathon at {info.get('marathon_url')} (pid {info['pid']}).")
-
-
-@sandbox_app.command("rules")
-def sandbox_rules(as_json: Json = False) -> None:
-    """The AWS rules the sandbox enforces that moto alone does not, with their sources."""
-    from ngp.sandbox.strict import all_rules
-
-    rules = [{"name": cls.name, "summary": cls.summary, "source": cls.source}
-             for _, cls in sorted(all_rules().items())]
-    if as_json:
-        print(json.dumps(rules, indent=2))
-        return
-    render.rules_table(out, rules)
-
-
-@sandbox_app.command("stop")
-def sandbox_stop() -> None:
-    """Stop the local AWS; everything in it is gone."""
-    info = control.stop(_project())
-    out.print(f"Sandbox stopped (pid {info['pid']})." if info else "The sandbox was not running.")
-
-
-@sandbox_app.command("status")
-def sandbox_status(as_json: Json = False) -> None:
-    """Whether the local AWS runs, and where."""
-    info = control.status(_project())
-    if as_json:
-        print(json.dumps({"running": info is not None, **(info or {})}))
-    elif info is None:
-        out.print("The sandbox is not running (`ngp sandbox start`).")
-    else:
-        out.print(f"Sandbox running: AWS at {info['endpoint']}, pid {info['pid']}, "
-                  f"latency {info.get('latency_ms', 0)} ms, since {info.get('started', '?')}.")
-        if info.get("marathon_url"):
-            private, public = info.get("marathon_nodes", [2, 1])
-            out.print(f"Marathon at {info['marathon_url']}, placing tasks on {private} "
-                      f"private and {public} public agents.")
-        if info.get("lenient"):
-            out.print(f"Lenient about {', '.join(info['lenient'])} (for diagnosis only).")
 
 
 def main() -> Any:

@@ -1,0 +1,42 @@
+"""What every ngp command shares: the two consoles, the common options, the project and the
+env a command names. The commands live in ngp/cli.py and its sub-apps in ngp/cli_*.py."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ngp.config import Project, check_env_name
+from ngp.errors import NgpError
+
+# Piped output is not cut at 80 columns: addresses and ids are read by scripts too.
+out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, emoji=False,
+              width=None if sys.stderr.isatty() else 200)
+
+Env = Annotated[str | None, typer.Option("--env", "-e", envvar="NGP_ENV", show_default=False,
+                                         help="The env: envs/<env>.toml (or $NGP_ENV).")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def project() -> Project:
+    return Project()
+
+
+def pick_env(env: str | None) -> str:
+    """The env named by --env or $NGP_ENV; a missing or malformed name is one clear line."""
+    if not env:
+        known = ", ".join(project().env_names()) or "none in envs/"
+        raise NgpError("no env given", hint=f"Pass --env NAME or set NGP_ENV (known: {known}).")
+    return check_env_name(env)
+
+
+def warn(message: str) -> None:
+    """A warning on stderr, in the one format every command uses."""
+    err.print(f"[yellow]warning:[/] {escape(message)}")
+
