@@ -1,6 +1,6 @@
 """The ngp command. Thin: each command calls the engine and renders what it returns.
-This is the only place that prints errors and picks exit codes. The `state` and `sandbox`
-groups and the snapshot commands are in ngp/cli_*.py, added to this app below."""
+This is the only place that prints errors and picks exit codes. The `state`, `elk` and
+`sandbox` groups and the snapshot commands are in ngp/cli_*.py, added to this app below."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from ngp import cli_sandbox, cli_snapshots, cli_state, engine, plan_file, render
+from ngp import cli_elk, cli_sandbox, cli_snapshots, cli_state, engine, plan_file, render
 from ngp.cli_common import Env, Json, Yes, err, out
+from ngp.cli_common import find_project as _project
 from ngp.cli_common import pick_env as _env  # the names the commands below use
-from ngp.cli_common import project as _project
 from ngp.config import check_env_name
 from ngp.errors import NgpError
 from ngp.graph import is_secret_ref
@@ -32,10 +32,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # a traceback with locals could show secrets
     add_completion=True,
 )
-elk_app = typer.Typer(help="The OpenSearch domain of the elk module.", no_args_is_help=True)
 app.add_typer(cli_snapshots.app)  # no name: `ngp snapshot`, `ngp restore`
 app.add_typer(cli_state.app, name="state")
-app.add_typer(elk_app, name="elk")
+app.add_typer(cli_elk.app, name="elk")
 app.add_typer(cli_sandbox.app, name="sandbox")
 
 Target = Annotated[list[str] | None, typer.Option(
@@ -365,32 +364,6 @@ def permissions(env: Env = None) -> None:
     settings = _project().load(env)
     print(json.dumps(policy(settings, engine.build_desired(settings).graph), indent=2))
 
-
-
-
-@elk_app.command("allow-ip")
-def elk_allow_ip(
-    address: Annotated[str, typer.Argument(help="An IPv4 address or CIDR.")],
-    env: Env = None,
-) -> None:
-    """Let a network routed into the VPC reach the OpenSearch domain: adds it to [elk]
-    allowed_cidrs in envs/<env>.toml; `ngp plan` then shows the security group change, `ngp
-    up` applies it."""
-    from ngp.modules.elk import allow_ip
-
-    env = _env(env)
-    project = _project()
-    project.load(env)  # the file is valid before it is edited
-    path = project.envs_dir / f"{env}.toml"
-    before = path.read_text()
-    cidr, added = allow_ip(path, address)
-    try:
-        project.load(env)
-    except NgpError:
-        path.write_text(before)  # never leave a file that does not load
-        raise
-    out.print(escape(f"{cidr} {'added to' if added else 'is already in'} [elk] "
-                     f"allowed_cidrs of {path.name}; `ngp plan --env {env}` shows the change."))
 
 
 

@@ -24,14 +24,15 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
-def project() -> Project:
+def find_project() -> Project:
+    """The project: envs/ and state/ in $NGP_HOME, or the current directory."""
     return Project()
 
 
 def pick_env(env: str | None) -> str:
     """The env named by --env or $NGP_ENV; a missing or malformed name is one clear line."""
     if not env:
-        known = ", ".join(project().env_names()) or "none in envs/"
+        known = ", ".join(find_project().env_names()) or "none in envs/"
         raise NgpError("no env given", hint=f"Pass --env NAME or set NGP_ENV (known: {known}).")
     return check_env_name(env)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ngp import engine, render
-from ngp.cli_common import Json, err, out, project
+from ngp.cli_common import Json, err, find_project, out
 from ngp.errors import NgpError
 from ngp.sandbox import control
 
@@ -57,12 +57,12 @@ def sandbox_start(
     if iam_policy_of:
         from ngp.permissions import policy
 
-        settings = project().load(iam_policy_of)  # a wrong env fails before the sandbox starts
+        settings = find_project().load(iam_policy_of)  # a wrong env fails before the sandbox starts
         document = policy(settings, engine.build_desired(settings).graph)
-    info, started = control.start(project(), latency_ms, deploy_seconds, marathon_token,
+    info, started = control.start(find_project(), latency_ms, deploy_seconds, marathon_token,
                                   faults, model, tuple(off), nodes)
     if iam_policy_of:
-        user = control.run_as_policy(project(), info, iam_policy_of, document)
+        user = control.run_as_policy(find_project(), info, iam_policy_of, document)
         err.print(f"ngp signs as IAM user {user}, holding `ngp permissions --env "
                   f"{iam_policy_of}`: the sandbox refuses what that policy does not allow")
     if as_json:
@@ -101,14 +101,14 @@ def sandbox_rules(as_json: Json = False) -> None:
 @app.command("stop")
 def sandbox_stop() -> None:
     """Stop the local AWS; everything in it is gone."""
-    info = control.stop(project())
+    info = control.stop(find_project())
     out.print(f"Sandbox stopped (pid {info['pid']})." if info else "The sandbox was not running.")
 
 
 @app.command("status")
 def sandbox_status(as_json: Json = False) -> None:
     """Whether the local AWS runs, and where."""
-    info = control.status(project())
+    info = control.status(find_project())
     if as_json:
         print(json.dumps({"running": info is not None, **(info or {})}))
     elif info is None:

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from ngp import engine, render
-from ngp.cli_common import Env, Json, Yes, err, out, pick_env, project
+from ngp.cli_common import Env, Json, Yes, err, find_project, out, pick_env
 from ngp.errors import NgpError
 
 # Its commands are the main app's own (added without a group name).
@@ -29,7 +29,7 @@ def snapshot(
     from ngp import snapshots
 
     env = pick_env(env)
-    with engine.open_run(project(), env, "snapshot", render.LineReporter(err),
+    with engine.open_run(find_project(), env, "snapshot", render.LineReporter(err),
                          lock=False) as run:
         if list_:
             found = snapshots.listing(run)
@@ -62,7 +62,7 @@ def restore(
     from ngp import snapshots
 
     env = pick_env(env)
-    with engine.open_run(project(), env, "restore", render.LineReporter(err),
+    with engine.open_run(find_project(), env, "restore", render.LineReporter(err),
                          lock=False) as run:
         if status_of is not None:
             record = snapshots.status(run, status_of)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ngp import engine, state_moves
-from ngp.cli_common import Env, Json, out, pick_env, project, warn
+from ngp.cli_common import Env, Json, find_project, out, pick_env, warn
 from ngp.errors import NgpError
 from ngp.state import LocalStore
 from ngp.state_s3 import S3Store
@@ -20,8 +20,8 @@ Force = Annotated[bool, typer.Option("--force", help="Replace a newer or other s
 
 
 def _store(env: str) -> LocalStore | S3Store:
-    found = project()
-    return engine.store_for(found, found.load(env))
+    project = find_project()
+    return engine.store_for(project, project.load(env))
 
 
 def _s3_store(env: str) -> S3Store:
@@ -33,8 +33,8 @@ def state_bootstrap(env: Env = None) -> None:
     """Make the env's S3 state bucket (versioned, encrypted, private, TLS-only) and its
     DynamoDB lock table if it uses one; what exists is checked and secured."""
     env = pick_env(env)
-    found = project()
-    made = engine.bootstrap_backend(found, found.load(env))
+    project = find_project()
+    made = engine.bootstrap_backend(project, project.load(env))
     out.print(f"Made {', '.join(made)}." if made else "The state backend was there already; "
               "its settings are checked.")
 
@@ -70,7 +70,7 @@ def state_push(env: Env = None, force: Force = False) -> None:
     """Move state/<env>.json to the env's S3 state, keeping lineage and serial."""
     env = pick_env(env)
     store = _s3_store(env)
-    local = LocalStore(project().state_dir, env)
+    local = LocalStore(find_project().state_dir, env)
     state = state_moves.push(local, store, force=force, warn=warn)
     out.print(f"Pushed {local.path} (serial {state.serial}, lineage {state.lineage}) to "
               f"{store.where}.")
@@ -81,7 +81,7 @@ def state_pull(env: Env = None, force: Force = False) -> None:
     """Copy the env's S3 state to state/<env>.json, keeping lineage and serial."""
     env = pick_env(env)
     store = _s3_store(env)
-    local = LocalStore(project().state_dir, env)
+    local = LocalStore(find_project().state_dir, env)
     state = state_moves.pull(store, local, force=force)
     out.print(f"Pulled {store.where} (serial {state.serial}) to {local.path}.")
 
