@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ from ngp.cli_common import Env, Json, Yes, err, out
 from ngp.cli_common import find_project as _project
 from ngp.cli_common import pick_env as _env  # the names the commands below use
 from ngp.config import check_env_name
-from ngp.errors import NgpError
+from ngp.errors import NgpError, Quit
 from ngp.graph import is_secret_ref
 from ngp.plan import Plan
 
@@ -368,14 +369,22 @@ def permissions(env: Env = None) -> None:
 
 
 def main() -> Any:
-    """Console entry: ngp's own errors are one red line and exit 1; bugs keep tracebacks."""
+    """Console entry: ngp's own errors are one red line and their exit code (1; 130 for
+    Ctrl-C); bugs keep tracebacks."""
+    signal.signal(signal.SIGINT, _quit)  # an apply routes Ctrl-C to itself while it runs
     try:
         return app()
     except NgpError as exc:
         err.print(f"[red bold]error:[/] {escape(exc.line())}", soft_wrap=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted:[/] what finished is saved; intents of running steps "
-                  "are resolved by the next run.")
+        sys.exit(exc.exit_code)
+    except Quit as quit:
+        err.print(f"[red bold]error:[/] {escape(quit.line())}", soft_wrap=True)
+        sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(130)  # do not wait for running AWS calls: their intents are saved
+        os._exit(130)  # not waiting for running AWS calls (threads): their intents are saved
+
+
+def _quit(signum: int, frame: Any) -> None:
+    # Ctrl-C outside an apply: one line and exit 130 (click would turn a KeyboardInterrupt
+    # into exit 1 at a prompt, and into a silent exit 130 elsewhere).
+    raise Quit("interrupted. What finished is saved; run the command again to continue")

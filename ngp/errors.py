@@ -1,5 +1,5 @@
-"""One error family. The CLI turns an NgpError into one line and exit code 1;
-anything else is a bug and keeps its traceback."""
+"""One error family. The CLI turns an NgpError into one line and its exit code (1; 130 for
+Ctrl-C); anything else is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ class NgpError(Exception):
     summary: what is wrong; hint: what to do; where: the file and key, or the resource
     address, it concerns.
     """
+
+    exit_code = 1
 
     def __init__(self, summary: str, *, hint: str = "", where: str = "") -> None:
         super().__init__(summary)
@@ -45,6 +47,32 @@ class ResourceError(NgpError):
 class NotOwnedError(ResourceError):
     """An object at a name ngp chose belongs to another env (or was not made by ngp): it is
     never taken over, changed or deleted. Raised before any call that would change it."""
+
+
+class Interrupted(NgpError):
+    """Ctrl-C stopped an apply: nothing new was started, and what ran finished and is saved."""
+
+    exit_code = 130
+
+
+class Quit(BaseException):
+    """Ctrl-C that ends the command at once: the CLI's own (outside an apply) or the second one
+    during an apply. The CLI says `line()` and exits 130 without waiting for running AWS calls
+    (their intents are saved; the next run settles them).
+
+    A BaseException, as KeyboardInterrupt is, so that no `except Exception` on the way takes it
+    for a failure; not a KeyboardInterrupt, which click turns into exit 1 or a silent exit.
+    saves_stopped: no state write can land any more, so the env's lock may be released;
+    lock: what the store says of a lock it left to its lease."""
+
+    def __init__(self, summary: str, *, saves_stopped: bool = True) -> None:
+        super().__init__(summary)
+        self.summary = summary
+        self.saves_stopped = saves_stopped
+        self.lock = ""
+
+    def line(self) -> str:
+        return f"{self.summary}; {self.lock}." if self.lock else f"{self.summary}."
 
 
 class ApplyError(NgpError):

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ngp.errors import LockError, StateError
+from ngp.errors import LockError, Quit, StateError
 
 FORMAT = 1
 
@@ -229,6 +229,7 @@ class LocalStore(Store):
                 hint="Wait for that run to finish; if it is stuck, stop it, or run "
                 f"`ngp state unlock --env {self.env}`.",
             ) from None
+        release = True
         try:
             previous = _read_holder(fd)
             if previous:
@@ -239,10 +240,16 @@ class LocalStore(Store):
             os.pwrite(fd, json.dumps(note).encode(), 0)
             os.fsync(fd)
             yield
+        except Quit as quit:
+            # Quitting at once with a state write that may still land: the lock goes with the
+            # process (a moment later), not before.
+            release = quit.saves_stopped
+            raise
         finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            if release:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
 
     def holder(self) -> tuple[dict[str, Any] | None, bool]:
         """The lock's note and whether a live process holds it."""

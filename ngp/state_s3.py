@@ -19,12 +19,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code, error_message
-from ngp.errors import LockError, StateError
+from ngp.errors import LockError, Quit, StateError
 from ngp.state import State, Store, describe_holder, now, parse_state
 
 CONFLICT = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 MISSING = frozenset({"NoSuchKey", "404"})
 TOKEN_NAME = {"#token": "Token"}  # a reserved word in DynamoDB expressions
+QUIT_RELEASE_SECONDS = 0.5  # what quitting at once may spend releasing the lock
 
 
 def _note(command: str, lease: float) -> dict[str, Any]:
@@ -35,6 +36,18 @@ def _note(command: str, lease: float) -> dict[str, Any]:
 
 def _expired(note: dict[str, Any]) -> bool:
     return float(note.get("expires", 0)) < time.time()
+
+
+def _within(seconds: float, call: Callable[[], None]) -> bool:
+    """Whether call ended, without error, within seconds (else it is left to finish alone)."""
+    done = threading.Event()
+
+    def run() -> None:
+        call()
+        done.set()
+
+    threading.Thread(target=run, name="ngp-lock-release", daemon=True).start()
+    return done.wait(seconds)
 
 
 class S3Lock:
@@ -316,17 +329,33 @@ class S3Store(Store):
 
         renewer = threading.Thread(target=renew, name="ngp-lock-lease", daemon=True)
         renewer.start()
+        quitting: Quit | None = None
         try:
             yield
+        except Quit as quit:
+            quitting = quit
+            raise
         finally:
             stop.set()
-            renewer.join(timeout=30)
-            if not self._lost:
-                try:
-                    self.locker.release(handle)
-                except ClientError as exc:
-                    warn(f"could not release the lock ({error_message(exc)}); it ends with "
-                         f"its lease, or run `ngp state unlock --env {self.env}`")
+            if quitting is None:
+                renewer.join(timeout=30)
+                if not self._lost:
+                    try:
+                        self.locker.release(handle)
+                    except ClientError as exc:
+                        warn(f"could not release the lock ({error_message(exc)}); it ends with "
+                             f"its lease, or run `ngp state unlock --env {self.env}`")
+            else:
+                # Quitting at once: the lock goes only if no state write can land any more,
+                # and within a moment (a renewal under way would change its handle); else it
+                # ends with its lease.
+                renewer.join(timeout=QUIT_RELEASE_SECONDS)
+                if not self._lost and not (
+                        quitting.saves_stopped and not renewer.is_alive()
+                        and _within(QUIT_RELEASE_SECONDS, lambda: self.locker.release(handle))):
+                    quitting.lock = (f"the env's lock ({self.locker.where}) ends with its lease "
+                                     f"within {self.lease:.0f} s, or run `ngp state unlock "
+                                     f"--env {self.env}`")
 
     def holder(self) -> tuple[dict[str, Any] | None, bool]:
         note, _ = self.locker.read()

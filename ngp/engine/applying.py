@@ -17,11 +17,13 @@ from ngp.engine.outputs import record_outputs
 from ngp.engine.run import Run
 from ngp.engine.schedule import Op, Summary, priorities, schedule
 from ngp.engine.steps import run_step
-from ngp.errors import ApplyError, NgpError
+from ngp.errors import ApplyError, Interrupted, NgpError, Quit
 from ngp.graph import dependents
 from ngp.plan import Action, Plan
 
 PROGRESS_EVERY = 10.0  # seconds between "still creating" lines
+WAKE_EVERY = 0.25  # seconds: how soon the loop notices a Ctrl-C
+QUIT_WAIT = 0.5  # seconds a second Ctrl-C waits for a state write under way to land
 
 
 def apply(run: Run, plan: Plan) -> Summary:
@@ -45,13 +47,16 @@ def apply(run: Run, plan: Plan) -> Summary:
     bugs: list[BaseException] = []
 
     def on_interrupt(signum: int, frame: Any) -> None:
-        # The first Ctrl-C lets running steps finish and be saved; the second quits at once
-        # (their intents are saved, so the next run settles them).
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        run.reporter.warn(f"interrupted: waiting for {len(running)} running step(s) to finish "
-                          "and be saved (Ctrl-C again to quit at once)")
+        # The first Ctrl-C starts nothing new and lets running steps finish and be saved (the
+        # lock and the clients are kept until they end); the loop says so (a handler that
+        # prints can break a line being printed). The second quits at once: no state write
+        # after this decision, then the lock goes and the process ends (cli.main) without
+        # waiting for the running AWS calls; their intents are saved, the next run settles them.
+        if not stop.is_set():
+            stop.set()
+            return
+        saves_stopped = run.stop_saving(within=QUIT_WAIT)
+        raise Quit(_quitting(_in_flight(running)), saves_stopped=saves_stopped)
 
     def launch(pool: ThreadPoolExecutor) -> None:
         held = []
@@ -92,26 +97,31 @@ def apply(run: Run, plan: Plan) -> Summary:
     try:
         with _handling_sigint(on_interrupt):
             last_progress = started
+            announced = False
             while True:
                 launch(pool)
+                if stop.is_set() and not announced:  # after launch: no step starts after this
+                    announced = True
+                    run.reporter.warn(f"interrupted: waiting for {_steps(_in_flight(running))}"
+                                      " to finish and be saved (Ctrl-C again to quit at once)")
                 if not running:
                     break
-                done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+                done, _ = wait(running, timeout=WAKE_EVERY, return_when=FIRST_COMPLETED)
                 if time.monotonic() - last_progress >= PROGRESS_EVERY:
                     last_progress = time.monotonic()
                     run.reporter.still_running(
                         [(op, time.monotonic() - t0) for op, t0 in running.values()])
                 for future in done:
                     settle(future)
-    except KeyboardInterrupt:
+    except Quit:
         pool.shutdown(wait=False, cancel_futures=True)  # quit now: do not wait for AWS
         raise
     pool.shutdown()
     if bugs:
         raise bugs[0]
-    summary.interrupted = stop.is_set()
     summary.skipped = sorted({op.address for key, op in ops.items()
                               if key not in completed and op.address not in summary.failures})
+    summary.interrupted = stop.is_set() and bool(summary.skipped)  # else it all got done
     if not plan.destroy:
         record_outputs(run, plan.outputs)
     elif not run.state.resources and run.state.outputs:
@@ -134,6 +144,23 @@ def _handling_sigint(handler: Any) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _in_flight(running: dict[Future, Any]) -> int:
+    """Steps still at work (a finished one not yet counted by the loop is saved already)."""
+    return sum(not future.done() for future in list(running))
+
+
+def _steps(count: int) -> str:
+    return f"{count} step{'' if count == 1 else 's'}"
+
+
+def _quitting(left: int) -> str:
+    if not left:
+        return "quitting now: no step was running"
+    were, intents = ("was", "its intent is") if left == 1 else ("were", "their intents are")
+    return f"quitting now: {_steps(left)} {were} still running; {intents} saved, and the " \
+        "next run settles them"
+
+
 def _done_label(op: Op) -> str | None:
     """How the summary counts a finished step; a replacement counts once, when created."""
     action = op.change.action
@@ -148,5 +175,5 @@ def check(summary: Summary) -> None:
     if summary.failures:
         raise ApplyError(summary.failures, summary.skipped)
     if summary.interrupted:
-        raise NgpError("interrupted", hint="What finished is saved; run the command again "
-                       "to continue.")
+        raise Interrupted("interrupted", hint="What finished is saved; run the command again "
+                          "to continue.")

@@ -73,6 +73,7 @@ class Run:
     _writing: threading.Lock = field(default_factory=threading.Lock, init=False)
     _changes: int = field(default=0, init=False)  # changes made to the state in memory
     _saved: int = field(default=0, init=False)  # of which the store holds this many
+    _stopped: bool = field(default=False, init=False)  # quitting: nothing is written any more
 
     def __post_init__(self) -> None:
         self.ctx = Context(aws=self.aws, env=self.settings.env, lineage=self.state.lineage,
@@ -95,12 +96,23 @@ class Run:
         with self._writing:
             if self._saved >= mine:
                 return  # a write made while we waited holds our change
+            if self._stopped:
+                # Quitting: this change is never saved, and the step must not go on as if it
+                # were (its next call could make what no intent records); it waits for the end.
+                threading.Event().wait()
             with self._lock:
                 covered = self._changes
                 self.state.serial += 1
                 serial, data = self.state.serial, self.state.to_json()
             self.store.write(data, serial)
             self._saved = covered
+
+    def stop_saving(self, within: float) -> bool:
+        """Quitting at once: no state write starts after this; a step that would save waits
+        for the process to end. True once no write is under way (False if the one under way
+        did not end within `within` seconds: it may still land, so keep the env's lock)."""
+        self._stopped = True
+        return self._writing.acquire(timeout=within)  # held from now on
 
 
 Store = LocalStore | S3Store
