@@ -40,6 +40,10 @@ class GraphError(NgpError):
     """The desired resources reference unknown addresses or form a cycle."""
 
 
+class UnknownKindError(NgpError):
+    """A graph or a state names a resource kind this ngp does not have."""
+
+
 class ResourceError(NgpError):
     """An AWS (or Marathon) call for one resource failed."""
 

@@ -132,7 +132,7 @@ def make_plan(
     changes: list[Change] = []
     for address in wanted.order():
         res = wanted.resources[address]
-        kind = get_kind(res.kind)
+        kind = get_kind(res.kind, where=address)
         spec = kind.canonical(resolve(res.spec, lookup))
         rec = state.resources.get(address)
         live = observed.get(address)
@@ -196,7 +196,8 @@ def make_plan(
         if address in wanted.resources:
             continue
         rec = state.resources[address]
-        action = Action.FORGET if get_kind(rec.kind).read_only else Action.DELETE
+        action = Action.FORGET if get_kind(rec.kind, where=address).read_only \
+            else Action.DELETE
         changes.append(Change(address=address, kind=rec.kind, action=action, id=rec.id,
                               module=rec.module))
 

@@ -332,9 +332,24 @@ def parse_state(raw: bytes, where: str, env: str) -> State:
         state = State.from_dict(doc)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise StateError(f"{where} is damaged ({exc})", hint=hint) from None
+    _check_kinds(state, where, hint)
     state._lines = {address: (rec, line) for address, rec in state.resources.items()
                     if (line := lines.get(address)) is not None}
     return state
+
+
+def _check_kinds(state: State, where: str, hint: str) -> None:
+    """Every recorded (and pending) kind is one this ngp has: else one line naming the file
+    and the address, before any command acts on the state."""
+    # Imported here: the kinds' package imports ngp.state (marathon.ready reads a State).
+    from ngp.resources import get_kind
+
+    kinds = [(a, r.kind) for a, r in state.resources.items()]
+    kinds += [(a, p.kind) for a, p in state.pending.items()]
+    for address, kind in kinds:
+        get_kind(kind, where=f"{where}: {address}",
+                 hint="This state was written by a newer ngp, or edited by hand: upgrade "
+                 f"ngp, or fix the resource's kind. {hint}")
 
 
 _RESOURCES, _END = '\n "resources": {\n', "\n },\n"

@@ -11,7 +11,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from ngp.resources.base import KINDS, Context, Kind, kind
+from ngp.resources.base import KINDS, Context, Field, Kind, ReadOnlyKind, kind
 
 
 class Thing(Kind):
@@ -19,7 +19,9 @@ class Thing(Kind):
 
     name = "test.thing"
     service = "test"
-    replace_on = frozenset({"name"})
+    # What the tests' specs use; `name` forces a replacement (replace_on is derived).
+    fields = (Field("name", replaces=True), Field("size"), Field("x"), Field("y"),
+              Field("query"), Field("image"), Field("pattern"), Field("id"))
     outputs = ("id", "name")
     _ids = itertools.count(1)
 
@@ -46,11 +48,10 @@ class OtherThing(Thing):
     name = "test.other_thing"
 
 
-class Existing(Thing):
+class Existing(ReadOnlyKind, Thing):
     """A read-only object, looked up by a query (an adopted VPC, an image)."""
 
     name = "test.existing"
-    read_only = True
     outputs = ("id", "arn")
 
 

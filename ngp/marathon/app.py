@@ -10,7 +10,7 @@ from ngp.graph import is_secret_ref
 from ngp.marathon import rules
 from ngp.marathon.client import Marathon
 from ngp.marathon.endpoints import FIELD, Marathons
-from ngp.resources.base import Context, Kind, kind
+from ngp.resources.base import Context, Field, Kind, kind
 
 LABEL_ENV = "NGP_ENV"
 LABEL_ADDRESS = "NGP_ADDRESS"
@@ -65,8 +65,19 @@ class App(Kind):
     typical_seconds, typical_delete_seconds = 60.0, 10.0
     service = "marathon"
     outputs = ("id", "version")
+    # Marathon's app definition (its AppDefinition schema, less what it adds on read). Its
+    # sets are rules.comparable's, which the local Marathon shares, so none is declared here.
+    fields = tuple(Field(name) for name in (
+        "acceptedResourceRoles", "args", "backoffFactor", "backoffSeconds", "cmd",
+        "constraints", "container", "cpus", "dependencies", "disk", "env", "executor",
+        "executorResources", "fetch", "gpus", "healthChecks", "id", "instances", "ipAddress",
+        "killSelection", "labels", "maxLaunchDelaySeconds", "mem", "networks",
+        "portDefinitions", "ports", "readinessChecks", "requirePorts", "residency", "secrets",
+        "taskKillGracePeriodSeconds", "unreachableStrategy", "upgradeStrategy", "uris",
+        "user")) + (Field(FIELD),)  # where the app is sent: the ready gate's endpoint
 
     def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        # More than order: Marathon's defaults filled and its read-only keys dropped.
         if not isinstance(spec.get("id"), str) or rules.id_errors(spec["id"]):
             return spec  # apply refuses it with the reason
         return rules.comparable(spec)

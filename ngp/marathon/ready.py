@@ -14,7 +14,7 @@ import httpx
 from ngp.aws import wait_until
 from ngp.marathon.app import marathons_of
 from ngp.marathon.endpoints import marathon_url, reach
-from ngp.resources.base import Context, Kind, kind
+from ngp.resources.base import Context, Field, Kind, kind
 
 READY_TIMEOUT = 1800.0  # a real install takes 10-20 minutes after the machines run
 
@@ -50,13 +50,17 @@ class Ready(Kind):
     name = "marathon.ready"
     typical_seconds, typical_delete_seconds = 600.0, 0.0
     service = "marathon"
-    replace_on = frozenset({"dcos_url"})
+    fields = (Field("dcos_url", replaces=True), Field("internal_url"), Field("vpc_id"),
+              Field("timeout"))
     outputs = ("id", "dcos_url", "internal_url", "vpc_id", "marathon_url", "dcos_version",
                "marathon_version")
 
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         # A no-op plan must not wait on the cluster: what was recorded stands.
         return {id: {"id": id, "dcos_url": id, "status": "answered"} for id in ids}
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        return None  # nothing was made: an interrupted wait waits again
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         public, url = spec["dcos_url"].rstrip("/"), reach(spec)

@@ -8,7 +8,16 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
 from ngp.errors import ResourceError
-from ngp.resources.base import TAG_ADDRESS, TAG_ENV, Context, Kind, kind
+from ngp.resources.base import (
+    TAG_ADDRESS,
+    TAG_ENV,
+    Context,
+    Field,
+    Kind,
+    PerParentKind,
+    kind,
+    never_updated,
+)
 
 GONE = frozenset({"NotFoundException"})
 
@@ -39,7 +48,10 @@ class RestApi(Kind):
     service = "apigateway"
     actions = ("apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH",
                "apigateway:DELETE")
-    replace_on = frozenset({"name", "routes"})
+    # Routes are made with the API (a change of routes is a new API): their order is the
+    # modules' and is kept as given.
+    fields = (Field("name", replaces=True), Field("description"),
+              Field("routes", replaces=True))
     outputs = ("id", "execution_arn")
 
     def _live(self, ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +116,7 @@ class RestApi(Kind):
 
 
 @kind
-class Stage(Kind):
+class Stage(PerParentKind):
     """A deployment of a REST API's routes, published as a stage. Its id is api/stage.
 
     spec: {"rest_api_id": Ref("marathon_snapshot.api"), "name": "v1"}
@@ -115,7 +127,8 @@ class Stage(Kind):
     typical_seconds, typical_delete_seconds = 1.0, 1.0
     service = "apigateway"
     actions = ("apigateway:GET", "apigateway:POST", "apigateway:DELETE")
-    replace_on = frozenset({"rest_api_id", "name"})
+    fields = (Field("rest_api_id", replaces=True), Field("name", replaces=True))
+    parent_field, child_field, parent_gone = "rest_api_id", "name", GONE
     outputs = ("id", "url")
 
     def _live(self, ctx: Context, api: str, stage: dict[str, Any]) -> dict[str, Any]:
@@ -124,35 +137,21 @@ class Stage(Kind):
                 "url": f"https://{api}.execute-api.{ctx.aws.region}.amazonaws.com/{name}",
                 "status": "deployed"}
 
-    def _stages(self, ctx: Context, api: str) -> dict[str, dict[str, Any]]:
-        try:
-            stages = ctx.aws.client("apigateway").get_stages(restApiId=api)["item"]
-        except ClientError as exc:
-            if error_code(exc) in GONE:
-                return {}
-            raise
+    def read_children(self, ctx: Context, api: str) -> dict[str, dict[str, Any]]:
+        stages = ctx.aws.client("apigateway").get_stages(restApiId=api)["item"]
         return {s["stageName"]: self._live(ctx, api, s) for s in stages}
-
-    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for api in sorted({id.split("/", 1)[0] for id in ids}):
-            for live in self._stages(ctx, api).values():
-                if live["id"] in ids:
-                    found[live["id"]] = live
-        return found
-
-    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
-        live = self._stages(ctx, spec["rest_api_id"]).get(spec["name"])
-        return (live["id"], live) if live else None
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         ctx.aws.client("apigateway").create_deployment(restApiId=spec["rest_api_id"],
                                                        stageName=spec["name"])
-        live = self._stages(ctx, spec["rest_api_id"])[spec["name"]]
+        live = self.children(ctx, spec["rest_api_id"])[spec["name"]]
         return live["id"], self.outputs_of(live)
 
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        raise never_updated(self, id)
+
     def delete(self, ctx: Context, id: str) -> None:
-        api, stage = id.split("/", 1)
+        api, stage = self.split_id(id)
         try:
             ctx.aws.client("apigateway").delete_stage(restApiId=api, stageName=stage)
         except ClientError as exc:

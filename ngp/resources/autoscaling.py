@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import eventually, wait_until
-from ngp.resources.base import TAG_ENV, Context, Kind, check_owned, kind
+from ngp.resources.base import TAG_ENV, Context, Field, Health, Kind, check_owned, kind
 from ngp.resources.ec2_compute import INSTALL_TAG, install_failure, profile_not_yet
 
 DELETE_TIMEOUT = 900.0  # a group's instances must terminate first
@@ -22,7 +22,7 @@ def _gone(exc: ClientError) -> bool:
 
 
 @kind
-class Group(Kind):
+class Group(Health, Kind):
     """An auto-scaling group of machines from a launch template, in the given subnets,
     optionally registered with classic load balancers.
 
@@ -45,14 +45,16 @@ class Group(Kind):
     # AWS makes the service-linked role on the first create in an account:
     # https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html
     linked_service = "autoscaling.amazonaws.com"
-    replace_on = frozenset({"name"})
+    fields = (Field("name", replaces=True), Field("launch_template_id"),
+              Field("launch_template_version"), Field("min_size"), Field("max_size"),
+              Field("desired_capacity"), Field("subnet_ids", set=True),
+              Field("load_balancer_names", set=True), Field("health_check_type"),
+              Field("health_check_grace_period"))
     outputs = ("id", "name", "arn")
 
     def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
-        out = dict(spec)
-        for key in ("subnet_ids", "load_balancer_names"):
-            if isinstance(spec.get(key), list):
-                out[key] = sorted(spec[key], key=str)
+        # More than order: AWS answers the template's version as text.
+        out = super().canonical(spec)
         if isinstance(spec.get("launch_template_version"), int):
             out["launch_template_version"] = str(spec["launch_template_version"])
         return out

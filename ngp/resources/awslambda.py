@@ -16,7 +16,15 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import error_code, error_message, eventually, wait_until
 from ngp.errors import ResourceError
-from ngp.resources.base import Context, Kind, check_owned, kind
+from ngp.resources.base import (
+    Context,
+    Field,
+    Kind,
+    PerParentKind,
+    check_owned,
+    kind,
+    never_updated,
+)
 
 GONE = frozenset({"ResourceNotFoundException"})
 ENI_TIMEOUT = 2700.0  # AWS releases a VPC function's network interfaces up to ~40 min later
@@ -78,15 +86,11 @@ class Function(Kind):
                "lambda:UpdateFunctionConfiguration", "lambda:DeleteFunction",
                "iam:PassRole", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
                "ec2:DescribeVpcs", "ec2:DescribeNetworkInterfaces")
-    replace_on = frozenset({"name"})
+    fields = (Field("name", replaces=True), Field("package"), Field("code_sha256"),
+              Field("handler"), Field("runtime"), Field("role_arn"), Field("timeout"),
+              Field("memory"), Field("environment"), Field("subnet_ids", set=True),
+              Field("security_group_ids", set=True))
     outputs = ("id", "name", "arn")
-
-    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
-        out = dict(spec)
-        for key in ("subnet_ids", "security_group_ids"):
-            if isinstance(spec.get(key), list):
-                out[key] = sorted(spec[key], key=str)
-        return out
 
     def _live(self, item: dict[str, Any]) -> dict[str, Any]:
         vpc = item.get("VpcConfig") or {}
@@ -191,7 +195,7 @@ class Function(Kind):
 
 
 @kind
-class Permission(Kind):
+class Permission(PerParentKind):
     """A statement of a function's resource policy: who may invoke it (EventBridge for a
     schedule, API Gateway for a route). AWS cannot tag it: its id is function/statement.
 
@@ -203,15 +207,12 @@ class Permission(Kind):
     name = "lambda.permission"
     service = "lambda"
     actions = ("lambda:GetPolicy", "lambda:AddPermission", "lambda:RemovePermission")
-    replace_on = frozenset({"function", "statement_id", "principal", "source_arn"})
+    fields = (Field("function", replaces=True), Field("statement_id", replaces=True),
+              Field("principal", replaces=True), Field("source_arn", replaces=True))
+    parent_field, child_field, parent_gone = "function", "statement_id", GONE
 
-    def _statements(self, ctx: Context, function: str) -> dict[str, dict[str, Any]]:
-        try:
-            policy = ctx.aws.client("lambda").get_policy(FunctionName=function)["Policy"]
-        except ClientError as exc:
-            if error_code(exc) in GONE:
-                return {}
-            raise
+    def read_children(self, ctx: Context, function: str) -> dict[str, dict[str, Any]]:
+        policy = ctx.aws.client("lambda").get_policy(FunctionName=function)["Policy"]
         found = {}
         for statement in json.loads(policy).get("Statement", []):
             principal = statement.get("Principal", {})
@@ -224,18 +225,6 @@ class Permission(Kind):
                 "source_arn": condition.get("AWS:SourceArn"), "status": "granted"}
         return found
 
-    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for function in sorted({id.rsplit("/", 1)[0] for id in ids}):
-            for statement in self._statements(ctx, function).values():
-                if statement["id"] in ids:
-                    found[statement["id"]] = statement
-        return found
-
-    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
-        live = self._statements(ctx, spec["function"]).get(spec["statement_id"])
-        return (live["id"], live) if live else None
-
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         ctx.aws.client("lambda").add_permission(
             FunctionName=spec["function"], StatementId=spec["statement_id"],
@@ -244,8 +233,11 @@ class Permission(Kind):
         id = f"{spec['function']}/{spec['statement_id']}"
         return id, {"id": id}
 
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        raise never_updated(self, id)
+
     def delete(self, ctx: Context, id: str) -> None:
-        function, statement = id.rsplit("/", 1)
+        function, statement = self.split_id(id)
         try:
             ctx.aws.client("lambda").remove_permission(FunctionName=function,
                                                        StatementId=statement)

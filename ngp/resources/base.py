@@ -1,16 +1,23 @@
 """The resource contract and the registry of resource kinds.
 
 A kind is a small class registered under `<service>.<noun>`. It reads, finds, creates,
-updates and deletes one sort of object; the planner, never the kind, decides which to do.
+updates and deletes one sort of object, and declares its spec's fields (which force a
+replacement, which are sets); the planner, never the kind, decides which to do.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from ngp.aws import Aws
-from ngp.errors import NotOwnedError
+from botocore.exceptions import ClientError
+
+from ngp.aws import Aws, error_code
+from ngp.errors import NotOwnedError, UnknownKindError
 
 TAG_ENV = "ngp:env"
 TAG_ADDRESS = "ngp:address"
@@ -57,31 +64,62 @@ def check_owned(ctx: Context, address: str, what: str, name: str,
         "its file), or delete the object if nothing uses it.")
 
 
-class Kind:
-    """The contract every resource kind keeps.
+@dataclass(frozen=True)
+class Field:
+    """One key of a kind's spec, as the planner must treat it.
 
-    - read(ctx, id): the live object in the spec's own terms (plus its outputs and a
-      `status`), or None if it is gone.
-    - read_many(ctx, ids): the same for many ids, in as few calls as AWS allows.
+    replaces: a new value makes a new object (the planner replaces, never updates);
+    set: a list whose order means nothing to AWS, sorted by canonical so equal sets compare
+    equal (a list of dicts by the item key `by`, else by its JSON)."""
+
+    name: str
+    replaces: bool = False
+    set: bool = False
+    by: str | None = None
+
+
+def _set_order(by: str | None) -> Callable[[Any], tuple[bool, Any]]:
+    """A total order for a set's items: numbers as numbers (ports), the rest as text."""
+    def order(item: Any) -> tuple[bool, Any]:
+        if by is not None and isinstance(item, dict) and by in item:
+            item = item[by]
+        if isinstance(item, int | float):
+            return False, item
+        if isinstance(item, dict | list):
+            return True, json.dumps(item, sort_keys=True, default=repr)
+        return True, str(item)
+    return order
+
+
+class Kind(ABC):
+    """The contract every resource kind keeps: five methods, each the kind's own (the
+    registry refuses a kind missing one), and its spec's fields declared.
+
+    - read_many(ctx, ids): each live object in the spec's own terms (plus its outputs and a
+      `status`), by id, in as few calls as AWS allows; an id that is gone is left out.
     - find(ctx, address, spec): the object this env already owns at address (by its tags
       or a natural key), so an interrupted create is adopted, never duplicated.
     - create(ctx, address, spec) -> (id, outputs): the object is tagged at creation; if
       create raises, nothing it made is left unfindable.
-    - update(ctx, id, old, new) -> outputs: change fields not in replace_on, in place.
+    - update(ctx, id, old, new) -> outputs: change fields that do not force a replacement,
+      in place.
     - delete(ctx, id): already gone is success.
+
+    Optional capabilities are their own classes: ReadOnlyKind (looked up, never made) and
+    Health (a live health for `ngp status`).
     """
 
     name: ClassVar[str]
     service: ClassVar[str]
+    # The spec's keys: the registry meta-test checks every module gives a kind only these.
+    fields: ClassVar[tuple[Field, ...]]
     # Every IAM action the kind's calls need: `ngp permissions` builds ngp's policy from them.
     actions: ClassVar[tuple[str, ...]] = ()
     # The service whose service-linked role AWS makes on the kind's first create in an account
     # (the caller needs iam:CreateServiceLinkedRole for it), e.g. "autoscaling.amazonaws.com".
     linked_service: ClassVar[str | None] = None
-    replace_on: ClassVar[frozenset[str]] = frozenset()
     outputs: ClassVar[tuple[str, ...]] = ("id",)
-    # A read-only kind refers to an object ngp does not own (an adopted VPC, an image): it
-    # is looked up and referenced, never created, changed or deleted.
+    # A read-only kind (a ReadOnlyKind) refers to an object ngp does not own.
     read_only: ClassVar[bool] = False
     # A read-only lookup that is kept once made, until its spec changes (a newer image must
     # not replace running machines by surprise).
@@ -96,58 +134,183 @@ class Kind:
     typical_seconds: ClassVar[float] = 1.0
     typical_delete_seconds: ClassVar[float] = 1.0
 
+    @property
+    def field_names(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.fields)
+
+    @property
+    def replace_on(self) -> frozenset[str]:
+        """The fields whose change forces a replacement: declared per field, never coded."""
+        return frozenset(f.name for f in self.fields if f.replaces)
+
+    @property
+    def set_fields(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.fields if f.set)
+
+    @abstractmethod
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]: ...
+
+    @abstractmethod
+    def find(self, ctx: Context, address: str,
+             spec: dict[str, Any]) -> tuple[str, dict] | None: ...
+
+    @abstractmethod
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]: ...
+
+    @abstractmethod
+    def update(self, ctx: Context, id: str, old: dict[str, Any],
+               new: dict[str, Any]) -> dict: ...
+
+    @abstractmethod
+    def delete(self, ctx: Context, id: str) -> None: ...
+
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        """One object, or None if it is gone. A kind with a cheaper one-id call may answer
+        it so; the answer must be read_many's."""
         return self.read_many(ctx, [id]).get(id)
 
-    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
-        found = {}
-        for id in ids:
-            live = self.read(ctx, id)
-            if live is not None:
-                found[id] = live
-        return found
-
-    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
-        return None
-
-    def health(self, ctx: Context, id: str) -> str | None:
-        """For `ngp status`: a live health a read does not give (a balancer's instances in
-        service), or None. Costs calls, so plans never ask it."""
-        return None
-
-    def lookup(self, ctx: Context, spec: dict[str, Any]) -> dict[str, Any] | None:
-        """For a read-only kind: the object the spec names (by id, or by a query)."""
-        return self.read(ctx, spec["id"])
-
-    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
-        raise NotImplementedError
-
-    def update(self, ctx: Context, id: str, old: dict[str, Any], new: dict[str, Any]) -> dict:
-        raise NotImplementedError
-
-    def delete(self, ctx: Context, id: str) -> None:
-        raise NotImplementedError
-
     def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
-        """The spec with set-like fields in a fixed order, so equal things compare equal."""
-        return spec
+        """The spec with its set fields sorted, so equal things compare equal. A kind
+        overrides it only to normalise more than order (and says what)."""
+        out = dict(spec)
+        for f in self.fields:
+            if f.set and isinstance(spec.get(f.name), list):
+                out[f.name] = sorted(spec[f.name], key=_set_order(f.by))
+        return out
 
     def outputs_of(self, live: dict[str, Any]) -> dict[str, Any]:
         return {key: live[key] for key in self.outputs if key in live}
 
+    # The engine asks every kind these two; a kind has them only as a capability below.
+    def health(self, ctx: Context, id: str) -> str | None:
+        return None
 
+    def lookup(self, ctx: Context, spec: dict[str, Any]) -> dict[str, Any] | None:
+        raise RuntimeError(f"{self.name} is not read-only: it is never looked up")
+
+
+class Health(ABC):
+    """Capability: a live health a read does not give (a balancer's instances in service),
+    for `ngp status`, or None. Costs calls, so plans never ask it."""
+
+    @abstractmethod
+    def health(self, ctx: Context, id: str) -> str | None: ...
+
+
+class ReadOnlyKind(Kind):
+    """Capability: a kind that refers to an object ngp does not own (an adopted VPC, an
+    image). It is looked up and referenced, never created, changed or deleted: the planner
+    only reads and forgets it, so those parts of the contract refuse."""
+
+    read_only = True
+
+    def lookup(self, ctx: Context, spec: dict[str, Any]) -> dict[str, Any] | None:
+        """The object the spec names: by its id, or (a kind's own) by a query."""
+        return self.read(ctx, spec["id"])
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        return None  # never created, so never adopted
+
+    def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
+        raise self._never("created")
+
+    def update(self, ctx: Context, id: str, old: dict[str, Any], new: dict[str, Any]) -> dict:
+        raise self._never("updated")
+
+    def delete(self, ctx: Context, id: str) -> None:
+        raise self._never("deleted")
+
+    def _never(self, what: str) -> RuntimeError:
+        return RuntimeError(f"{self.name} is read-only and is never {what} (a planner bug)")
+
+
+class PerParentKind(Kind):
+    """A kind AWS lists per parent object and cannot tag (a function's permission statements,
+    a rule's targets, an API's stages). Its id is `parent/child` (a child's own name never
+    holds a "/"); read_many makes one call per parent, and a parent that is gone (AWS
+    answers one of `parent_gone`) takes its children with it. find looks for the spec's
+    `child_field` among the children of its `parent_field`."""
+
+    parent_field: ClassVar[str]
+    child_field: ClassVar[str]
+    parent_gone: ClassVar[frozenset[str]]
+
+    @abstractmethod
+    def read_children(self, ctx: Context, parent: str) -> dict[str, dict[str, Any]]:
+        """The parent's children by child id, each live as read_many gives it."""
+
+    @staticmethod
+    def split_id(id: str) -> tuple[str, str]:
+        parent, child = id.rsplit("/", 1)
+        return parent, child
+
+    def children(self, ctx: Context, parent: str) -> dict[str, dict[str, Any]]:
+        try:
+            return self.read_children(ctx, parent)
+        except ClientError as exc:
+            if error_code(exc) in self.parent_gone:
+                return {}
+            raise
+
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        wanted = set(ids)
+        found: dict[str, dict[str, Any]] = {}
+        for parent in sorted({self.split_id(id)[0] for id in wanted}):
+            for live in self.children(ctx, parent).values():
+                if live["id"] in wanted:
+                    found[live["id"]] = live
+        return found
+
+    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        live = self.children(ctx, spec[self.parent_field]).get(spec[self.child_field])
+        return (live["id"], live) if live else None
+
+
+def never_updated(kind: Kind, id: str) -> RuntimeError:
+    """What update raises for a kind whose every field forces a replacement."""
+    return RuntimeError(f"{kind.name} {id}: every field forces a replacement, so it is never "
+                        "updated in place (a planner bug)")
+
+
+REQUIRED = ("read_many", "find", "create", "update", "delete")
 KINDS: dict[str, Kind] = {}
 K = TypeVar("K", bound=type[Kind])
 
 
 def kind(cls: K) -> K:
-    """Register a kind class under its `name`; a second registration is a bug."""
+    """Register a kind class under its `name`. Refused, when ngp is imported: a second kind
+    of one name, a kind missing a required method or its fields, a hand-written replace_on
+    (it is the fields' own), and read_only set outside ReadOnlyKind."""
+    label = f"resource kind {cls.__dict__.get('name', cls.__name__)!r} ({cls.__qualname__})"
+    for method in REQUIRED:
+        if getattr(getattr(cls, method), "__isabstractmethod__", False):
+            raise RuntimeError(f"{label} does not implement {method}(), which every kind must")
+    if cls.__abstractmethods__:
+        raise RuntimeError(f"{label} does not implement "
+                           f"{', '.join(sorted(cls.__abstractmethods__))}()")
+    if "name" not in cls.__dict__:
+        raise RuntimeError(f"{label} has no name of its own")
+    if not isinstance(getattr(cls, "fields", None), tuple) or not all(
+            isinstance(f, Field) for f in cls.fields):
+        raise RuntimeError(f"{label} does not declare its spec's fields (a tuple of Field)")
+    if not isinstance(cls.replace_on, property):
+        raise RuntimeError(f"{label} sets replace_on: declare Field(..., replaces=True)")
+    if cls.read_only and not issubclass(cls, ReadOnlyKind):
+        raise RuntimeError(f"{label} is read_only but not a ReadOnlyKind")
     if cls.name in KINDS:
         raise RuntimeError(f"resource kind {cls.name!r} is registered twice")
     KINDS[cls.name] = cls()
     return cls
 
 
-def get_kind(name: str) -> Kind:
-    return KINDS[name]
-
+def get_kind(name: str, *, where: str = "", hint: str = "") -> Kind:
+    """The kind registered as name; an unknown one is one clear error, naming where it was
+    met (the address, or the state file and address) when the caller knows."""
+    found = KINDS.get(name)
+    if found is not None:
+        return found
+    close = difflib.get_close_matches(str(name), KINDS, n=1)
+    raise UnknownKindError(
+        f"unknown resource kind {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
+        where=where, hint=hint or "This ngp does not know it: check the spelling, or upgrade "
+        "ngp if a newer one made it.")

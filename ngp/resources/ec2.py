@@ -15,7 +15,16 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import STILL_IN_USE, error_code, eventually, wait_until
 from ngp.errors import ResourceError
-from ngp.resources.base import TAG_ADDRESS, TAG_ENV, Context, Kind, kind
+from ngp.resources.base import (
+    TAG_ADDRESS,
+    TAG_ENV,
+    Context,
+    Field,
+    Kind,
+    ReadOnlyKind,
+    kind,
+    never_updated,
+)
 
 NAT_TIMEOUT = 900.0  # a NAT gateway takes 1-5 minutes; beyond 15 something is wrong
 DELETE_DEADLINE = 600.0  # ENIs and NAT mappings can hold a delete for minutes
@@ -156,7 +165,8 @@ class Vpc(Ec2Kind):
     describe, items_key, id_key, ids_param = "describe_vpcs", "Vpcs", "VpcId", "VpcIds"
     not_found = frozenset({"InvalidVpcID.NotFound"})
     resource_type = "vpc"
-    replace_on = frozenset({"cidr"})
+    fields = (Field("name"), Field("cidr", replaces=True), Field("dns_support"),
+              Field("dns_hostnames"))
     outputs = ("id", "cidr")
 
     def live(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -189,10 +199,8 @@ class Vpc(Ec2Kind):
         self.delete_call(ctx, ctx.aws.client("ec2").delete_vpc, VpcId=id)
 
 
-class _Existing(Ec2Kind):
+class _Existing(ReadOnlyKind, Ec2Kind):
     """An object made by hand that the network is built in: read, referenced, never changed."""
-
-    read_only = True
 
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
@@ -202,7 +210,8 @@ class _Existing(Ec2Kind):
         except ClientError as exc:
             if error_code(exc) not in self.not_found:
                 raise
-            return super(Ec2Kind, self).read_many(ctx, ids)  # one by one, to say which
+            # One by one, to say which is missing.
+            return {id: live for id in ids if (live := self.read(ctx, id)) is not None}
         return {i[self.id_key]: live for i in items if (live := self.live(i)) is not None}
 
 
@@ -211,6 +220,7 @@ class ExistingVpc(_Existing):
     """A VPC given by id in settings (network.existing_vpc_id). spec: {"id": "vpc-0a1b"}"""
 
     name = "ec2.existing_vpc"
+    fields = (Field("id"),)
     actions = ("ec2:DescribeVpcs",)
     describe, items_key, id_key, ids_param = "describe_vpcs", "Vpcs", "VpcId", "VpcIds"
     not_found = frozenset({"InvalidVpcID.NotFound"})
@@ -226,6 +236,7 @@ class ExistingSubnet(_Existing):
     """A subnet given by id in settings. spec: {"id": "subnet-9f8e"}"""
 
     name = "ec2.existing_subnet"
+    fields = (Field("id"),)
     actions = ("ec2:DescribeSubnets",)
     describe, items_key, id_key = "describe_subnets", "Subnets", "SubnetId"
     ids_param = "SubnetIds"
@@ -287,7 +298,8 @@ class Subnet(Ec2Kind):
     ids_param = "SubnetIds"
     not_found = frozenset({"InvalidSubnetID.NotFound"})
     resource_type = "subnet"
-    replace_on = frozenset({"vpc_id", "cidr", "az"})
+    fields = (Field("name"), Field("vpc_id", replaces=True), Field("cidr", replaces=True),
+              Field("az", replaces=True), Field("public"))
     outputs = ("id", "az", "cidr")
 
     def live(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -330,6 +342,7 @@ class InternetGateway(Ec2Kind):
     """
 
     name = "ec2.internet_gateway"
+    fields = (Field("name"), Field("vpc_id"))
     actions = ("ec2:DescribeInternetGateways", "ec2:CreateInternetGateway", "ec2:CreateTags",
                "ec2:AttachInternetGateway", "ec2:DetachInternetGateway",
                "ec2:DeleteInternetGateway")
@@ -388,6 +401,7 @@ class ElasticIp(Ec2Kind):
     """An Elastic IP address in the VPC domain. spec: {"name": "ngp-nat-a-dev"}"""
 
     name = "ec2.eip"
+    fields = (Field("name"),)
     actions = ("ec2:DescribeAddresses", "ec2:AllocateAddress", "ec2:CreateTags",
                "ec2:ReleaseAddress")
     describe, items_key, id_key = "describe_addresses", "Addresses", "AllocationId"
@@ -456,7 +470,8 @@ class NatGateway(Ec2Kind):
     ids_param, filters_param = "NatGatewayIds", "Filter"
     not_found = frozenset({"NatGatewayNotFound", "InvalidNatGatewayID.NotFound"})
     resource_type = "natgateway"
-    replace_on = frozenset({"subnet_id", "allocation_id"})
+    fields = (Field("name"), Field("subnet_id", replaces=True),
+              Field("allocation_id", replaces=True))
 
     def live(self, item: dict[str, Any]) -> dict[str, Any] | None:
         if item.get("State") in ("deleting", "deleted", "failed"):
@@ -537,10 +552,7 @@ class RouteTable(Ec2Kind):
     ids_param = "RouteTableIds"
     not_found = frozenset({"InvalidRouteTableID.NotFound"})
     resource_type = "route-table"
-    replace_on = frozenset({"vpc_id"})
-
-    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
-        return {**spec, "routes": sorted(spec.get("routes", []), key=lambda r: r["cidr"])}
+    fields = (Field("name"), Field("vpc_id", replaces=True), Field("routes", set=True, by="cidr"))
 
     def live(self, item: dict[str, Any]) -> dict[str, Any]:
         routes = []
@@ -604,7 +616,7 @@ class RouteTableAssociation(Kind):
     name = "ec2.route_table_association"
     actions = ("ec2:DescribeRouteTables", "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable")
     service = "ec2"
-    replace_on = frozenset({"subnet_id", "route_table_id"})
+    fields = (Field("subnet_id", replaces=True), Field("route_table_id", replaces=True))
     not_found = frozenset({"InvalidAssociationID.NotFound"})
 
     def _associations(self, ctx: Context, filters: list[dict]) -> dict[str, dict[str, Any]]:
@@ -648,6 +660,9 @@ class RouteTableAssociation(Kind):
         assoc = eventually(lambda: ec2.associate_route_table(
             SubnetId=spec["subnet_id"], RouteTableId=spec["route_table_id"]))
         return assoc["AssociationId"], {"id": assoc["AssociationId"]}
+
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        raise never_updated(self, id)
 
     def delete(self, ctx: Context, id: str) -> None:
         try:
@@ -710,11 +725,13 @@ class SecurityGroup(Ec2Kind):
     ids_param = "GroupIds"
     not_found = frozenset({"InvalidGroup.NotFound", "InvalidGroupId.NotFound"})
     resource_type = "security-group"
-    replace_on = frozenset({"name", "description", "vpc_id"})
+    fields = (Field("name", replaces=True), Field("description", replaces=True),
+              Field("vpc_id", replaces=True), Field("ingress", set=True))
 
     def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        # More than order: a rule without a description has AWS's empty one.
         rules = [{"description": "", **rule} for rule in spec.get("ingress", [])]
-        return {**spec, "ingress": sorted(rules, key=_rule_key)}
+        return super().canonical({**spec, "ingress": rules})
 
     def live(self, item: dict[str, Any]) -> dict[str, Any]:
         rules = [rule for perm in item.get("IpPermissions", [])

@@ -9,7 +9,16 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import error_code, error_message, eventually, wait_until
 from ngp.errors import NgpError, ResourceError
-from ngp.resources.base import TAG_ENV, Context, Kind, check_owned, kind
+from ngp.resources.base import (
+    TAG_ENV,
+    Context,
+    Field,
+    Kind,
+    ReadOnlyKind,
+    check_owned,
+    kind,
+    never_updated,
+)
 from ngp.resources.ec2 import Ec2Kind, tag_spec, tags_of
 
 INSTANCE_TIMEOUT = 600.0  # running, stopped or terminated: minutes at most
@@ -51,7 +60,7 @@ def machine(spec: dict[str, Any], tags: dict[str, str], user_data: str) -> dict[
 
 
 @kind
-class Image(Ec2Kind):
+class Image(ReadOnlyKind, Ec2Kind):
     """A machine image looked up by owner and name pattern: the newest that matches.
     Looked up once, then kept until the filter changes, so a new release never replaces
     running machines by surprise.
@@ -61,10 +70,10 @@ class Image(Ec2Kind):
     """
 
     name = "ec2.image"
+    fields = (Field("owners"), Field("name"), Field("architecture"))
     actions = ("ec2:DescribeImages",)
     describe, items_key, id_key, ids_param = "describe_images", "Images", "ImageId", "ImageIds"
     not_found = frozenset({"InvalidAMIID.NotFound", "InvalidAMIID.Malformed"})
-    read_only = True
     lookup_once = True
     outputs = ("id", "name", "root_device_name")
 
@@ -112,7 +121,7 @@ class KeyPair(Ec2Kind):
         "KeyNames"
     not_found = frozenset({"InvalidKeyPair.NotFound"})
     resource_type = "key-pair"
-    replace_on = frozenset({"name", "public_key"})
+    fields = (Field("name", replaces=True), Field("public_key", replaces=True))
     outputs = ("id", "name", "fingerprint")
 
     def _describe(self, ctx: Context, **params: Any) -> list[dict[str, Any]]:
@@ -126,6 +135,7 @@ class KeyPair(Ec2Kind):
         return live
 
     def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        # More than order: AWS keeps a public key without its trailing newline.
         if isinstance(spec.get("public_key"), str):
             return {**spec, "public_key": spec["public_key"].strip()}
         return spec
@@ -197,19 +207,18 @@ class Instance(Ec2Kind):
         "InstanceId", "InstanceIds"
     not_found = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
     resource_type = "instance"
-    replace_on = frozenset({"image_id", "subnet_id", "key_name", "user_data", "private_ip",
-                            "root_volume_size", "root_volume_type", "root_device_name"})
+    fields = (Field("name"), Field("image_id", replaces=True),
+              Field("root_device_name", replaces=True), Field("instance_type"),
+              Field("subnet_id", replaces=True), Field("private_ip", replaces=True),
+              Field("security_group_ids", set=True), Field("key_name", replaces=True),
+              Field("instance_profile"), Field("user_data", replaces=True),
+              Field("root_volume_size", replaces=True), Field("root_volume_type", replaces=True))
     update_notes = {"instance_type": "changing the instance type stops and starts it"}
     outputs = ("id", "private_ip", "public_ip")
 
     def _describe(self, ctx: Context, **params: Any) -> list[dict[str, Any]]:
         reservations = super()._describe(ctx, **params)
         return [i for r in reservations for i in r["Instances"]]
-
-    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
-        if isinstance(spec.get("security_group_ids"), list):
-            return {**spec, "security_group_ids": sorted(spec["security_group_ids"], key=str)}
-        return spec
 
     def live(self, item: dict[str, Any]) -> dict[str, Any] | None:
         state = item["State"]["Name"]
@@ -318,7 +327,7 @@ class EipAssociation(Kind):
     name = "ec2.eip_association"
     actions = ("ec2:DescribeAddresses", "ec2:AssociateAddress", "ec2:DisassociateAddress")
     service = "ec2"
-    replace_on = frozenset({"allocation_id", "instance_id"})
+    fields = (Field("allocation_id", replaces=True), Field("instance_id", replaces=True))
     not_found = frozenset({"InvalidAssociationID.NotFound", "InvalidAllocationID.NotFound"})
 
     def _associations(self, ctx: Context, **params: Any) -> dict[str, dict[str, Any]]:
@@ -359,6 +368,9 @@ class EipAssociation(Kind):
                    "InvalidAllocationID.NotFound"})
         return assoc["AssociationId"], {"id": assoc["AssociationId"]}
 
+    def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
+        raise never_updated(self, id)
+
     def delete(self, ctx: Context, id: str) -> None:
         try:
             ctx.aws.client("ec2").disassociate_address(AssociationId=id)
@@ -392,11 +404,11 @@ class LaunchTemplate(Ec2Kind):
                            "InvalidLaunchTemplateId.Malformed",
                            "InvalidLaunchTemplateName.NotFoundException"})
     resource_type = "launch-template"
-    replace_on = frozenset({"name"})
+    fields = (Field("name", replaces=True), Field("image_id"), Field("root_device_name"),
+              Field("instance_type"), Field("security_group_ids", set=True), Field("key_name"),
+              Field("instance_profile"), Field("user_data"), Field("root_volume_size"),
+              Field("root_volume_type"))
     outputs = ("id", "latest_version")
-
-    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
-        return Instance.canonical(Instance(), spec)
 
     def live(self, item: dict[str, Any]) -> dict[str, Any]:
         return {"id": item["LaunchTemplateId"], "name": item["LaunchTemplateName"],

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.resources.base import Context, Kind, check_owned, kind
+from ngp.resources.base import Context, Field, Kind, check_owned, kind
 
 GONE = frozenset({"RepositoryNotFoundException"})
 
@@ -39,7 +39,8 @@ class Repository(Kind):
                "ecr:PutImageScanningConfiguration", "ecr:DeleteRepository",
                # Deleting a repository with images (force) deletes them:
                "ecr:BatchDeleteImage")
-    replace_on = frozenset({"name"})
+    fields = (Field("name", replaces=True), Field("tag_mutability"), Field("scan_on_push"),
+              Field("keep_images"))
     outputs = ("id", "name", "arn", "uri", "registry")
 
     def _live(self, item: dict[str, Any]) -> dict[str, Any]:

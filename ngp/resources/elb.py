@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.resources.base import Context, Kind, check_owned, kind
+from ngp.resources.base import Context, Field, Health, Kind, check_owned, kind
 from ngp.resources.route53 import CLASSIC_ELB_ZONES
 
 GONE = frozenset({"LoadBalancerNotFound", "AccessPointNotFound"})
@@ -42,7 +42,7 @@ def describe_one(ctx: Context, name: str) -> dict[str, Any] | None:
 
 
 @kind
-class LoadBalancer(Kind):
+class LoadBalancer(Health, Kind):
     """A classic load balancer: listeners, a health check and cross-zone balancing. Groups
     register their instances themselves; lone instances through an `elb.attachment`.
 
@@ -76,20 +76,19 @@ class LoadBalancer(Kind):
     # AWS makes the service-linked role on the first create in an account:
     # https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/elb-service-linked-roles.html
     linked_service = "elasticloadbalancing.amazonaws.com"
-    replace_on = frozenset({"name", "scheme"})
+    fields = (Field("name", replaces=True), Field("scheme", replaces=True),
+              Field("subnets", set=True), Field("security_groups", set=True),
+              Field("listeners", set=True, by="port"), Field("health_check"), Field("cross_zone"))
     outputs = ("id", "name", "dns_name", "zone_id")
 
     def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
-        out = dict(spec)
-        for key in ("subnets", "security_groups"):
-            if isinstance(spec.get(key), list):
-                out[key] = sorted(spec[key], key=str)
+        # More than order: AWS answers protocols in upper case.
         if isinstance(spec.get("listeners"), list):
-            out["listeners"] = sorted(
-                ({**item, "protocol": str(item["protocol"]).upper(),
-                  "instance_protocol": str(item["instance_protocol"]).upper()}
-                 for item in spec["listeners"]), key=lambda item: item["port"])
-        return out
+            spec = {**spec, "listeners": [
+                {**item, "protocol": str(item["protocol"]).upper(),
+                 "instance_protocol": str(item["instance_protocol"]).upper()}
+                for item in spec["listeners"]]}
+        return super().canonical(spec)
 
     def _live(self, ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
         live: dict[str, Any] = {
@@ -214,12 +213,7 @@ class Attachment(Kind):
     actions = ("elasticloadbalancing:DescribeLoadBalancers",
                "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
                "elasticloadbalancing:DeregisterInstancesFromLoadBalancer")
-    replace_on = frozenset({"load_balancer"})
-
-    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
-        if isinstance(spec.get("instances"), list):
-            return {**spec, "instances": sorted(spec["instances"], key=str)}
-        return spec
+    fields = (Field("load_balancer", replaces=True), Field("instances", set=True))
 
     def _live(self, item: dict[str, Any]) -> dict[str, Any] | None:
         instances = [i["InstanceId"] for i in item.get("Instances", [])]

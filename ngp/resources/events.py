@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.resources.base import Context, Kind, check_owned, kind
+from ngp.resources.base import Context, Field, Kind, PerParentKind, check_owned, kind
 
 GONE = frozenset({"ResourceNotFoundException"})
 
@@ -25,7 +25,8 @@ class Rule(Kind):
     service = "events"
     actions = ("events:ListRules", "events:DescribeRule", "events:ListTagsForResource",
                "events:PutRule", "events:TagResource", "events:DeleteRule")
-    replace_on = frozenset({"name"})
+    fields = (Field("name", replaces=True), Field("schedule"), Field("description"),
+              Field("enabled"))
     outputs = ("id", "name", "arn")
 
     def _live(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +84,7 @@ class Rule(Kind):
 
 
 @kind
-class Target(Kind):
+class Target(PerParentKind):
     """What a rule invokes. AWS cannot tag it: its id is rule/target id.
 
     spec: {"rule": Ref("marathon_snapshot.schedule"), "target_id": "snapshot",
@@ -93,29 +94,13 @@ class Target(Kind):
     name = "events.target"
     service = "events"
     actions = ("events:ListTargetsByRule", "events:PutTargets", "events:RemoveTargets")
-    replace_on = frozenset({"rule", "target_id"})
+    fields = (Field("rule", replaces=True), Field("target_id", replaces=True), Field("arn"))
+    parent_field, child_field, parent_gone = "rule", "target_id", GONE
 
-    def _targets(self, ctx: Context, rule: str) -> dict[str, dict[str, Any]]:
-        try:
-            targets = ctx.aws.client("events").list_targets_by_rule(Rule=rule)["Targets"]
-        except ClientError as exc:
-            if error_code(exc) in GONE:
-                return {}
-            raise
+    def read_children(self, ctx: Context, rule: str) -> dict[str, dict[str, Any]]:
+        targets = ctx.aws.client("events").list_targets_by_rule(Rule=rule)["Targets"]
         return {t["Id"]: {"id": f"{rule}/{t['Id']}", "rule": rule, "target_id": t["Id"],
                           "arn": t["Arn"], "status": "attached"} for t in targets}
-
-    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for rule in sorted({id.rsplit("/", 1)[0] for id in ids}):
-            for target in self._targets(ctx, rule).values():
-                if target["id"] in ids:
-                    found[target["id"]] = target
-        return found
-
-    def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
-        live = self._targets(ctx, spec["rule"]).get(spec["target_id"])
-        return (live["id"], live) if live else None
 
     def _put(self, ctx: Context, spec: dict[str, Any]) -> str:
         ctx.aws.client("events").put_targets(Rule=spec["rule"], Targets=[
@@ -130,7 +115,7 @@ class Target(Kind):
         return {"id": self._put(ctx, new)}
 
     def delete(self, ctx: Context, id: str) -> None:
-        rule, target = id.rsplit("/", 1)
+        rule, target = self.split_id(id)
         try:
             ctx.aws.client("events").remove_targets(Rule=rule, Ids=[target])
         except ClientError as exc:

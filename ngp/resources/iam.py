@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.resources.base import Context, Kind, check_owned, kind
+from ngp.resources.base import Context, Field, Kind, check_owned, kind
 
 GONE = frozenset({"NoSuchEntity"})
 EC2_TRUST = {"Version": "2012-10-17", "Statement": [{
@@ -63,7 +63,9 @@ class Role(Kind):
                "iam:ListAttachedRolePolicies", "iam:AttachRolePolicy",
                "iam:DetachRolePolicy", "iam:DeleteRole", "iam:PutRolePermissionsBoundary")
     service = "iam"
-    replace_on = frozenset({"name", "path"})
+    fields = (Field("name", replaces=True), Field("path", replaces=True), Field("description"),
+              Field("trust"), Field("policies"), Field("managed_policies", set=True),
+              Field("boundary"))
     outputs = ("id", "name", "arn")
 
     def _live(self, detail: dict[str, Any]) -> dict[str, Any]:
@@ -76,11 +78,6 @@ class Role(Kind):
                 "managed_policies": sorted(p["PolicyArn"]
                                            for p in detail.get("AttachedManagedPolicies", [])),
                 "status": "available"}
-
-    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
-        if isinstance(spec.get("managed_policies"), list):
-            return {**spec, "managed_policies": sorted(spec["managed_policies"], key=str)}
-        return spec
 
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
@@ -186,7 +183,7 @@ class InstanceProfile(Kind):
                "iam:TagInstanceProfile", "iam:AddRoleToInstanceProfile",
                "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile", "iam:PassRole")
     service = "iam"
-    replace_on = frozenset({"name", "path"})
+    fields = (Field("name", replaces=True), Field("path", replaces=True), Field("role"))
     outputs = ("id", "name", "arn")
 
     def _live(self, profile: dict[str, Any]) -> dict[str, Any]:
@@ -279,7 +276,8 @@ class Policy(Kind):
                "iam:CreatePolicy", "iam:TagPolicy", "iam:CreatePolicyVersion",
                "iam:ListPolicyVersions", "iam:DeletePolicyVersion",
                "iam:ListEntitiesForPolicy", "iam:DetachRolePolicy", "iam:DeletePolicy")
-    replace_on = frozenset({"name", "path", "description"})
+    fields = (Field("name", replaces=True), Field("path", replaces=True),
+              Field("description", replaces=True), Field("document"))
     outputs = ("id", "arn", "name")
     # CreatePolicy sets every field: an adopted policy is not replaced for a description the
     # read does not show (a replacement detaches it from every role).

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.resources.base import Context, Kind, check_owned, kind
+from ngp.resources.base import Context, Field, Kind, check_owned, kind
 
 GONE = frozenset({"ResourceNotFoundException"})
 
@@ -25,7 +25,7 @@ class LogGroup(Kind):
     service = "logs"
     actions = ("logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:CreateLogGroup",
                "logs:TagResource", "logs:PutRetentionPolicy", "logs:DeleteLogGroup")
-    replace_on = frozenset({"name"})
+    fields = (Field("name", replaces=True), Field("retention_days"))
     outputs = ("id", "name", "arn")
 
     def _live(self, item: dict[str, Any]) -> dict[str, Any]:

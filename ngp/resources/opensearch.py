@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code, error_message, eventually, wait_until
-from ngp.resources.base import Context, Kind, check_owned, kind
+from ngp.resources.base import Context, Field, Kind, check_owned, kind
 
 GONE = frozenset({"ResourceNotFoundException"})
 LINKED_SERVICE = "opensearchservice.amazonaws.com"
@@ -69,7 +69,10 @@ class Domain(Kind):
     # compatibility_mode: after create, only OpenSearch's own _cluster/settings API changes
     # it (https://docs.aws.amazon.com/opensearch-service/latest/developerguide/rename.html),
     # which ngp does not call.
-    replace_on = frozenset({"name", "vpc_id", "compatibility_mode"})
+    fields = (Field("name", replaces=True), Field("engine_version"), Field("instance_type"),
+              Field("instance_count"), Field("volume_size"), Field("access_policy"),
+              Field("compatibility_mode", replaces=True), Field("vpc_id", replaces=True),
+              Field("subnet_ids"), Field("security_group_ids", set=True), Field("timeout"))
     outputs = ("id", "name", "arn", "endpoint", "dashboards_url")
     update_notes = {"instance_type": "AWS rebuilds the domain's nodes (a blue/green change; "
                     "minutes to hours)",
@@ -78,11 +81,11 @@ class Domain(Kind):
                     "security_group_ids": "AWS rebuilds the domain's nodes (blue/green)"}
 
     def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        # More than order: AWS answers a policy's one-item lists as scalars. subnet_ids are
+        # no set: one per zone, in the zones' order.
         if isinstance(spec.get("access_policy"), dict):
             spec = {**spec, "access_policy": _scalars(spec["access_policy"])}
-        if isinstance(spec.get("security_group_ids"), list):
-            spec = {**spec, "security_group_ids": sorted(spec["security_group_ids"])}
-        return spec  # subnet_ids keep their order: one per zone, in the zones' order
+        return super().canonical(spec)
 
     def _live(self, item: dict[str, Any]) -> dict[str, Any] | None:
         if item.get("Deleted"):

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
 from ngp.errors import NgpError, NotOwnedError
-from ngp.resources.base import Context, Kind, kind
+from ngp.resources.base import Context, Field, Kind, ReadOnlyKind, kind
 
 # Classic ELBs' alias hosted zones per region (moto does not return them; AWS documents them
 # under "Elastic Load Balancing endpoints and quotas").
@@ -34,16 +34,16 @@ def fqdn(name: str) -> str:
 
 
 @kind
-class Zone(Kind):
+class Zone(ReadOnlyKind):
     """The public hosted zone of a domain, which the user owns (ngp never makes or deletes it).
 
     spec: {"domain": "example.com"}
     """
 
     name = "route53.zone"
+    fields = (Field("domain"),)
     actions = ("route53:ListHostedZonesByName", "route53:GetHostedZone")
     service = "route53"
-    read_only = True
     outputs = ("id", "domain")
 
     def lookup(self, ctx: Context, spec: dict[str, Any]) -> dict[str, Any] | None:
@@ -59,14 +59,17 @@ class Zone(Kind):
         return {"id": public[0]["Id"].split("/")[-1], "domain": spec["domain"],
                 "status": "available"}
 
-    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
-        try:
-            zone = ctx.aws.client("route53").get_hosted_zone(Id=id)["HostedZone"]
-        except ClientError as exc:
-            if error_code(exc) == "NoSuchHostedZone":
-                return None
-            raise
-        return {"id": id, "domain": zone["Name"].rstrip("."), "status": "available"}
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        found = {}
+        for id in ids:  # a few zones at most: one call each
+            try:
+                zone = ctx.aws.client("route53").get_hosted_zone(Id=id)["HostedZone"]
+            except ClientError as exc:
+                if error_code(exc) == "NoSuchHostedZone":
+                    continue
+                raise
+            found[id] = {"id": id, "domain": zone["Name"].rstrip("."), "status": "available"}
+        return found
 
 
 @kind
@@ -84,18 +87,19 @@ class Record(Kind):
     typical_seconds, typical_delete_seconds = 35.0, 35.0
     actions = ("route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets")
     service = "route53"
-    replace_on = frozenset({"zone_id", "name", "type"})
+    fields = (Field("zone_id", replaces=True), Field("name", replaces=True),
+              Field("type", replaces=True), Field("ttl"), Field("values", set=True),
+              Field("alias"))
 
     @staticmethod
     def key(zone_id: str, name: str, type: str) -> str:
         return f"{zone_id}|{fqdn(name)}|{type}"
 
     def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
-        out = dict(spec)
+        # More than order: names are compared as Route53 keeps them, fully qualified.
+        out = super().canonical(spec)
         if isinstance(spec.get("name"), str):
             out["name"] = fqdn(spec["name"])
-        if isinstance(spec.get("values"), list):
-            out["values"] = sorted(spec["values"], key=str)
         if isinstance(spec.get("alias"), dict) and isinstance(spec["alias"].get("dns_name"), str):
             out["alias"] = {**spec["alias"], "dns_name": fqdn(spec["alias"]["dns_name"])}
         return out

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
 from ngp.errors import ResourceError
-from ngp.resources.base import Context, Kind, check_owned, kind
+from ngp.resources.base import Context, Field, Kind, check_owned, kind
 
 GONE = frozenset({"NoSuchBucket", "404"})
 
@@ -67,7 +67,7 @@ class Bucket(Kind):
                # Not called, but whoever may set a bucket's policy may grant itself these:
                # the policy says what it amounts to (and parliament wants it said).
                "s3:GetObject", "s3:PutObject")
-    replace_on = frozenset({"name"})
+    fields = (Field("name", replaces=True), Field("versioning"), Field("expire_days"))
     outputs = ("id", "name", "arn")
 
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -197,10 +197,15 @@ class Object(Kind):
     # UploadPart and CompleteMultipartUpload; AbortMultipartUpload is its own action).
     actions = ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload",
                "s3:ListBucketVersions", "s3:DeleteObject", "s3:DeleteObjectVersion")
-    replace_on = frozenset({"bucket", "key"})
+    fields = (Field("bucket", replaces=True), Field("key", replaces=True), Field("source"),
+              Field("sha256"))
     outputs = ("id", "bucket", "key", "sha256")
 
-    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+    def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
+        # No listing gives an object's metadata: one HEAD each (a few objects an env).
+        return {id: live for id in ids if (live := self._head(ctx, id)) is not None}
+
+    def _head(self, ctx: Context, id: str) -> dict[str, Any] | None:
         bucket, key = id.split("/", 1)
         try:
             head = ctx.aws.client("s3").head_object(Bucket=bucket, Key=key)

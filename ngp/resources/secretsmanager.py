@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import error_code, error_message, eventually
 from ngp.errors import NgpError, ResourceError
-from ngp.resources.base import TAG_ENV, Context, Kind, check_owned, kind
+from ngp.resources.base import TAG_ENV, Context, Field, Kind, check_owned, kind
 
 TAG_GENERATE = "ngp:generate"
 TAG_PUBLIC_KEY = "ngp:public-key"
@@ -80,7 +80,8 @@ class Secret(Kind):
                "secretsmanager:UpdateSecret", "secretsmanager:DeleteSecret",
                "secretsmanager:GetSecretValue")
     service = "secretsmanager"
-    replace_on = frozenset({"name", "generate"})
+    fields = (Field("name", replaces=True), Field("description"),
+              Field("generate", replaces=True), Field("variable"))
     outputs = ("id", "arn", "name", "public_key")
 
     def _live(self, item: dict[str, Any]) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from ngp.config import Project
 from ngp.engine import build_desired
 from ngp.errors import NgpError
+from ngp.state import Recorded, State
 from tests.homes import REPO, one_error_line
 from tests.reliability.conftest import REPORT
 
@@ -57,6 +58,23 @@ def test_a_damaged_state_is_refused_untouched_and_its_backup_works(home, how):
         home.ngp("up", "--env", env, "--yes", check=True)
         assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
     home.ngp("down", "--env", env, "--yes", check=True)
+
+
+def test_a_state_with_an_unknown_kind_is_one_line_through_the_cli(home):
+    env = home.env("unknown-kind")
+    state = State(env=env)
+    state.resources["network.vpc"] = Recorded("ec2.nonsense", "vpc-1", {}, {"id": "vpc-1"})
+    path = home.root / "state" / f"{env}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(state.to_json())
+    REPORT["bad inputs tried"] += 1
+    for command in (["status", "--no-probe"], ["plan"]):
+        run = home.ngp(*command, "--env", env, timeout=120)
+        assert run.returncode == 1, (command, run.stdout)
+        line = one_error_line(run.stderr)
+        assert f"{path.name}: network.vpc: unknown resource kind 'ec2.nonsense'" in line, line
+        assert "newer ngp, or edited by hand" in line, line
+    assert path.read_bytes() == state.to_json()
 
 
 # -- fuzzed settings ------------------------------------------------------------------------

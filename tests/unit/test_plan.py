@@ -143,6 +143,23 @@ def test_set_like_rules_compare_without_order():
     assert not make_plan(wanted, state, {"n.sg": live}).has_changes
 
 
+def test_an_unknown_kind_is_one_error_naming_the_kind_and_the_address():
+    from ngp.resources import get_kind
+
+    with pytest.raises(NgpError, match="unknown resource kind 'nope.kind'"):
+        get_kind("nope.kind")
+    wanted = Graph.of([Resource("n.thing", "ec2.vcp", {"cidr": "10.0.0.0/16"})])
+    with pytest.raises(NgpError) as exc:
+        make_plan(wanted, State(env="t"), {})
+    assert exc.value.where == "n.thing"
+    assert exc.value.summary == "unknown resource kind 'ec2.vcp' (did you mean 'ec2.vpc'?)"
+    state = State(env="t")
+    state.resources["n.old"] = Recorded("ec2.gone", "x-1", {}, {"id": "x-1"})
+    with pytest.raises(NgpError) as exc:
+        make_plan(Graph(), state, {})
+    assert exc.value.where == "n.old" and "'ec2.gone'" in exc.value.summary
+
+
 def test_read_only_object_that_is_missing_is_an_error_naming_it():
     wanted = Graph.of([Resource("n.vpc", "ec2.existing_vpc", {"id": "vpc-0abc1234"})])
     with pytest.raises(NgpError) as exc:

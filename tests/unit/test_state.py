@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from ngp.errors import LockError, StateError
+from ngp.errors import LockError, NgpError, StateError
 from ngp.state import FORMAT, LocalStore, Pending, Recorded
 
 
@@ -87,6 +87,24 @@ def test_state_from_a_newer_ngp_is_refused(store):
     with pytest.raises(StateError, match="newer"):
         LocalStore(store.path.parent, "dev").load()
     assert state.serial == 1
+
+
+@pytest.mark.parametrize("section", ["resources", "pending"])
+def test_a_state_with_an_unknown_kind_is_one_line_naming_the_file_and_address(store, section):
+    saved(store)
+    doc = json.loads(store.path.read_text())
+    if section == "resources":
+        doc["resources"]["n.r0"]["kind"] = "ec2.nonsense"
+    else:
+        doc["pending"]["n.new"] = {"op": "create", "kind": "ec2.nonsense", "since": "now"}
+    store.path.write_text(json.dumps(doc))
+    with pytest.raises(NgpError) as exc:
+        LocalStore(store.path.parent, "dev").load()
+    line = exc.value.line()
+    address = "n.r0" if section == "resources" else "n.new"
+    assert exc.value.where == f"{store.path}: {address}", line
+    assert "unknown resource kind 'ec2.nonsense'" in line and "newer ngp" in line, line
+    assert "\n" not in line
 
 
 def test_a_file_changed_under_a_run_is_not_overwritten(store):
