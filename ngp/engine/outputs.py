@@ -13,6 +13,7 @@ from ngp.engine.run import Run
 from ngp.errors import ResourceError
 from ngp.graph import Ref, is_secret_ref, resolve
 from ngp.resources import Context, get_kind
+from ngp.resources.base import Health
 
 
 def record_outputs(run: Run, wanted: dict[str, Any]) -> None:
@@ -48,7 +49,8 @@ def status(run: Run) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for address, rec in sorted(run.state.resources.items()):
         live = observed.get(address)
-        health = get_kind(rec.kind).health(run.ctx, rec.id) if live else None
+        kind = get_kind(rec.kind, where=address)
+        health = kind.health(run.ctx, rec.id) if live and isinstance(kind, Health) else None
         rows.append({"address": address, "kind": rec.kind, "id": rec.id, "module": rec.module,
                      "status": health or (str(live.get("status", "present")) if live
                                           else "missing")})

@@ -13,6 +13,7 @@ from ngp.errors import NgpError, ResourceError
 from ngp.graph import Resource
 from ngp.plan import Plan, make_plan
 from ngp.resources import get_kind
+from ngp.resources.base import ReadOnlyKind
 
 
 def refresh(run: Run) -> dict[str, dict[str, Any] | None]:
@@ -22,10 +23,10 @@ def refresh(run: Run) -> dict[str, dict[str, Any] | None]:
     lookups: dict[str, Resource] = {}  # read-only objects named by a query
     observed: dict[str, dict[str, Any] | None] = {}
     for address, rec in run.state.resources.items():
-        if not get_kind(rec.kind).read_only:
+        if not get_kind(rec.kind, where=address).read_only:
             wanted.setdefault(rec.kind, {})[address] = rec.id
     for address, res in run.desired.graph.resources.items():
-        kind = get_kind(res.kind)
+        kind = get_kind(res.kind, where=address)
         known = run.state.resources.get(address)
         if not kind.read_only:
             continue
@@ -46,7 +47,9 @@ def refresh(run: Run) -> dict[str, dict[str, Any] | None]:
     def look_up(address: str) -> dict[str, Any] | None:
         res = lookups[address]
         try:
-            return get_kind(res.kind).lookup(run.ctx, res.spec)
+            kind = get_kind(res.kind, where=address)
+            assert isinstance(kind, ReadOnlyKind)  # only read-only kinds are looked up
+            return kind.lookup(run.ctx, res.spec)
         except ClientError as exc:
             raise ResourceError(f"cannot look up: {error_message(exc)}", where=address) from None
         except NgpError as exc:

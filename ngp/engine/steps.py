@@ -14,6 +14,7 @@ from ngp.errors import NgpError, NotOwnedError, ResourceError
 from ngp.graph import Ref, resolve
 from ngp.plan import Action, Change
 from ngp.resources import get_kind
+from ngp.resources.base import ReadOnlyKind
 from ngp.state import Pending, Recorded, now
 
 
@@ -65,6 +66,7 @@ def _apply(run: Run, op: Op) -> None:
     spec = _resolved_spec(run, change)
     deps, module = list(change.deps), change.module
     if change.action == Action.READ:
+        assert isinstance(kind, ReadOnlyKind)  # the planner reads only read-only kinds
         live = change.before or kind.lookup(run.ctx, spec)
         if live is None:
             raise ResourceError(f"{change.kind} {spec} matches nothing", where=address)

@@ -181,13 +181,6 @@ class Kind(ABC):
     def outputs_of(self, live: dict[str, Any]) -> dict[str, Any]:
         return {key: live[key] for key in self.outputs if key in live}
 
-    # The engine asks every kind these two; a kind has them only as a capability below.
-    def health(self, ctx: Context, id: str) -> str | None:
-        return None
-
-    def lookup(self, ctx: Context, spec: dict[str, Any]) -> dict[str, Any] | None:
-        raise RuntimeError(f"{self.name} is not read-only: it is never looked up")
-
 
 class Health(ABC):
     """Capability: a live health a read does not give (a balancer's instances in service),
