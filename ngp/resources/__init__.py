@@ -9,6 +9,8 @@ from ngp.resources import (  # noqa: F401
     awslambda,
     ec2,
     ec2_compute,
+    ec2_routes,
+    ec2_security,
     ecr,
     elb,
     events,
