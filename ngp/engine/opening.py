@@ -64,12 +64,11 @@ def connect(project: Project, settings: Settings, sandbox: dict[str, Any] | None
             else SANDBOX_CREDENTIALS
         aws = Aws(settings.core.region, endpoint_url=info["endpoint"],
                   credentials=credentials, pool_size=settings.core.parallelism)
-        made = control.prepare(aws if runner is None else Aws(
+        said = control.prepare(aws if runner is None else Aws(
             settings.core.region, endpoint_url=info["endpoint"],
             credentials=SANDBOX_CREDENTIALS), settings.core.domain, read_only=read_only)
-        if made and note:
-            note(f"made the sandbox's hosted zone {settings.core.domain}, as a real account "
-                 "has it")
+        if said and note:
+            note(said)
         for name in settings.modules:
             for var in MODULES[name].required_env:
                 os.environ.setdefault(var, f"sandbox-placeholder-{var.lower()}")

@@ -170,19 +170,18 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def prepare(aws: Any, domain: str | None, *, read_only: bool = False) -> bool:
+def prepare(aws: Any, domain: str | None, *, read_only: bool = False) -> str | None:
     """Give the sandbox what a real account must already have: the env's hosted zone.
-    Whether it was made now; a read-only command makes nothing and says what is missing."""
+    What to tell the user: the zone made now, or (a read-only command makes nothing) that it
+    is missing; None if it was there."""
     if not domain:
-        return False
+        return None
     route53 = aws.client("route53")
     zones = route53.list_hosted_zones_by_name(DNSName=domain + ".")["HostedZones"]
     if any(z["Name"] == domain + "." for z in zones):
-        return False
+        return None
     if read_only:
-        raise NgpError(f"the sandbox has no hosted zone {domain} yet (a real account must have "
-                       "the env's zone)", where="[core] domain",
-                       hint="`ngp up` makes it in the sandbox; `ngp plan` and `ngp status` "
-                       "change nothing.")
+        return (f"the sandbox has no hosted zone {domain} yet ([core] domain): `ngp up` makes "
+                "it, as a real account has it; this command makes nothing")
     route53.create_hosted_zone(Name=domain, CallerReference=f"ngp-sandbox-{domain}")
-    return True
+    return f"made the sandbox's hosted zone {domain}, as a real account has it"
