@@ -32,6 +32,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # a traceback with locals could show secrets
     add_completion=True,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from ngp import __version__
+
+        print(f"ngp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version,
+        help="Print ngp's version and exit.")] = False) -> None:
+    """Provision the Next Generation Platform on AWS: plan, up, status, down."""
+
+
 app.add_typer(cli_snapshots.app)  # no name: `ngp snapshot`, `ngp restore`
 app.add_typer(cli_state.app, name="state")
 app.add_typer(cli_elk.app, name="elk")
