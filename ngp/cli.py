@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 
 from ngp import cli_elk, cli_sandbox, cli_snapshots, cli_state, engine, plan_file, render
-from ngp.cli_common import Env, Json, Yes, err, out
+from ngp.cli_common import Env, Json, Yes, err, out, warn
 from ngp.cli_common import find_project as _project
 from ngp.cli_common import pick_env as _env  # the names the commands below use
 from ngp.config import check_env_name
@@ -179,6 +179,20 @@ def plan(
                                time.monotonic() - t0)
     if detailed_exitcode and result.has_changes:
         raise typer.Exit(2)
+
+
+@app.command()
+def validate(env: Env = None) -> None:
+    """Check the env's settings and build its graph (references, cycles); no AWS call, and
+    nothing is started."""
+    env = _env(env)
+    settings = _project().load(env)
+    desired = engine.build_desired(settings)
+    for warning in desired.warnings:
+        warn(warning)
+    count = len(settings.modules)
+    out.print(f"envs/{escape(settings.path.name)} is valid: {len(desired.graph.resources)} "
+              f"resources in {count} module{'s' * (count != 1)}")
 
 
 @app.command()
