@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 
 from ngp import cli_elk, cli_sandbox, cli_snapshots, cli_state, engine, plan_file, render
-from ngp.cli_common import Env, Json, Yes, err, out, warn
+from ngp.cli_common import Env, Json, LockTimeout, Parallelism, Yes, err, out, parse_duration, warn
 from ngp.cli_common import find_project as _project
 from ngp.cli_common import pick_env as _env  # the names the commands below use
 from ngp.config import check_env_name
@@ -70,10 +70,13 @@ def _confirm(plan: Plan, yes: bool, question: str) -> bool:
 
 
 def _apply(env: str, command: str, *, yes: bool, targets: list[str] | None, destroy: bool,
-           stats: bool, force: bool = False) -> None:
+           stats: bool, force: bool = False, parallelism: int | None = None,
+           lock_timeout: str = "0") -> None:
     t0 = time.monotonic()
     reporter = render.LineReporter(err)
-    with engine.open_run(_project(), env, command, reporter, force=force) as run:
+    with engine.open_run(_project(), env, command, reporter, force=force,
+                         parallelism=parallelism,
+                         lock_timeout=parse_duration(lock_timeout)) as run:
         plan = engine.plan(run, targets=targets, destroy=destroy)
         render.print_plan(out, plan)
         if plan.actionable:
@@ -94,7 +97,7 @@ def _apply(env: str, command: str, *, yes: bool, targets: list[str] | None, dest
 
 
 def _apply_saved(path: Path, env: str | None, *, targets: list[str] | None, stats: bool,
-                 force: bool) -> None:
+                 force: bool, parallelism: int | None, lock_timeout: str) -> None:
     """Apply a plan saved by `ngp plan --out` exactly, without asking (it was reviewed):
     refused if the state moved on or the env file changed since."""
     t0 = time.monotonic()
@@ -108,7 +111,8 @@ def _apply_saved(path: Path, env: str | None, *, targets: list[str] | None, stat
                        hint="Pass --target to `ngp plan --out` instead.")
     reporter = render.LineReporter(err)
     with engine.open_run(_project(), check_env_name(plan.env), "up", reporter,
-                         force=force, lineage=plan.lineage) as run:
+                         force=force, lineage=plan.lineage, parallelism=parallelism,
+                         lock_timeout=parse_duration(lock_timeout)) as run:
         saved.check_fresh(run.state, plan_file.settings_digest(run.settings.path))
         render.print_plan(out, plan)
         verb = "Destroy" if plan.destroy else "Apply"
@@ -133,20 +137,25 @@ def up(
     force: Annotated[bool, typer.Option(
         "--force", help="Cancel Marathon deployments that lock an app, instead of waiting "
         "for them.")] = False,
+    parallelism: Parallelism = None, lock_timeout: LockTimeout = "0",
 ) -> None:
     """Create or change everything the env's modules want; shows the plan first."""
     if plan_path is not None:
-        _apply_saved(plan_path, env, targets=target, stats=stats, force=force)
+        _apply_saved(plan_path, env, targets=target, stats=stats, force=force,
+                     parallelism=parallelism, lock_timeout=lock_timeout)
         return
     env = _env(env)
-    _apply(env, "up", yes=yes, targets=target, destroy=False, stats=stats, force=force)
+    _apply(env, "up", yes=yes, targets=target, destroy=False, stats=stats, force=force,
+           parallelism=parallelism, lock_timeout=lock_timeout)
 
 
 @app.command()
-def down(env: Env = None, yes: Yes = False, target: Target = None, stats: Stats = False) -> None:
+def down(env: Env = None, yes: Yes = False, target: Target = None, stats: Stats = False,
+         parallelism: Parallelism = None, lock_timeout: LockTimeout = "0") -> None:
     """Delete everything ngp made for the env, dependents first."""
     env = _env(env)
-    _apply(env, "down", yes=yes, targets=target, destroy=True, stats=stats)
+    _apply(env, "down", yes=yes, targets=target, destroy=True, stats=stats,
+           parallelism=parallelism, lock_timeout=lock_timeout)
 
 
 @app.command()
@@ -160,12 +169,14 @@ def plan(
     save_to: Annotated[Path | None, typer.Option(
         "--out", "-o", metavar="FILE", show_default=False,
         help="Save the plan to FILE, for `ngp up FILE` to apply exactly it.")] = None,
-    stats: Stats = False,
+    stats: Stats = False, parallelism: Parallelism = None, lock_timeout: LockTimeout = "0",
 ) -> None:
     """Show what `ngp up` (or `ngp down`, with --destroy) would do; changes nothing in AWS."""
     env = _env(env)
     t0 = time.monotonic()
-    with engine.open_run(_project(), env, "plan", render.LineReporter(err)) as run:
+    with engine.open_run(_project(), env, "plan", render.LineReporter(err),
+                         parallelism=parallelism,
+                         lock_timeout=parse_duration(lock_timeout)) as run:
         result = engine.plan(run, targets=target, destroy=destroy)
         if save_to is not None:
             plan_file.save(result, save_to, plan_file.settings_digest(run.settings.path))
