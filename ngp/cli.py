@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 
 from ngp import cli_elk, cli_sandbox, cli_snapshots, cli_state, engine, plan_file, render
-from ngp.cli_common import Env, Json, Yes, err, out
+from ngp.cli_common import Env, Json, LockTimeout, Parallelism, Yes, err, out, parse_duration, warn
 from ngp.cli_common import find_project as _project
 from ngp.cli_common import pick_env as _env  # the names the commands below use
 from ngp.config import check_env_name
@@ -33,6 +33,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # a traceback with locals could show secrets
     add_completion=True,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from ngp import __version__
+
+        print(f"ngp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version,
+        help="Print ngp's version and exit.")] = False) -> None:
+    """Provision the Next Generation Platform on AWS: plan, up, status, down."""
+
+
 app.add_typer(cli_snapshots.app)  # no name: `ngp snapshot`, `ngp restore`
 app.add_typer(cli_state.app, name="state")
 app.add_typer(cli_elk.app, name="elk")
@@ -54,10 +71,13 @@ def _confirm(plan: Plan, yes: bool, question: str) -> bool:
 
 
 def _apply(env: str, command: str, *, yes: bool, targets: list[str] | None, destroy: bool,
-           stats: bool, force: bool = False) -> None:
+           stats: bool, force: bool = False, parallelism: int | None = None,
+           lock_timeout: str = "0") -> None:
     t0 = time.monotonic()
     reporter = render.LineReporter(err)
-    with engine.open_run(_project(), env, command, reporter, force=force) as run:
+    with engine.open_run(_project(), env, command, reporter, force=force,
+                         parallelism=parallelism,
+                         lock_timeout=parse_duration(lock_timeout)) as run:
         plan = engine.plan(run, targets=targets, destroy=destroy)
         render.print_plan(out, plan)
         if plan.actionable:
@@ -78,7 +98,7 @@ def _apply(env: str, command: str, *, yes: bool, targets: list[str] | None, dest
 
 
 def _apply_saved(path: Path, env: str | None, *, targets: list[str] | None, stats: bool,
-                 force: bool) -> None:
+                 force: bool, parallelism: int | None, lock_timeout: str) -> None:
     """Apply a plan saved by `ngp plan --out` exactly, without asking (it was reviewed):
     refused if the state moved on or the env file changed since."""
     t0 = time.monotonic()
@@ -92,7 +112,8 @@ def _apply_saved(path: Path, env: str | None, *, targets: list[str] | None, stat
                        hint="Pass --target to `ngp plan --out` instead.")
     reporter = render.LineReporter(err)
     with engine.open_run(_project(), check_env_name(plan.env), "up", reporter,
-                         force=force, lineage=plan.lineage) as run:
+                         force=force, lineage=plan.lineage, parallelism=parallelism,
+                         lock_timeout=parse_duration(lock_timeout)) as run:
         saved.check_fresh(run.state, plan_file.settings_digest(run.settings.path))
         render.print_plan(out, plan)
         verb = "Destroy" if plan.destroy else "Apply"
@@ -117,20 +138,25 @@ def up(
     force: Annotated[bool, typer.Option(
         "--force", help="Cancel Marathon deployments that lock an app, instead of waiting "
         "for them.")] = False,
+    parallelism: Parallelism = None, lock_timeout: LockTimeout = "0",
 ) -> None:
     """Create or change everything the env's modules want; shows the plan first."""
     if plan_path is not None:
-        _apply_saved(plan_path, env, targets=target, stats=stats, force=force)
+        _apply_saved(plan_path, env, targets=target, stats=stats, force=force,
+                     parallelism=parallelism, lock_timeout=lock_timeout)
         return
     env = _env(env)
-    _apply(env, "up", yes=yes, targets=target, destroy=False, stats=stats, force=force)
+    _apply(env, "up", yes=yes, targets=target, destroy=False, stats=stats, force=force,
+           parallelism=parallelism, lock_timeout=lock_timeout)
 
 
 @app.command()
-def down(env: Env = None, yes: Yes = False, target: Target = None, stats: Stats = False) -> None:
+def down(env: Env = None, yes: Yes = False, target: Target = None, stats: Stats = False,
+         parallelism: Parallelism = None, lock_timeout: LockTimeout = "0") -> None:
     """Delete everything ngp made for the env, dependents first."""
     env = _env(env)
-    _apply(env, "down", yes=yes, targets=target, destroy=True, stats=stats)
+    _apply(env, "down", yes=yes, targets=target, destroy=True, stats=stats,
+           parallelism=parallelism, lock_timeout=lock_timeout)
 
 
 @app.command()
@@ -144,12 +170,14 @@ def plan(
     save_to: Annotated[Path | None, typer.Option(
         "--out", "-o", metavar="FILE", show_default=False,
         help="Save the plan to FILE, for `ngp up FILE` to apply exactly it.")] = None,
-    stats: Stats = False,
+    stats: Stats = False, parallelism: Parallelism = None, lock_timeout: LockTimeout = "0",
 ) -> None:
     """Show what `ngp up` (or `ngp down`, with --destroy) would do; changes nothing in AWS."""
     env = _env(env)
     t0 = time.monotonic()
-    with engine.open_run(_project(), env, "plan", render.LineReporter(err)) as run:
+    with engine.open_run(_project(), env, "plan", render.LineReporter(err),
+                         parallelism=parallelism,
+                         lock_timeout=parse_duration(lock_timeout)) as run:
         result = engine.plan(run, targets=target, destroy=destroy)
         if save_to is not None:
             plan_file.save(result, save_to, plan_file.settings_digest(run.settings.path))
@@ -163,6 +191,20 @@ def plan(
                                time.monotonic() - t0)
     if detailed_exitcode and result.has_changes:
         raise typer.Exit(2)
+
+
+@app.command()
+def validate(env: Env = None) -> None:
+    """Check the env's settings and build its graph (references, cycles); no AWS call, and
+    nothing is started."""
+    env = _env(env)
+    settings = _project().load(env)
+    desired = engine.build_desired(settings)
+    for warning in desired.warnings:
+        warn(warning)
+    count = len(settings.modules)
+    out.print(f"envs/{escape(settings.path.name)} is valid: {len(desired.graph.resources)} "
+              f"resources in {count} module{'s' * (count != 1)}")
 
 
 @app.command()

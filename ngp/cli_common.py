@@ -3,6 +3,7 @@ env a command names. The commands live in ngp/cli.py and its sub-apps in ngp/cli
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Annotated
 
@@ -22,6 +23,25 @@ Env = Annotated[str | None, typer.Option("--env", "-e", envvar="NGP_ENV", show_d
                                          help="The env: envs/<env>.toml (or $NGP_ENV).")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+Parallelism = Annotated[int | None, typer.Option(
+    "--parallelism", metavar="N", show_default=False,
+    help="Steps and AWS calls at once (1-64), instead of the env file's parallelism.")]
+LockTimeout = Annotated[str, typer.Option(
+    "--lock-timeout", metavar="DURATION",
+    help="Wait this long (30s, 5m) for a lock another run holds; 0 fails at once.")]
+
+DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
+SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str, option: str = "--lock-timeout") -> float:
+    """Seconds in a duration as Terraform writes them: 30s, 5m, 1h, 500ms (a bare number is
+    seconds)."""
+    found = DURATION.fullmatch(text.strip())
+    if not found:
+        raise NgpError(f"{option} {text!r} is not a duration",
+                       hint="Give a number with s, m or h, as in 30s or 5m (0: do not wait).")
+    return float(found[1]) * SECONDS[found[2] or "s"]
 
 
 def find_project() -> Project:

@@ -35,6 +35,9 @@ def check_env_name(env: str) -> str:
     return env
 
 
+MAX_PARALLELISM = 64  # AWS calls at once; [core] parallelism and --parallelism
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -81,7 +84,7 @@ class CoreSettings(_Strict):
     marathon_url: str | None = None
     domain: str | None = Field(None, pattern=DOMAIN)
     ssh_public_key_path: str | None = None
-    parallelism: int = Field(10, ge=1, le=64)
+    parallelism: int = Field(10, ge=1, le=MAX_PARALLELISM)
     service_parallelism: dict[str, int] = Field(default_factory=dict)
     scheduling: Literal["longest_chain", "ready_order"] = "longest_chain"
     state: StateSettings = StateSettings()

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -133,6 +134,30 @@ class Store:
         """Write state as serial + 1 (atomically, and never over another writer's version)."""
         self.write(state.to_json(state.serial + 1), state.serial + 1)
         state.serial += 1
+
+
+@contextlib.contextmanager
+def lock_waiting(take: Callable[[], contextlib.AbstractContextManager[None]], timeout: float,
+                 on_wait: Callable[[str], None] | None = None,
+                 poll: float = 0.5) -> Iterator[None]:
+    """Hold the lock `take()` gives (a store's `lock(...)`) for the block; while another run
+    holds it, try again every `poll` seconds for up to `timeout` seconds (0: fail at once),
+    then raise the holder's LockError as a first try would have."""
+    deadline = time.monotonic() + timeout
+    with contextlib.ExitStack() as held:
+        while True:
+            try:
+                held.enter_context(take())
+                break
+            except LockError as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                if on_wait is not None:
+                    on_wait(f"{exc.summary}; waiting up to {timeout:g}s for it (--lock-timeout)")
+                    on_wait = None  # said once
+                time.sleep(min(poll, left))
+        yield
 
 
 class LocalStore(Store):

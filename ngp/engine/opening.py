@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,14 +11,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import Aws
-from ngp.config import SANDBOX_ACCOUNT_ID, Project, Settings
+from ngp.config import MAX_PARALLELISM, SANDBOX_ACCOUNT_ID, Project, Settings
 from ngp.engine.run import Desired, Reporter, Run, Store, build_desired
 from ngp.engine.settling import settle_pending
 from ngp.engine.zones import choose_zones, instance_types
 from ngp.errors import NgpError
 from ngp.marathon.endpoints import Marathons
 from ngp.modules import MODULES
-from ngp.state import LocalStore
+from ngp.state import LocalStore, lock_waiting
 from ngp.state_s3 import DynamoLock, S3Lock, S3Store
 
 SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -151,6 +152,17 @@ def bootstrap_backend(project: Project, settings: Settings) -> list[str]:
     return made
 
 
+def with_parallelism(settings: Settings, parallelism: int | None) -> Settings:
+    """The settings with `--parallelism N` in place of the env's [core] parallelism."""
+    if parallelism is None:
+        return settings
+    if not 1 <= parallelism <= MAX_PARALLELISM:
+        raise NgpError(f"--parallelism {parallelism} is out of range",
+                       hint=f"Give a number from 1 to {MAX_PARALLELISM}.")
+    return dataclasses.replace(settings, core=settings.core.model_copy(
+        update={"parallelism": parallelism}))
+
+
 def _run(settings: Settings, desired: Desired, aws: Aws, store: Store, reporter: Reporter,
          marathons: Marathons, lineage: str | None = None) -> Run:
     """The run, its graph built with the zones chosen for it (its own read of the state).
@@ -167,12 +179,14 @@ def _run(settings: Settings, desired: Desired, aws: Aws, store: Store, reporter:
 @contextmanager
 def open_run(
     project: Project, env: str, command: str, reporter: Reporter, *, lock: bool = True,
-    force: bool = False, lineage: str | None = None,
+    force: bool = False, lineage: str | None = None, parallelism: int | None = None,
+    lock_timeout: float = 0,
 ) -> Iterator[Run]:
     """Load settings and graph (no AWS call before both are valid), connect, lock, load
     the state, choose the zones (the graph is built again with them) and settle what an
-    interrupted run left pending."""
-    settings = project.load(env)
+    interrupted run left pending. `parallelism` overrides the env's (`--parallelism`); a
+    lock held by another run is waited for up to `lock_timeout` seconds."""
+    settings = with_parallelism(project.load(env), parallelism)
     desired = build_desired(settings)
     read_only = command in READ_ONLY
     sandbox = sandbox_info(project, settings, read_only, reporter.note)
@@ -183,7 +197,8 @@ def open_run(
         if not lock:
             yield _run(settings, desired, aws, store, reporter, marathons)
             return
-        with store.lock(command, reporter.warn):
+        with lock_waiting(lambda: store.lock(command, reporter.warn), lock_timeout,
+                          reporter.note):
             run = _run(settings, desired, aws, store, reporter, marathons, lineage)
             settle_pending(run)
             yield run

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from ngp.errors import LockError
-from ngp.state import State
+from ngp.state import State, lock_waiting
 from ngp.state_s3 import DynamoLock, S3Lock, S3Store
 
 BUCKET, KEY, TABLE = "ngp-state-lease", "ngp/t.json", "ngp-locks-lease"
@@ -84,3 +84,18 @@ def test_a_lock_taken_over_stops_the_run_saving_and_is_left_to_its_new_holder(st
         if theirs_held:
             taken.__exit__(None, None, None)
     assert theirs.holder() == (None, False)
+
+
+def test_lock_timeout_waits_for_the_s3_or_dynamodb_lock_too(stores):
+    mine, theirs = stores
+    said: list[str] = []
+    with mine.lock("up", said.append):
+        t0 = time.monotonic()
+        with pytest.raises(LockError, match="locked by `ngp up`"), \
+                lock_waiting(lambda: theirs.lock("plan", said.append), 0.8, said.append,
+                             poll=0.2):
+            pass
+        assert time.monotonic() - t0 >= 0.8
+    assert len(said) == 1 and "waiting up to 0.8s" in said[0]
+    with lock_waiting(lambda: theirs.lock("plan", said.append), 5):  # released: taken at once
+        assert theirs.holder()[0]["command"] == "plan"
