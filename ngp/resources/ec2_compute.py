@@ -1,4 +1,7 @@
-"""EC2 compute kinds: image lookups, key pairs, instances, Elastic IP associations."""
+"""EC2 compute kinds: image lookups, key pairs, instances, Elastic IP associations.
+
+Over 400 lines as one thing: the machine and what it is launched with (its image, key,
+user data and address), which share the launch checks and the instance waiters."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
 """A local Marathon: a real HTTP server that answers like Marathon 1.11 for what ngp uses.
+(Over 400 lines as one thing: one API's emulator, its routes sharing one model of apps,
+deployments and agents.)
 
 Deployments take `deploy_seconds` before an app's tasks count as running (and healthy, when
 it has health checks); while one runs, changing the app without force is a 409 naming it.
