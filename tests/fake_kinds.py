@@ -55,6 +55,17 @@ class Existing(ReadOnlyKind, Thing):
     outputs = ("id", "arn")
 
 
+class Quiet:
+    """A reporter (engine.Reporter) that says nothing: for runs whose output no test reads."""
+
+    def started(self, op): pass
+    def finished(self, op, seconds): pass
+    def failed(self, op, error): pass
+    def still_running(self, ops): pass
+    def note(self, message): pass
+    def warn(self, message): pass
+
+
 @contextlib.contextmanager
 def registered(*classes: type[Kind]) -> Iterator[dict[str, Kind]]:
     """The classes registered as kinds for the block, and gone from the registry after."""

@@ -25,6 +25,7 @@ from ngp.marathon.endpoints import (
 )
 from ngp.plan import Action
 from ngp.state import LocalStore
+from tests.fake_kinds import Quiet
 
 WEB = {"id": "/t/platform/web", "cmd": "sleep 1000", "instances": 1, "cpus": 0.1, "mem": 32}
 
@@ -69,9 +70,6 @@ def clusters():
         stop()
 
 
-class Quiet:
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: None
 
 
 def labels_at(dcos_url, app_id):

@@ -22,7 +22,7 @@ from ngp.plan import Action
 from ngp.resources import Context
 from ngp.state import LocalStore
 from tests.conftest import TEST_CREDENTIALS
-from tests.fake_kinds import Existing, Thing, registered
+from tests.fake_kinds import Existing, Quiet, Thing, registered
 
 ENV = """
 region = "us-east-1"
@@ -38,13 +38,6 @@ admin_cidrs = ["203.0.113.0/24"]
 """
 
 
-class Quiet:
-    def started(self, op): pass
-    def finished(self, op, seconds): pass
-    def failed(self, op, error): pass
-    def still_running(self, ops): pass
-    def note(self, message): pass
-    def warn(self, message): pass
 
 
 def make_run(tmp_path, resources: list[Resource], slow: int = 10) -> engine.Run:

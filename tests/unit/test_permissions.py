@@ -17,6 +17,7 @@ from ngp.engine import build_desired
 from ngp.graph import Graph, Resource, resolve
 from ngp.permissions import BOUNDARY, EC2_CREATES, UNSCOPED, actions_of, policy
 from ngp.sandbox.policy_eval import _wildcard
+from tests.fake_kinds import Quiet
 
 REPO = Path(__file__).resolve().parents[2]
 ENVS = ["sandbox", "dev", "stage", "prod"]
@@ -57,13 +58,6 @@ def not_granted(calls: Iterable[str], document: dict) -> set[str]:
             and not any(_wildcard(a, iam_action(call), case=False) for a in allowed)}
 
 
-class Quiet:
-    def started(self, op): pass
-    def finished(self, op, seconds): pass
-    def failed(self, op, error): pass
-    def still_running(self, ops): pass
-    def note(self, message): pass
-    def warn(self, message): pass
 
 
 PINNED = "git+https://github.com/you/ngp@" + "0" * 40
