@@ -189,8 +189,7 @@ def make_plan(
         drifted = any(rec.spec.get(f.name) != before.get(f.name) for f in fields)
         reason = "changed outside ngp" if drifted else ""
         if not fields and address not in forced:
-            outputs = {**rec.outputs, **(kind.outputs_of(live) if live else {})}
-            known[address] = outputs
+            known[address] = {**rec.outputs, **(kind.outputs_of(live) if live else {})}
             changes.append(Change(action=Action.NOOP, **common))
         elif address in forced or any(f.forces_replacement for f in fields):
             known[address] = None

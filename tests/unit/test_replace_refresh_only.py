@@ -56,6 +56,16 @@ def test_replace_rebuilds_a_matching_object_and_only_what_its_new_outputs_change
     assert plan.counts() == {"add": 1, "change": 1, "destroy": 1}
 
 
+def test_a_plan_with_unchanged_objects_keeps_the_envs_outputs():
+    # A no-op's outputs once overwrote the env's in the plan, so an `up` that changed one
+    # object recorded that object's outputs as the env's.
+    wanted = {"vpc_id": Ref("x", "id"), "names": [Ref("x", "name"), Ref("y", "name")]}
+    plan = plan_of({"x": want(), "y": want()}, {"x": rec(), "y": rec(id="thing-2")},
+                   {"x": live()}, replace=["y"], outputs=wanted)
+    assert actions(plan) == [("x", NOOP), ("y", R)]
+    assert plan.outputs == wanted
+
+
 def test_replace_says_so_alongside_drift_and_keeps_the_fields():
     plan = plan_of({"x": want()}, {"x": rec()}, {"x": live(size=3)}, replace=["x"])
     (x,) = plan.changes
