@@ -271,7 +271,8 @@ def make_refresh_plan(
             continue
         # Fields the read cannot see cheaply are kept as last applied.
         spec = kind.canonical({**rec.spec, **{k: live[k] for k in rec.spec if k in live}})
-        seen = {**rec.outputs, **kind.outputs_of(live)}
+        shown = kind.outputs_of(live)
+        seen = {**rec.outputs, **shown}
         fields = [FieldChange(n, rec.spec.get(n), spec.get(n))
                   for n in sorted(set(spec) | set(rec.spec)) if spec.get(n) != rec.spec.get(n)]
         fields += [FieldChange(f"outputs.{n}", rec.outputs.get(n), seen[n])
@@ -280,8 +281,9 @@ def make_refresh_plan(
             fields.insert(0, FieldChange("id", rec.id, live["id"]))
         action = Action.READ if fields else Action.NOOP
         reason = "changed outside ngp: the state takes what AWS has" if fields else ""
+        # What the apply records, and no more of the live object (a saved plan holds it).
         changes.append(Change(action=action, fields=tuple(fields), reason=reason, spec=spec,
-                              before=live, **common))
+                              before={"id": live.get("id", rec.id), **shown}, **common))
     return Plan(env=state.env, changes=tuple(changes), lineage=state.lineage,
                 serial=state.serial, outputs=dict(outputs or {}), refresh_only=True)
 

@@ -120,6 +120,7 @@ def test_refresh_only_records_what_aws_has_and_forgets_what_is_gone():
     x, y = plan.changes[:2]
     assert [(f.name, f.old, f.new) for f in x.fields] == [("size", 1, 3)]
     assert x.spec == {"name": "a", "size": 3}  # what the state will hold
+    assert x.before == {"id": "thing-1", "name": "a"}  # of the live object, what is recorded
     assert x.reason == "changed outside ngp: the state takes what AWS has"
     assert y.reason == "deleted outside ngp: forgotten from the state"
     assert plan.refresh_only and plan.has_changes
