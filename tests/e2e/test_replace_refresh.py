@@ -70,7 +70,7 @@ def test_refresh_only_accepts_drift_into_the_state_and_changes_nothing_in_aws(ho
         in plan.stdout
 
     up = home.ngp("up", "--env", env, "--refresh-only", "--yes", "--stats", check=True)
-    assert "Apply complete: 1 read" in up.stdout
+    assert "Apply complete: 1 recorded in" in up.stdout
     calls = api_calls(up.stdout)
     assert calls and all(re.match(r"\w+\.(Describe|List|Get)", c) for c in calls), calls
     after = home.state(env)

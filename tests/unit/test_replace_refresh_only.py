@@ -209,7 +209,9 @@ def test_up_refresh_only_writes_the_state_and_nothing_in_aws(tmp_path, cloud):
     run = make_run(tmp_path, resources())
     plan = engine.plan(run, refresh_only=True)
     assert {c.address: c.action for c in plan.actionable} == {"a": READ, "c": FORGET}
-    engine.check(engine.apply(run, plan))
+    summary = engine.apply(run, plan)
+    engine.check(summary)
+    assert summary.done == {"recorded": 1, "forgotten": 1}
     assert cloud.writes == []  # no create, update or delete
     state = make_run(tmp_path, resources()).state
     assert state.serial > serial
