@@ -60,6 +60,12 @@ Target = Annotated[list[str] | None, typer.Option(
     "--target", "-t", help="Only this address (or module, or prefix) and what it needs; "
     "repeatable.")]
 Stats = Annotated[bool, typer.Option("--stats", help="Print wall time and API calls.")]
+Replace = Annotated[list[str] | None, typer.Option(
+    "--replace", metavar="ADDR", show_default=False,
+    help="Rebuild this object (delete, create) even if it matches; repeatable.")]
+RefreshOnly = Annotated[bool, typer.Option(
+    "--refresh-only", help="Record what AWS has in the state (accept drift); nothing in "
+    "AWS changes.")]
 
 
 def _confirm(plan: Plan, yes: bool, question: str) -> bool:
@@ -73,13 +79,15 @@ def _confirm(plan: Plan, yes: bool, question: str) -> bool:
 
 def _apply(env: str, command: str, *, yes: bool, targets: list[str] | None, destroy: bool,
            stats: bool, force: bool = False, parallelism: int | None = None,
-           lock_timeout: str = "0") -> None:
+           lock_timeout: str = "0", replace: list[str] | None = None,
+           refresh_only: bool = False) -> None:
     t0 = time.monotonic()
     reporter = render.LineReporter(err)
     with engine.open_run(_project(), env, command, reporter, force=force,
                          parallelism=parallelism,
                          lock_timeout=parse_duration(lock_timeout)) as run:
-        plan = engine.plan(run, targets=targets, destroy=destroy)
+        plan = engine.plan(run, targets=targets, destroy=destroy, replace=replace,
+                           refresh_only=refresh_only)
         render.print_plan(out, plan)
         if plan.actionable:
             verb = "Destroy" if destroy else "Apply"
@@ -140,15 +148,20 @@ def up(
         "--force", help="Cancel Marathon deployments that lock an app, instead of waiting "
         "for them.")] = False,
     parallelism: Parallelism = None, lock_timeout: LockTimeout = "0",
+    replace: Replace = None, refresh_only: RefreshOnly = False,
 ) -> None:
     """Create or change everything the env's modules want; shows the plan first."""
+    if plan_path is not None and (replace or refresh_only):
+        raise NgpError("--replace and --refresh-only cannot change a saved plan",
+                       where=str(plan_path), hint="Pass them to `ngp plan --out` instead.")
     if plan_path is not None:
         _apply_saved(plan_path, env, targets=target, stats=stats, force=force,
                      parallelism=parallelism, lock_timeout=lock_timeout)
         return
     env = _env(env)
     _apply(env, "up", yes=yes, targets=target, destroy=False, stats=stats, force=force,
-           parallelism=parallelism, lock_timeout=lock_timeout)
+           parallelism=parallelism, lock_timeout=lock_timeout, replace=replace,
+           refresh_only=refresh_only)
 
 
 @app.command()
@@ -172,6 +185,7 @@ def plan(
         "--out", "-o", metavar="FILE", show_default=False,
         help="Save the plan to FILE, for `ngp up FILE` to apply exactly it.")] = None,
     stats: Stats = False, parallelism: Parallelism = None, lock_timeout: LockTimeout = "0",
+    replace: Replace = None, refresh_only: RefreshOnly = False,
 ) -> None:
     """Show what `ngp up` (or `ngp down`, with --destroy) would do; changes nothing in AWS."""
     env = _env(env)
@@ -179,7 +193,8 @@ def plan(
     with engine.open_run(_project(), env, "plan", render.LineReporter(err),
                          parallelism=parallelism,
                          lock_timeout=parse_duration(lock_timeout)) as run:
-        result = engine.plan(run, targets=target, destroy=destroy)
+        result = engine.plan(run, targets=target, destroy=destroy, replace=replace,
+                             refresh_only=refresh_only)
         if save_to is not None:
             plan_file.save(result, save_to, plan_file.settings_digest(run.settings.path))
             err.print(f"Saved the plan to {save_to}: `ngp up {save_to}` applies exactly it.")

@@ -21,8 +21,12 @@ class Action(StrEnum):
     UPDATE = "update"
     REPLACE = "replace"
     DELETE = "delete"
-    READ = "read"  # a read-only object (an adopted VPC) is looked up and recorded
-    FORGET = "forget"  # a read-only object leaves the state; nothing in AWS changes
+    # What AWS has is recorded, nothing in AWS changes: a read-only object (an adopted VPC)
+    # looked up, or (--refresh-only) drift accepted into the state.
+    READ = "read"
+    # An object leaves the state; nothing in AWS changes: a read-only object no longer
+    # wanted, or (--refresh-only) one gone from AWS.
+    FORGET = "forget"
     NOOP = "no-op"
 
 
@@ -65,6 +69,7 @@ class Plan:
     lineage: str = ""
     serial: int = 0
     outputs: dict[str, Any] = field(default_factory=dict, compare=False)  # values or Refs
+    refresh_only: bool = False  # only records what AWS has (make_refresh_plan)
 
     @property
     def actionable(self) -> tuple[Change, ...]:
@@ -72,6 +77,9 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
+        """Something to apply: a change to AWS, or (refresh-only) to the state."""
+        if self.refresh_only:
+            return bool(self.actionable)
         return any(c.action in MUTATING for c in self.changes)
 
     def counts(self) -> dict[str, int]:
@@ -84,6 +92,7 @@ class Plan:
         return {
             "env": self.env,
             "destroy": self.destroy,
+            "refresh_only": self.refresh_only,
             "has_changes": self.has_changes,
             "counts": self.counts(),
             "changes": [
@@ -114,14 +123,18 @@ def make_plan(
     targets: list[str] | None = None,
     destroy: bool = False,
     outputs: dict[str, Any] | None = None,
+    replace: list[str] | None = None,
 ) -> Plan:
     """What to do to make AWS match the graph.
 
     observed maps each refreshed address to its live object, or None when it is gone;
-    an address absent from observed was not refreshed and is taken as recorded.
+    an address absent from observed was not refreshed and is taken as recorded. Each
+    address in replace is rebuilt even if it matches (Terraform's -replace); what uses it
+    changes only where its spec does (a new id), as for any replacement.
     """
     wanted = Graph() if destroy else graph
-    selected = _select(wanted, state, targets)
+    forced = _check_replace(wanted, state, replace or [], destroy)
+    selected = _select(wanted, state, [*targets, *forced] if targets else None)
     known: dict[str, dict[str, Any] | None] = {}  # outputs as far as known before apply
 
     def lookup(ref: Ref) -> Any:
@@ -175,13 +188,14 @@ def make_plan(
         fields = _diff(res.kind, spec, {k: before.get(k) for k in set(spec) | set(rec.spec)})
         drifted = any(rec.spec.get(f.name) != before.get(f.name) for f in fields)
         reason = "changed outside ngp" if drifted else ""
-        if not fields:
-            outputs = {**rec.outputs, **(kind.outputs_of(live) if live else {})}
-            known[address] = outputs
+        if not fields and address not in forced:
+            known[address] = {**rec.outputs, **(kind.outputs_of(live) if live else {})}
             changes.append(Change(action=Action.NOOP, **common))
-        elif any(f.forces_replacement for f in fields):
+        elif address in forced or any(f.forces_replacement for f in fields):
             known[address] = None
-            changes.append(Change(action=Action.REPLACE, fields=tuple(fields), reason=reason,
+            why = "requested with --replace" if address in forced else ""
+            changes.append(Change(action=Action.REPLACE, fields=tuple(fields),
+                                  reason="; ".join(filter(None, [why, reason])),
                                   before=before, **common))
         else:
             changed = {f.name for f in fields}
@@ -205,6 +219,73 @@ def make_plan(
         changes = [c for c in changes if c.address in selected]
     return Plan(env=state.env, changes=tuple(changes), destroy=destroy, lineage=state.lineage,
                 serial=state.serial, outputs={} if destroy else dict(outputs or {}))
+
+
+def _check_replace(wanted: Graph, state: State, replace: list[str], destroy: bool) -> set[str]:
+    """The addresses --replace names, each one ngp made and the config still wants."""
+    if replace and destroy:
+        raise NgpError("--replace cannot be used with --destroy",
+                       hint="A destroy deletes everything anyway; drop one of them.")
+    for address in replace:
+        res, rec = wanted.resources.get(address), state.resources.get(address)
+        if res is None and rec is None:
+            raise NgpError(f"--replace {address}: no resource of env {state.env!r} has this "
+                           "address", hint="See `ngp state list` for the addresses (--replace "
+                           "takes one whole address, not a module or prefix).")
+        if res is None:
+            raise NgpError(f"--replace {address}: it is no longer in the configuration, so "
+                           "the plan deletes it", hint="Drop --replace for it.")
+        if get_kind(res.kind, where=address).read_only:
+            raise NgpError(f"--replace {address}: a {res.kind} is looked up, not made by "
+                           "ngp, so ngp cannot replace it", hint="Replace it outside ngp; the "
+                           "next plan looks it up again.")
+    return set(replace)
+
+
+def make_refresh_plan(
+    state: State,
+    observed: dict[str, dict[str, Any] | None],
+    *,
+    outputs: dict[str, Any] | None = None,
+) -> Plan:
+    """What `--refresh-only` records: drift accepted into the state instead of undone.
+
+    For each recorded object AWS shows otherwise than the state, a READ whose fields are
+    recorded -> live (the state takes what AWS has); for each gone from AWS, a FORGET. No
+    change makes an AWS call, and the config is not consulted (but for the env's outputs,
+    recorded again): the next normal plan then proposes to change drifted objects back to
+    the config, and to create forgotten ones again, as Terraform's does.
+    """
+    recorded_deps = {a: set(r.deps) & state.resources.keys() for a, r in state.resources.items()}
+    changes: list[Change] = []
+    for address in stable_order(recorded_deps):
+        if address not in observed:
+            continue  # not refreshed: taken as recorded
+        rec, live = state.resources[address], observed[address]
+        kind = get_kind(rec.kind, where=address)
+        common: dict[str, Any] = {"address": address, "kind": rec.kind, "module": rec.module,
+                                  "id": rec.id, "deps": tuple(rec.deps)}
+        if live is None:
+            changes.append(Change(action=Action.FORGET, reason="deleted outside ngp: "
+                                  "forgotten from the state", **common))
+            continue
+        # Fields the read cannot see cheaply are kept as last applied.
+        spec = kind.canonical({**rec.spec, **{k: live[k] for k in rec.spec if k in live}})
+        shown = kind.outputs_of(live)
+        seen = {**rec.outputs, **shown}
+        fields = [FieldChange(n, rec.spec.get(n), spec.get(n))
+                  for n in sorted(set(spec) | set(rec.spec)) if spec.get(n) != rec.spec.get(n)]
+        fields += [FieldChange(f"outputs.{n}", rec.outputs.get(n), seen[n])
+                   for n in sorted(seen) if seen[n] != rec.outputs.get(n)]
+        if kind.read_only and live["id"] != rec.id:  # the lookup finds another object now
+            fields.insert(0, FieldChange("id", rec.id, live["id"]))
+        action = Action.READ if fields else Action.NOOP
+        reason = "changed outside ngp: the state takes what AWS has" if fields else ""
+        # What the apply records, and no more of the live object (a saved plan holds it).
+        changes.append(Change(action=action, fields=tuple(fields), reason=reason, spec=spec,
+                              before={"id": live.get("id", rec.id), **shown}, **common))
+    return Plan(env=state.env, changes=tuple(changes), lineage=state.lineage,
+                serial=state.serial, outputs=dict(outputs or {}), refresh_only=True)
 
 
 def _select(wanted: Graph, state: State, targets: list[str] | None) -> set[str] | None:

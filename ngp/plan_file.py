@@ -98,7 +98,8 @@ def save(plan: Plan, path: Path, digest: str) -> None:
     doc = {
         "format": FORMAT, "ngp_version": __version__, "env": plan.env,
         "lineage": plan.lineage, "serial": plan.serial, "settings_digest": digest,
-        "destroy": plan.destroy, "outputs": encode(plan.outputs),
+        "destroy": plan.destroy, "refresh_only": plan.refresh_only,
+        "outputs": encode(plan.outputs),
         "changes": [_encode_change(c) for c in plan.actionable],
     }
     path = Path(path)
@@ -130,6 +131,7 @@ class SavedPlan:
         self.plan = Plan(
             env=doc["env"], destroy=bool(doc["destroy"]), lineage=doc["lineage"],
             serial=int(doc["serial"]), outputs=decode(doc["outputs"]),
+            refresh_only=bool(doc.get("refresh_only", False)),
             changes=tuple(_decode_change(c) for c in doc["changes"]))
 
     def check_fresh(self, state: State, digest: str) -> None:

@@ -50,9 +50,15 @@ def _field_lines(change: Change, f: FieldChange) -> list[str]:
 
 def print_plan(console: Console, plan: Plan) -> None:
     if not plan.actionable:
-        console.print(f"[green]No changes.[/] Env {plan.env!r} matches its configuration.")
+        what = "'s state matches what AWS has" if plan.refresh_only \
+            else " matches its configuration"
+        console.print(f"[green]No changes.[/] Env {plan.env!r}{what}.")
         return
-    console.print(f"ngp will perform these actions on env [bold]{plan.env}[/]:\n")
+    if plan.refresh_only:
+        console.print(f"Refresh only: ngp will record in env [bold]{plan.env}[/]'s state what "
+                      "AWS has; nothing in AWS changes:\n")
+    else:
+        console.print(f"ngp will perform these actions on env [bold]{plan.env}[/]:\n")
     for change in plan.changes:
         if change.action == Action.NOOP:
             continue
@@ -66,6 +72,11 @@ def print_plan(console: Console, plan: Plan) -> None:
         for f in change.fields:
             for line in _field_lines(change, f):
                 console.print(line)
+    if plan.refresh_only:
+        changed = sum(c.action == Action.READ for c in plan.changes)
+        console.print(f"\n[bold]Plan:[/] {changed} to record, {len(plan.actionable) - changed} "
+                      "to forget from the state; nothing in AWS changes.")
+        return
     counts = plan.counts()
     console.print(f"\n[bold]Plan:[/] {counts['add']} to add, {counts['change']} to change, "
                   f"{counts['destroy']} to destroy.")

@@ -20,6 +20,7 @@ from ngp.engine.steps import run_step
 from ngp.errors import ApplyError, Interrupted, NgpError, Quit
 from ngp.graph import dependents
 from ngp.plan import Action, Plan
+from ngp.resources import get_kind
 
 PROGRESS_EVERY = 10.0  # seconds between "still creating" lines
 WAKE_EVERY = 0.25  # seconds: how soon the loop notices a Ctrl-C
@@ -166,6 +167,8 @@ def _done_label(op: Op) -> str | None:
     action = op.change.action
     if action == Action.REPLACE:
         return "replaced" if op.phase == "apply" else None
+    if action == Action.READ and not get_kind(op.change.kind).read_only:
+        return "recorded"  # --refresh-only: drift accepted into the state
     return {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted",
             Action.READ: "read", Action.FORGET: "forgotten"}[action]
 

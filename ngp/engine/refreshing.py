@@ -11,7 +11,7 @@ from ngp.aws import error_message
 from ngp.engine.run import Run
 from ngp.errors import NgpError, ResourceError
 from ngp.graph import Resource
-from ngp.plan import Plan, make_plan
+from ngp.plan import Plan, make_plan, make_refresh_plan
 from ngp.resources import get_kind
 from ngp.resources.base import ReadOnlyKind
 
@@ -67,8 +67,17 @@ def refresh(run: Run) -> dict[str, dict[str, Any] | None]:
     return observed
 
 
-def plan(run: Run, *, targets: list[str] | None = None, destroy: bool = False) -> Plan:
+def plan(run: Run, *, targets: list[str] | None = None, destroy: bool = False,
+         replace: list[str] | None = None, refresh_only: bool = False) -> Plan:
+    """The plan of the run: make AWS match the config (replace: rebuild these addresses
+    even if they match), or with refresh_only, make the state match AWS."""
     for warning in run.desired.warnings:
         run.reporter.warn(warning)
+    if refresh_only:
+        if targets or replace or destroy:
+            raise NgpError("--refresh-only cannot be used with --target, --replace or "
+                           "--destroy", hint="A refresh-only plan records every drifted "
+                           "object and changes nothing in AWS; drop the others.")
+        return make_refresh_plan(run.state, refresh(run), outputs=run.desired.outputs)
     return make_plan(run.desired.graph, run.state, refresh(run), targets=targets, destroy=destroy,
-                     outputs=run.desired.outputs)
+                     outputs=run.desired.outputs, replace=replace)

@@ -65,8 +65,15 @@ def _apply(run: Run, op: Op) -> None:
     kind = get_kind(change.kind)
     spec = _resolved_spec(run, change)
     deps, module = list(change.deps), change.module
+    if change.action == Action.READ and not kind.read_only:
+        # --refresh-only: the state takes what the plan saw in AWS; no AWS call.
+        rec = run.state.resources[address]
+        with run.saving() as state:
+            state.resources[address] = Recorded(rec.kind, rec.id, spec, {
+                **rec.outputs, **kind.outputs_of(change.before)}, rec.deps, rec.module)
+        return
     if change.action == Action.READ:
-        assert isinstance(kind, ReadOnlyKind)  # the planner reads only read-only kinds
+        assert isinstance(kind, ReadOnlyKind)
         live = change.before or kind.lookup(run.ctx, spec)
         if live is None:
             raise ResourceError(f"{change.kind} {spec} matches nothing", where=address)
@@ -125,7 +132,7 @@ def _delete(run: Run, op: Op) -> None:
     if rec is None:
         return
     kind = get_kind(rec.kind)
-    if kind.read_only:
+    if kind.read_only or op.change.action == Action.FORGET:  # leaves the state, not AWS
         with run.saving() as state:
             del state.resources[address]
         return
