@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import graphlib
 import json
 import re
 from typing import Any
@@ -10,10 +11,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ngp import diffs
 from ngp.engine import Op, Summary
 from ngp.errors import NgpError
-from ngp.graph import UNKNOWN, Graph, Ref, is_secret_ref
-from ngp.plan import Action, Change, FieldChange, Plan
+from ngp.graph import UNKNOWN, Graph, Ref, closure, is_secret_ref
+from ngp.plan import Action, Change, FieldChange, Plan, counts
 
 SYMBOLS = {
     Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"),
@@ -33,42 +35,119 @@ def show(value: Any) -> str:
 
 
 def _field_lines(change: Change, f: FieldChange) -> list[str]:
+    """A field's lines in the plan: `name = value` when one line shows it; a JSON document
+    or a text of several lines as its lines (a new one folded after its first lines, a
+    changed one as a line diff with the unchanged runs folded)."""
     note = "  [magenta]# forces replacement[/]" if f.forces_replacement else ""
+    old, new = diffs.as_lines(f.old), diffs.as_lines(f.new)
     if change.action == Action.CREATE:
-        if isinstance(f.new, list) and f.new and isinstance(f.new[0], dict):
-            return [f"      {f.name} = [{len(f.new)} items]"]
-        return [f"      {f.name} = {escape(show(f.new))}"]
+        items = diffs.records(f.new)
+        if items is not None:
+            return [f"      {f.name}: {len(items)} items", *_marked(diffs.fold(items))]
+        if new is None:
+            return [f"      {f.name} = {escape(show(f.new))}"]
+        return [f"      {f.name}:", *_marked(diffs.fold(new))]
+    if old is not None or new is not None:
+        if _opaque(f.old) or _opaque(f.new):  # hidden or not known yet: no lines to compare
+            return [f"      ~ {f.name} = {escape(_brief(f.old, old))} -> "
+                    f"{escape(_brief(f.new, new))}{note}"]
+        before = old if old is not None else [] if f.old is None else [show(f.old)]
+        after = new if new is not None else [] if f.new is None else [show(f.new)]
+        return [f"      ~ {f.name}:{note}", *_marked(diffs.line_diff(before, after))]
     if isinstance(f.old, list) and isinstance(f.new, list):
         old_keys = {show(x) for x in f.old}
         new_keys = {show(x) for x in f.new}
         lines = [f"      ~ {f.name}:{note}"]
-        lines += [f"          [red]- {escape(x)}[/]" for x in sorted(old_keys - new_keys)]
-        lines += [f"          [green]+ {escape(x)}[/]" for x in sorted(new_keys - old_keys)]
+        lines += [f"        [red]- {escape(x)}[/]" for x in sorted(old_keys - new_keys)]
+        lines += [f"        [green]+ {escape(x)}[/]" for x in sorted(new_keys - old_keys)]
         return lines
     return [f"      ~ {f.name} = {escape(show(f.old))} -> {escape(show(f.new))}{note}"]
+
+
+def _opaque(value: Any) -> bool:
+    return value is UNKNOWN or is_secret_ref(value) or isinstance(value, Ref)
+
+
+def _brief(value: Any, lines: list[str] | None) -> str:
+    return f"({len(lines)} lines)" if lines is not None else show(value)
+
+
+_MARKS = {" ": "  {}", "-": "[red]- {}[/]", "+": "[green]+ {}[/]", "…": "[dim]… {}[/]"}
+
+
+def _marked(lines: list[diffs.Line]) -> list[str]:
+    return ["        " + _MARKS[mark].format(escape(text)) for mark, text in lines]
+
+
+def by_module(plan: Plan) -> list[tuple[str, list[Change]]]:
+    """The plan's actionable changes by module, each in the plan's (dependency) order. A
+    module comes after the modules its resources refer to; modules that refer to each other
+    (network and openvpn) come together, and ties go in the order of their first change."""
+    module_of = {c.address: c.module or "other" for c in plan.changes}
+    groups: dict[str, list[Change]] = {}
+    for change in plan.actionable:
+        groups.setdefault(module_of[change.address], []).append(change)
+    needs: dict[str, set[str]] = {m: set() for m in module_of.values()}
+    for change in plan.changes:
+        needs[module_of[change.address]].update(module_of[d] for d in change.deps
+                                                if d in module_of)
+    first = {m: i for i, m in enumerate(dict.fromkeys(module_of.values()))}
+    return [(m, groups[m]) for m in _modules_in_order(needs, first) if m in groups]
+
+
+def _modules_in_order(needs: dict[str, set[str]], first: dict[str, int]) -> list[str]:
+    """Modules that reach each other are one group (a cycle); the groups in dependency
+    order, each ready one by its earliest module."""
+    reach = {m: closure({m}, needs) for m in needs}
+    group = {m: min((n for n in reach[m] if m in reach[n]), key=first.__getitem__)
+             for m in needs}
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for m in needs:  # a group needs what any of its members needs
+        sorter.add(group[m], *({group[n] for n in needs[m]} - {group[m]}))
+    sorter.prepare()
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=first.__getitem__)
+        for head in ready:
+            order += sorted((m for m in needs if group[m] == head), key=first.__getitem__)
+        sorter.done(*ready)
+    return order
+
+
+def _module_counts(changes: list[Change]) -> str:
+    numbers = counts(changes)
+    parts = [f"{numbers['add']} to add", f"{numbers['change']} to change",
+             f"{numbers['destroy']} to destroy",
+             f"{sum(c.action == Action.READ for c in changes)} to read",
+             f"{sum(c.action == Action.FORGET for c in changes)} to forget"]
+    return ", ".join(p for p in parts if not p.startswith("0 "))
 
 
 def print_plan(console: Console, plan: Plan) -> None:
     if not plan.actionable:
         console.print(f"[green]No changes.[/] Env {plan.env!r} matches its configuration.")
         return
-    console.print(f"ngp will perform these actions on env [bold]{plan.env}[/]:\n")
-    for change in plan.changes:
-        if change.action == Action.NOOP:
-            continue
-        symbol, colour = SYMBOLS[change.action]
-        ident = f" [dim]{change.id}[/]" if change.id else ""
-        why = f"  [dim]# {change.reason}[/]" if change.reason else ""
-        if change.action == Action.REPLACE and not change.reason:
-            why = "  [dim]# forces replacement[/]"
-        console.print(f"  [{colour}]{symbol:>3}[/] {escape(change.address)}  "
-                      f"[dim]({change.kind})[/]{ident}{why}")
-        for f in change.fields:
-            for line in _field_lines(change, f):
-                console.print(line)
-    counts = plan.counts()
-    console.print(f"\n[bold]Plan:[/] {counts['add']} to add, {counts['change']} to change, "
-                  f"{counts['destroy']} to destroy.")
+    console.print(f"ngp will perform these actions on env [bold]{plan.env}[/]:")
+    for module, changes in by_module(plan):
+        console.print(f"\n[bold]{escape(module)}[/]: {_module_counts(changes)}")
+        for change in changes:
+            _print_change(console, change)
+    numbers = plan.counts()
+    console.print(f"\n[bold]Plan:[/] {numbers['add']} to add, {numbers['change']} to change, "
+                  f"{numbers['destroy']} to destroy.")
+
+
+def _print_change(console: Console, change: Change) -> None:
+    symbol, colour = SYMBOLS[change.action]
+    ident = f" [dim]{change.id}[/]" if change.id else ""
+    why = f"  [dim]# {change.reason}[/]" if change.reason else ""
+    if change.action == Action.REPLACE and not change.reason:
+        why = "  [dim]# forces replacement[/]"
+    console.print(f"  [{colour}]{symbol:>3}[/] {escape(change.address)}  "
+                  f"[dim]({change.kind})[/]{ident}{why}")
+    for f in change.fields:
+        for line in _field_lines(change, f):
+            console.print(line)
 
 
 class LineReporter:
