@@ -1,4 +1,5 @@
-"""Every human-facing picture: plan, progress, summary, status, outputs, graph, stats."""
+"""Every human-facing text: plan, progress, summary, status, outputs, stats (the graph's
+pictures are in ngp/render_graph.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from rich.table import Table
 from ngp import diffs
 from ngp.engine import Op, Summary
 from ngp.errors import NgpError
-from ngp.graph import UNKNOWN, Graph, Ref, closure, is_secret_ref
+from ngp.graph import UNKNOWN, Ref, closure, is_secret_ref
 from ngp.plan import Action, Change, FieldChange, Plan, counts
 
 SYMBOLS = {
@@ -258,97 +259,3 @@ def print_stats(console: Console, calls: dict[str, int], seconds: float,
     for op, n in sorted(calls.items()):
         table.add_row(op, str(n))
     console.print(table)
-
-
-# Planned actions as colours (fill, stroke), in the graph pictures.
-ACTION_COLOURS = {"create": ("#d9f2d9", "#2e7d32"), "update": ("#fff3cd", "#b8860b"),
-                  "replace": ("#ffe0cc", "#d35400"), "delete": ("#f8d7da", "#c62828"),
-                  "read": ("#dbe9f6", "#1f5f99"), "no-op": ("#f4f4f4", "#777777")}
-
-
-def dot(graph: Graph, actions: dict[str, str] | None = None) -> str:
-    """Graphviz DOT, modules as clusters; with actions, each resource coloured by its plan."""
-    lines = ["digraph ngp {", "  rankdir=LR;",
-             "  node [shape=box, style=filled, fillcolor=white, fontname=Helvetica];"]
-    by_module: dict[str, list[str]] = {}
-    for address, res in graph.resources.items():
-        by_module.setdefault(res.module or "other", []).append(address)
-    for module, addresses in sorted(by_module.items()):
-        lines.append(f'  subgraph "cluster_{module}" {{ label="{module}";')
-        for a in sorted(addresses):
-            colour = ""
-            if actions and a in actions:
-                fill, stroke = ACTION_COLOURS[actions[a]]
-                colour = f', fillcolor="{fill}", color="{stroke}"'
-            lines.append(f'    "{a}" [label="{a}\\n{graph.resources[a].kind}"{colour}];')
-        lines.append("  }")
-    for address in graph.order():
-        lines += [f'  "{d}" -> "{address}";' for d in sorted(graph.resources[address].deps())]
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def mermaid(graph: Graph) -> str:
-    ids = {address: f"n{i}" for i, address in enumerate(graph.order())}
-    lines = ["flowchart LR"]
-    by_module: dict[str, list[str]] = {}
-    for address, res in graph.resources.items():
-        by_module.setdefault(res.module or "other", []).append(address)
-    for module, addresses in sorted(by_module.items()):
-        lines.append(f"  subgraph {module}")
-        lines += [f'    {ids[a]}["{a}<br/>{graph.resources[a].kind}"]' for a in sorted(addresses)]
-        lines.append("  end")
-    for address in graph.order():
-        lines += [f"  {ids[d]} --> {ids[address]}" for d in sorted(graph.resources[address].deps())]
-    return "\n".join(lines) + "\n"
-
-
-
-def svg(graph: Graph, actions: dict[str, str] | None = None) -> str:
-    """The graph as a standalone SVG, drawn by ngp (no Graphviz needed): one column per
-    depth (a resource right of everything it references), modules as coloured bands,
-    resources coloured by their planned action when given."""
-    from html import escape as esc
-
-    depth: dict[str, int] = {}
-    for address in graph.order():
-        depth[address] = 1 + max((depth[d] for d in graph.resources[address].deps()),
-                                 default=-1)
-    columns: dict[int, list[str]] = {}
-    for address in sorted(graph.resources, key=lambda a: (graph.resources[a].module, a)):
-        columns.setdefault(depth[address], []).append(address)
-    width, height, gap_x, gap_y = 250, 34, 70, 12
-    place = {a: (20 + c * (width + gap_x), 40 + r * (height + gap_y))
-             for c, items in columns.items() for r, a in enumerate(items)}
-    modules = sorted({graph.resources[a].module or "other" for a in graph.resources})
-    palette = ["#e8f0fe", "#fde7e9", "#e6f4ea", "#fef7e0", "#f3e8fd", "#e0f7fa", "#fbe9e7",
-               "#f1f8e9", "#ede7f6", "#fff8e1", "#e3f2fd", "#fce4ec"]
-    band = {m: palette[i % len(palette)] for i, m in enumerate(modules)}
-    total_w = 40 + len(columns) * (width + gap_x)
-    total_h = 80 + max(len(items) for items in columns.values()) * (height + gap_y)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
-           f'font-family="Helvetica, Arial, sans-serif" font-size="11">',
-           '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="8" refY="4" '
-           'orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#999"/></marker></defs>',
-           f'<text x="20" y="22" font-size="14" font-weight="bold">ngp: '
-           f'{len(graph.resources)} resources, {len(modules)} modules</text>']
-    for address, res in graph.resources.items():
-        x, y = place[address]
-        for dep in sorted(res.deps()):
-            dx, dy = place[dep]
-            out.append(f'<line x1="{dx + width}" y1="{dy + height / 2}" x2="{x}" '
-                       f'y2="{y + height / 2}" stroke="#bbb" marker-end="url(#arrow)"/>')
-    for address, res in graph.resources.items():
-        x, y = place[address]
-        module = res.module or "other"
-        fill, stroke = (ACTION_COLOURS[actions[address]] if actions and address in actions
-                        else (band[module], "#888"))
-        out.append(f'<g><title>{esc(address)} ({esc(res.kind)}, module {esc(module)})</title>'
-                   f'<rect x="{x}" y="{y}" width="{width}" height="{height}" rx="4" '
-                   f'fill="{fill}" stroke="{stroke}"/>'
-                   f'<rect x="{x}" y="{y}" width="6" height="{height}" fill="{band[module]}" '
-                   f'stroke="{stroke}"/>'
-                   f'<text x="{x + 12}" y="{y + 14}">{esc(address)}</text>'
-                   f'<text x="{x + 12}" y="{y + 27}" fill="#666">{esc(res.kind)}</text></g>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
