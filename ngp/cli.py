@@ -284,11 +284,13 @@ def graph(
         "--format", "-f", help="dot, mermaid, svg (drawn by ngp) or png (needs Graphviz).")
     ] = "dot",
     with_plan: Annotated[bool, typer.Option(
-        "--plan", help="Colour each resource by its planned action (reads AWS).")] = False,
+        "--plan", help="Mark each resource's planned action: its border's colour and dashes, "
+        "and the plan's symbol (reads AWS).")] = False,
     output: Annotated[str | None, typer.Option(
         "--output", "-o", help="Write to this file instead of standard output.")] = None,
 ) -> None:
-    """The env's dependency graph, modules as clusters; no AWS call unless --plan."""
+    """The env's dependency graph, modules as clusters of one colour each, with a legend; no
+    AWS call unless --plan."""
     env = _env(env)
     if fmt not in ("dot", "mermaid", "svg", "png"):
         raise NgpError(f"unknown format {fmt!r}", hint="Use dot, mermaid, svg or png.")
@@ -304,12 +306,14 @@ def graph(
                              lock=False) as run:
             actions = {c.address: str(c.action) for c in engine.plan(run).changes}
             desired = run.desired  # built with the zones the run chose
+    from ngp import render_graph
+
     if fmt == "mermaid":
-        data: bytes = render.mermaid(desired.graph).encode()
+        data: bytes = render_graph.mermaid(desired.graph, actions).encode()
     elif fmt == "svg":
-        data = render.svg(desired.graph, actions).encode()
+        data = render_graph.svg(desired.graph, actions).encode()
     else:
-        data = render.dot(desired.graph, actions).encode()
+        data = render_graph.dot(desired.graph, actions).encode()
         if fmt == "png":
             data = subprocess.run(["dot", "-Tpng"], input=data, capture_output=True,
                                   check=True, timeout=120).stdout

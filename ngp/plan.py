@@ -83,10 +83,7 @@ class Plan:
         return any(c.action in MUTATING for c in self.changes)
 
     def counts(self) -> dict[str, int]:
-        add = sum(c.action in (Action.CREATE, Action.REPLACE) for c in self.changes)
-        change = sum(c.action == Action.UPDATE for c in self.changes)
-        destroy = sum(c.action in (Action.DELETE, Action.REPLACE) for c in self.changes)
-        return {"add": add, "change": change, "destroy": destroy}
+        return counts(self.changes)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +100,14 @@ class Plan:
                 for c in self.changes if c.action != Action.NOOP
             ],
         }
+
+
+def counts(changes: tuple[Change, ...] | list[Change]) -> dict[str, int]:
+    """The summary line's numbers: a replacement is one to add and one to destroy."""
+    add = sum(c.action in (Action.CREATE, Action.REPLACE) for c in changes)
+    change = sum(c.action == Action.UPDATE for c in changes)
+    destroy = sum(c.action in (Action.DELETE, Action.REPLACE) for c in changes)
+    return {"add": add, "change": change, "destroy": destroy}
 
 
 def jsonable(value: Any) -> Any:

@@ -1,7 +1,9 @@
-"""Every human-facing picture: plan, progress, summary, status, outputs, graph, stats."""
+"""Every human-facing text: plan, progress, summary, status, outputs, stats (the graph's
+pictures are in ngp/render_graph.py)."""
 
 from __future__ import annotations
 
+import graphlib
 import json
 import re
 from typing import Any
@@ -10,10 +12,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ngp import diffs
 from ngp.engine import Op, Summary
 from ngp.errors import NgpError
-from ngp.graph import UNKNOWN, Graph, Ref, is_secret_ref
-from ngp.plan import Action, Change, FieldChange, Plan
+from ngp.graph import UNKNOWN, Ref, closure, is_secret_ref
+from ngp.plan import Action, Change, FieldChange, Plan, counts
 
 SYMBOLS = {
     Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"),
@@ -33,19 +36,92 @@ def show(value: Any) -> str:
 
 
 def _field_lines(change: Change, f: FieldChange) -> list[str]:
+    """A field's lines in the plan: `name = value` when one line shows it; a JSON document
+    or a text of several lines as its lines (a new one folded after its first lines, a
+    changed one as a line diff with the unchanged runs folded)."""
     note = "  [magenta]# forces replacement[/]" if f.forces_replacement else ""
+    old, new = diffs.as_lines(f.old), diffs.as_lines(f.new)
     if change.action == Action.CREATE:
-        if isinstance(f.new, list) and f.new and isinstance(f.new[0], dict):
-            return [f"      {f.name} = [{len(f.new)} items]"]
-        return [f"      {f.name} = {escape(show(f.new))}"]
+        items = diffs.records(f.new)
+        if items is not None:
+            return [f"      {f.name}: {len(items)} items", *_marked(diffs.fold(items))]
+        if new is None:
+            return [f"      {f.name} = {escape(show(f.new))}"]
+        return [f"      {f.name}:", *_marked(diffs.fold(new))]
+    if old is not None or new is not None:
+        if _opaque(f.old) or _opaque(f.new):  # hidden or not known yet: no lines to compare
+            return [f"      ~ {f.name} = {escape(_brief(f.old, old))} -> "
+                    f"{escape(_brief(f.new, new))}{note}"]
+        before = old if old is not None else [] if f.old is None else [show(f.old)]
+        after = new if new is not None else [] if f.new is None else [show(f.new)]
+        return [f"      ~ {f.name}:{note}", *_marked(diffs.line_diff(before, after))]
     if isinstance(f.old, list) and isinstance(f.new, list):
         old_keys = {show(x) for x in f.old}
         new_keys = {show(x) for x in f.new}
         lines = [f"      ~ {f.name}:{note}"]
-        lines += [f"          [red]- {escape(x)}[/]" for x in sorted(old_keys - new_keys)]
-        lines += [f"          [green]+ {escape(x)}[/]" for x in sorted(new_keys - old_keys)]
+        lines += [f"        [red]- {escape(x)}[/]" for x in sorted(old_keys - new_keys)]
+        lines += [f"        [green]+ {escape(x)}[/]" for x in sorted(new_keys - old_keys)]
         return lines
     return [f"      ~ {f.name} = {escape(show(f.old))} -> {escape(show(f.new))}{note}"]
+
+
+def _opaque(value: Any) -> bool:
+    return value is UNKNOWN or is_secret_ref(value) or isinstance(value, Ref)
+
+
+def _brief(value: Any, lines: list[str] | None) -> str:
+    return f"({len(lines)} lines)" if lines is not None else show(value)
+
+
+_MARKS = {" ": "  {}", "-": "[red]- {}[/]", "+": "[green]+ {}[/]", "…": "[dim]… {}[/]"}
+
+
+def _marked(lines: list[diffs.Line]) -> list[str]:
+    return ["        " + _MARKS[mark].format(escape(text)) for mark, text in lines]
+
+
+def by_module(plan: Plan) -> list[tuple[str, list[Change]]]:
+    """The plan's actionable changes by module, each in the plan's (dependency) order. A
+    module comes after the modules its resources refer to; modules that refer to each other
+    (network and openvpn) come together, and ties go in the order of their first change."""
+    module_of = {c.address: c.module or "other" for c in plan.changes}
+    groups: dict[str, list[Change]] = {}
+    for change in plan.actionable:
+        groups.setdefault(module_of[change.address], []).append(change)
+    needs: dict[str, set[str]] = {m: set() for m in module_of.values()}
+    for change in plan.changes:
+        needs[module_of[change.address]].update(module_of[d] for d in change.deps
+                                                if d in module_of)
+    first = {m: i for i, m in enumerate(dict.fromkeys(module_of.values()))}
+    return [(m, groups[m]) for m in _modules_in_order(needs, first) if m in groups]
+
+
+def _modules_in_order(needs: dict[str, set[str]], first: dict[str, int]) -> list[str]:
+    """Modules that reach each other are one group (a cycle); the groups in dependency
+    order, each ready one by its earliest module."""
+    reach = {m: closure({m}, needs) for m in needs}
+    group = {m: min((n for n in reach[m] if m in reach[n]), key=first.__getitem__)
+             for m in needs}
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for m in needs:  # a group needs what any of its members needs
+        sorter.add(group[m], *({group[n] for n in needs[m]} - {group[m]}))
+    sorter.prepare()
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=first.__getitem__)
+        for head in ready:
+            order += sorted((m for m in needs if group[m] == head), key=first.__getitem__)
+        sorter.done(*ready)
+    return order
+
+
+def _module_counts(changes: list[Change]) -> str:
+    numbers = counts(changes)
+    parts = [f"{numbers['add']} to add", f"{numbers['change']} to change",
+             f"{numbers['destroy']} to destroy",
+             f"{sum(c.action == Action.READ for c in changes)} to read",
+             f"{sum(c.action == Action.FORGET for c in changes)} to forget"]
+    return ", ".join(p for p in parts if not p.startswith("0 "))
 
 
 def print_plan(console: Console, plan: Plan) -> None:
@@ -56,30 +132,34 @@ def print_plan(console: Console, plan: Plan) -> None:
         return
     if plan.refresh_only:
         console.print(f"Refresh only: ngp will record in env [bold]{plan.env}[/]'s state what "
-                      "AWS has; nothing in AWS changes:\n")
+                      "AWS has; nothing in AWS changes:")
     else:
-        console.print(f"ngp will perform these actions on env [bold]{plan.env}[/]:\n")
-    for change in plan.changes:
-        if change.action == Action.NOOP:
-            continue
-        symbol, colour = SYMBOLS[change.action]
-        ident = f" [dim]{change.id}[/]" if change.id else ""
-        why = f"  [dim]# {change.reason}[/]" if change.reason else ""
-        if change.action == Action.REPLACE and not change.reason:
-            why = "  [dim]# forces replacement[/]"
-        console.print(f"  [{colour}]{symbol:>3}[/] {escape(change.address)}  "
-                      f"[dim]({change.kind})[/]{ident}{why}")
-        for f in change.fields:
-            for line in _field_lines(change, f):
-                console.print(line)
+        console.print(f"ngp will perform these actions on env [bold]{plan.env}[/]:")
+    for module, changes in by_module(plan):
+        console.print(f"\n[bold]{escape(module)}[/]: {_module_counts(changes)}")
+        for change in changes:
+            _print_change(console, change)
     if plan.refresh_only:
         changed = sum(c.action == Action.READ for c in plan.changes)
         console.print(f"\n[bold]Plan:[/] {changed} to record, {len(plan.actionable) - changed} "
                       "to forget from the state; nothing in AWS changes.")
         return
-    counts = plan.counts()
-    console.print(f"\n[bold]Plan:[/] {counts['add']} to add, {counts['change']} to change, "
-                  f"{counts['destroy']} to destroy.")
+    numbers = plan.counts()
+    console.print(f"\n[bold]Plan:[/] {numbers['add']} to add, {numbers['change']} to change, "
+                  f"{numbers['destroy']} to destroy.")
+
+
+def _print_change(console: Console, change: Change) -> None:
+    symbol, colour = SYMBOLS[change.action]
+    ident = f" [dim]{change.id}[/]" if change.id else ""
+    why = f"  [dim]# {change.reason}[/]" if change.reason else ""
+    if change.action == Action.REPLACE and not change.reason:
+        why = "  [dim]# forces replacement[/]"
+    console.print(f"  [{colour}]{symbol:>3}[/] {escape(change.address)}  "
+                  f"[dim]({change.kind})[/]{ident}{why}")
+    for f in change.fields:
+        for line in _field_lines(change, f):
+            console.print(line)
 
 
 class LineReporter:
@@ -190,97 +270,3 @@ def print_stats(console: Console, calls: dict[str, int], seconds: float,
     for op, n in sorted(calls.items()):
         table.add_row(op, str(n))
     console.print(table)
-
-
-# Planned actions as colours (fill, stroke), in the graph pictures.
-ACTION_COLOURS = {"create": ("#d9f2d9", "#2e7d32"), "update": ("#fff3cd", "#b8860b"),
-                  "replace": ("#ffe0cc", "#d35400"), "delete": ("#f8d7da", "#c62828"),
-                  "read": ("#dbe9f6", "#1f5f99"), "no-op": ("#f4f4f4", "#777777")}
-
-
-def dot(graph: Graph, actions: dict[str, str] | None = None) -> str:
-    """Graphviz DOT, modules as clusters; with actions, each resource coloured by its plan."""
-    lines = ["digraph ngp {", "  rankdir=LR;",
-             "  node [shape=box, style=filled, fillcolor=white, fontname=Helvetica];"]
-    by_module: dict[str, list[str]] = {}
-    for address, res in graph.resources.items():
-        by_module.setdefault(res.module or "other", []).append(address)
-    for module, addresses in sorted(by_module.items()):
-        lines.append(f'  subgraph "cluster_{module}" {{ label="{module}";')
-        for a in sorted(addresses):
-            colour = ""
-            if actions and a in actions:
-                fill, stroke = ACTION_COLOURS[actions[a]]
-                colour = f', fillcolor="{fill}", color="{stroke}"'
-            lines.append(f'    "{a}" [label="{a}\\n{graph.resources[a].kind}"{colour}];')
-        lines.append("  }")
-    for address in graph.order():
-        lines += [f'  "{d}" -> "{address}";' for d in sorted(graph.resources[address].deps())]
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def mermaid(graph: Graph) -> str:
-    ids = {address: f"n{i}" for i, address in enumerate(graph.order())}
-    lines = ["flowchart LR"]
-    by_module: dict[str, list[str]] = {}
-    for address, res in graph.resources.items():
-        by_module.setdefault(res.module or "other", []).append(address)
-    for module, addresses in sorted(by_module.items()):
-        lines.append(f"  subgraph {module}")
-        lines += [f'    {ids[a]}["{a}<br/>{graph.resources[a].kind}"]' for a in sorted(addresses)]
-        lines.append("  end")
-    for address in graph.order():
-        lines += [f"  {ids[d]} --> {ids[address]}" for d in sorted(graph.resources[address].deps())]
-    return "\n".join(lines) + "\n"
-
-
-
-def svg(graph: Graph, actions: dict[str, str] | None = None) -> str:
-    """The graph as a standalone SVG, drawn by ngp (no Graphviz needed): one column per
-    depth (a resource right of everything it references), modules as coloured bands,
-    resources coloured by their planned action when given."""
-    from html import escape as esc
-
-    depth: dict[str, int] = {}
-    for address in graph.order():
-        depth[address] = 1 + max((depth[d] for d in graph.resources[address].deps()),
-                                 default=-1)
-    columns: dict[int, list[str]] = {}
-    for address in sorted(graph.resources, key=lambda a: (graph.resources[a].module, a)):
-        columns.setdefault(depth[address], []).append(address)
-    width, height, gap_x, gap_y = 250, 34, 70, 12
-    place = {a: (20 + c * (width + gap_x), 40 + r * (height + gap_y))
-             for c, items in columns.items() for r, a in enumerate(items)}
-    modules = sorted({graph.resources[a].module or "other" for a in graph.resources})
-    palette = ["#e8f0fe", "#fde7e9", "#e6f4ea", "#fef7e0", "#f3e8fd", "#e0f7fa", "#fbe9e7",
-               "#f1f8e9", "#ede7f6", "#fff8e1", "#e3f2fd", "#fce4ec"]
-    band = {m: palette[i % len(palette)] for i, m in enumerate(modules)}
-    total_w = 40 + len(columns) * (width + gap_x)
-    total_h = 80 + max(len(items) for items in columns.values()) * (height + gap_y)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
-           f'font-family="Helvetica, Arial, sans-serif" font-size="11">',
-           '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="8" refY="4" '
-           'orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#999"/></marker></defs>',
-           f'<text x="20" y="22" font-size="14" font-weight="bold">ngp: '
-           f'{len(graph.resources)} resources, {len(modules)} modules</text>']
-    for address, res in graph.resources.items():
-        x, y = place[address]
-        for dep in sorted(res.deps()):
-            dx, dy = place[dep]
-            out.append(f'<line x1="{dx + width}" y1="{dy + height / 2}" x2="{x}" '
-                       f'y2="{y + height / 2}" stroke="#bbb" marker-end="url(#arrow)"/>')
-    for address, res in graph.resources.items():
-        x, y = place[address]
-        module = res.module or "other"
-        fill, stroke = (ACTION_COLOURS[actions[address]] if actions and address in actions
-                        else (band[module], "#888"))
-        out.append(f'<g><title>{esc(address)} ({esc(res.kind)}, module {esc(module)})</title>'
-                   f'<rect x="{x}" y="{y}" width="{width}" height="{height}" rx="4" '
-                   f'fill="{fill}" stroke="{stroke}"/>'
-                   f'<rect x="{x}" y="{y}" width="6" height="{height}" fill="{band[module]}" '
-                   f'stroke="{stroke}"/>'
-                   f'<text x="{x + 12}" y="{y + 14}">{esc(address)}</text>'
-                   f'<text x="{x + 12}" y="{y + 27}" fill="#666">{esc(res.kind)}</text></g>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"

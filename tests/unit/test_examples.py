@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 import yaml
 
-from ngp import cli, render
+from ngp import cli, render_graph
 from ngp.config import Project
 from ngp.engine import build_desired
 
@@ -75,10 +75,10 @@ def test_the_svg_names_every_resource_of_the_sandbox_env():
     settings = Project(REPO).load("sandbox", {})
     graph = build_desired(settings).graph
     actions = {address: "create" for address in graph.resources}
-    picture = ET.fromstring(render.svg(graph, actions))
+    picture = ET.fromstring(render_graph.svg(graph, actions))
     titles = [t.text.split(" (")[0] for t in picture.iter("{http://www.w3.org/2000/svg}title")]
     assert sorted(titles) == sorted(graph.resources)
-    fills = {r.get("fill") for r in picture.iter("{http://www.w3.org/2000/svg}rect")}
-    assert render.ACTION_COLOURS["create"][0] in fills
-    dot = render.dot(graph, actions)
+    strokes = {r.get("stroke") for r in picture.iter("{http://www.w3.org/2000/svg}rect")}
+    assert render_graph.ACTIONS["create"].colour in strokes
+    dot = render_graph.dot(graph, actions)
     assert all(f'"{address}"' in dot for address in graph.resources)
