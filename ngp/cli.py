@@ -255,7 +255,8 @@ def outputs(
     reveal: Annotated[bool, typer.Option(
         "--reveal", help="Fetch secret values (passwords, keys) from Secrets Manager.")] = False,
 ) -> None:
-    """The env's outputs (URLs, ids) from its state; secrets stay hidden unless --reveal."""
+    """The env's outputs (URLs, ids) from its state; secrets stay hidden unless --reveal
+    (one asked for by NAME without it is refused, exit 1)."""
     env = _env(env)
     project = _project()
     settings = project.load(env)
@@ -266,6 +267,9 @@ def outputs(
             raise NgpError(f"no output named {name!r}",
                            hint=f"Known: {', '.join(sorted(values)) or 'none yet (run ngp up)'}.")
         values = {name: values[name]}
+        if is_secret_ref(values[name]) and not reveal:
+            # A script asking for it by name must never capture a placeholder.
+            raise NgpError(f"{name} is a secret: pass --reveal to print it")
     if reveal and any(is_secret_ref(v) for v in values.values()):
         values = engine.reveal_outputs(engine.connect(project, settings, read_only=True), values)
     if as_json:

@@ -38,7 +38,8 @@ def init(
         "ngp@<40-hex commit>, or a .whl path.")] = None,
     sandbox: Annotated[bool, typer.Option(help="An env in the local sandbox.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Defaults for every answer not "
-                                                           "given.")] = False,
+                                                           "given (the account id has none: "
+                                                           "pass --account-ids).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
 ) -> None:
     """Write envs/<env>.toml from a few questions (what configure.sh asked), each checked as
@@ -67,7 +68,7 @@ def init(
     try:
         wizard.ask_all(answers, set(given), None if yes else (
             lambda question, default: typer.prompt(question, default=default,
-                                                   show_default=True)),
+                                                   show_default=bool(default))),
             lambda line: err.print(f"[yellow]{escape(line)}[/]"))
     except ValueError as exc:
         raise NgpError(str(exc), where="ngp init", hint="Fix the flag's value.") from None

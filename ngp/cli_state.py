@@ -67,7 +67,8 @@ def state_restore(
 
 @app.command("push")
 def state_push(env: Env = None, force: Force = False) -> None:
-    """Move state/<env>.json to the env's S3 state, keeping lineage and serial."""
+    """Move state/<env>.json to the env's S3 state, keeping lineage and serial (until it is
+    pushed, runs refuse an empty S3 state while state/<env>.json holds resources)."""
     env = pick_env(env)
     store = _s3_store(env)
     local = LocalStore(find_project().state_dir, env)

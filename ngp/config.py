@@ -5,9 +5,12 @@ Every problem becomes one ConfigError naming the file and the key, and what to d
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
+import typing
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -208,6 +211,55 @@ def _first_error(exc: ValidationError, prefix: tuple[str, ...]) -> tuple[str, st
     return key, f"{msg}{shown}; fix the value (README, Settings)"
 
 
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The settings model a field holds as a table ([state] in the core), if any."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _unknown_keys(table: dict[str, Any], model: type[BaseModel], section: str,
+                  also: Iterable[str] = ()) -> list[tuple[str, str, list[str]]]:
+    """Every key of the table (and its nested tables) that the model does not know: the
+    key, the section it is in ("" for the top level), and the keys known there."""
+    known = [*model.model_fields, *also]
+    found: list[tuple[str, str, list[str]]] = []
+    for key, value in table.items():
+        if key not in known:
+            found.append((key, section, known))
+            continue
+        field = model.model_fields.get(key)
+        nested = _nested_model(field.annotation) if field else None
+        if nested is not None and isinstance(value, dict):
+            found += _unknown_keys(value, nested, f"{section}.{key}" if section else key)
+    return found
+
+
+def _check_keys(raw: dict[str, Any], where: str) -> None:
+    """Unknown keys first, in every section, each with the nearest known one: a misspelt
+    required key would otherwise be reported only as missing."""
+    unknown = _unknown_keys(raw, CoreSettings, "", also=MODULES)
+    for name, mod in MODULES.items():
+        if isinstance(raw.get(name), dict):
+            unknown += _unknown_keys(raw[name], mod.settings_model, name)
+    if not unknown:
+        return
+
+    def place(section: str) -> str:
+        return f"in [{section}]" if section else "at the top level"
+
+    key, section, known = unknown[0]
+    near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    what = f"unknown key {key!r} {place(section)}; " + (
+        f"did you mean {near[0]!r}?" if near
+        else "remove it or check its spelling (README, Settings)")
+    if len(unknown) > 1:
+        what += " (also unknown: " + ", ".join(
+            f"{k!r} {place(s)}" for k, s, _ in unknown[1:]) + ")"
+    raise ConfigError(what, where=where)
+
+
 def load_settings(project: Project, env: str, environ: Any) -> Settings:
     check_env_name(env)
     path = project.env_file(env)
@@ -223,16 +275,12 @@ def load_settings(project: Project, env: str, environ: Any) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", where=where, hint="Fix the syntax.") from None
 
+    _check_keys(raw, where)
     core_raw = {k: v for k, v in raw.items() if k not in MODULES}
     try:
         core = CoreSettings.model_validate(core_raw)
     except ValidationError as exc:
         key, what = _first_error(exc, ())
-        if key.split(".")[0] not in CoreSettings.model_fields and key != "(top level)":
-            what = (
-                "unknown key: not a setting nor a module "
-                f"(modules: {', '.join(sorted(MODULES))}); remove it or check its spelling"
-            )
         raise ConfigError(what, where=f"{where}: {key}") from None
 
     for index, name in enumerate(core.modules):

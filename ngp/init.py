@@ -11,6 +11,7 @@ from typing import Any
 
 from ngp import config
 from ngp.config import NAME_PART, SANDBOX_ACCOUNT_ID
+from ngp.errors import NgpError
 from ngp.modules import MODULES
 from ngp.modules.dcos import MASTERS, PRIVATE_AGENTS, PUBLIC_AGENTS
 
@@ -25,7 +26,9 @@ SANDBOX_PACKAGE = "git+https://github.com/you/ngp@" + "0" * 40
 @dataclass
 class Answers:
     region: str = "us-east-1"
-    account_ids: str = "111111111111"
+    # No default: a made-up id written as if it were real would pass every check and only
+    # fail at the first AWS call (the sandbox's is filled in; --yes refuses without one).
+    account_ids: str = ""
     modules: str = DEFAULT_MODULES
     prefix: str = "ngp"
     suffix: str = ""
@@ -140,7 +143,9 @@ DCOS_ONLY = {"dcos_version", "masters", "private_agents", "public_agents"}
 def ask_all(answers: Answers, given: set[str], ask: Callable[[str, str], str] | None,
             say: Callable[[str], None]) -> Answers:
     """Fill in every answer not given: asked (and asked again with the reason while it is
-    wrong), or, with ask=None (--yes), the default, which is checked all the same."""
+    wrong, offering the same default), or, with ask=None (--yes), the default, which is
+    checked all the same. The account id has no default outside the sandbox: --yes without
+    it is refused."""
     for key, question, check in QUESTIONS:
         if key in DCOS_ONLY and "dcos" not in answers.modules.split(","):
             continue
@@ -152,10 +157,15 @@ def ask_all(answers: Answers, given: set[str], ask: Callable[[str, str], str] | 
         if key == "account_ids" and answers.sandbox:
             answers.account_ids = SANDBOX_ACCOUNT_ID
             continue
-        value = getattr(answers, key)
+        # The default offered stays the valid one: a rejected answer is never offered back
+        # (Enter would only submit it again).
+        default = getattr(answers, key)
+        if key == "account_ids" and ask is None and not default:
+            raise NgpError("the AWS account id has no default", where="ngp init --yes",
+                           hint="Pass --account-ids (the 12-digit ids the env may touch), "
+                           "or --sandbox.")
         while True:
-            if key not in given and ask is not None:
-                value = ask(question, value)
+            value = ask(question, default) if key not in given and ask is not None else default
             try:
                 setattr(answers, key, check(value.strip()))
                 break

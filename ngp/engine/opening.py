@@ -15,10 +15,10 @@ from ngp.config import MAX_PARALLELISM, SANDBOX_ACCOUNT_ID, Project, Settings
 from ngp.engine.run import Desired, Reporter, Run, Store, build_desired
 from ngp.engine.settling import settle_pending
 from ngp.engine.zones import choose_zones, instance_types
-from ngp.errors import NgpError
+from ngp.errors import NgpError, StateError
 from ngp.marathon.endpoints import Marathons
 from ngp.modules import MODULES
-from ngp.state import LocalStore, lock_waiting
+from ngp.state import LocalStore, State, lock_waiting
 from ngp.state_s3 import DynamoLock, S3Lock, S3Store
 
 SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -163,11 +163,31 @@ def with_parallelism(settings: Settings, parallelism: int | None) -> Settings:
         update={"parallelism": parallelism}))
 
 
-def _run(settings: Settings, desired: Desired, aws: Aws, store: Store, reporter: Reporter,
-         marathons: Marathons, lineage: str | None = None) -> Run:
+def check_not_stranded(store: Store, state: State, local: LocalStore) -> None:
+    """Refuse to run an env switched to the S3 backend while its S3 state is empty and
+    state/<env>.json still records resources: every command would read the empty one (a plan
+    to make everything again, a down that deletes nothing). A local file of the S3 state's
+    own lineage is a copy (`ngp state pull`), not stranded."""
+    if not isinstance(store, S3Store) or state.resources or state.pending:
+        return
+    try:
+        held = local.load() if local.exists() else None
+    except StateError:
+        return  # not a state we can read: not one we can say holds anything either
+    if held is None or not held.resources or held.lineage == state.lineage:
+        return
+    raise StateError(
+        f"state/{local.env}.json holds {len(held.resources)} resources, but the env's S3 "
+        f"state ({store.where}) is empty", hint=f"Run `ngp state push --env {local.env}` to "
+        f"move it there (or, if those resources are gone, delete state/{local.env}.json).")
+
+
+def _run(project: Project, settings: Settings, desired: Desired, aws: Aws, store: Store,
+         reporter: Reporter, marathons: Marathons, lineage: str | None = None) -> Run:
     """The run, its graph built with the zones chosen for it (its own read of the state).
     A state never saved takes the lineage given (a saved plan's, made before it existed)."""
     state = store.load()
+    check_not_stranded(store, state, LocalStore(project.state_dir, settings.env))
     if lineage and state.serial == 0 and not state.resources and not state.pending:
         state.lineage = lineage
     chosen = choose_zones(settings, aws, state, instance_types(desired.graph))
@@ -195,11 +215,12 @@ def open_run(
     store = store_for(project, settings, aws)
     try:
         if not lock:
-            yield _run(settings, desired, aws, store, reporter, marathons)
+            yield _run(project, settings, desired, aws, store, reporter, marathons)
             return
         with lock_waiting(lambda: store.lock(command, reporter.warn), lock_timeout,
                           reporter.note):
-            run = _run(settings, desired, aws, store, reporter, marathons, lineage)
+            run = _run(project, settings, desired, aws, store, reporter, marathons,
+                       lineage)
             settle_pending(run)
             yield run
     finally:

@@ -79,7 +79,8 @@ def test_bad_settings_are_one_line_and_reach_no_aws(home):
         proc = home.ngp(*command, "--env", env, timeout=20)
         assert proc.returncode == 1
         line = one_error_line(proc.stderr)
-        assert "envs/typo.toml: regoin: unknown key" in line
+        assert "envs/typo.toml: unknown key 'regoin' at the top level; did you mean " \
+            "'region'?" in line
 
 
 def test_account_not_allowed_is_refused(home):

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from ngp.init import DEFAULT_MODULES
+
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
 
@@ -41,6 +43,12 @@ def test_init_in_a_terminal_asks_again_with_the_reason_then_writes_a_working_env
         answer("AWS region", "")
         answer("Modules", "network,nope")
         screen_shows(session, "unknown module 'nope'")
+        # Asked again with the default it had, not the rejected answer.
+        again = f"Modules (comma-separated) [{DEFAULT_MODULES}]:"
+        deadline = time.monotonic() + 30
+        while (screen := tmux("capture-pane", "-p", "-J", "-t", session)).count(again) < 2:
+            assert time.monotonic() < deadline and "[network,nope]" not in screen, screen
+            time.sleep(0.1)
         tmux("send-keys", "-t", session, "C-u", "network,dcos", "Enter")
         answer("Name prefix", "")
         answer("Name suffix", "")
@@ -77,3 +85,15 @@ def test_init_with_flags_writes_a_file_that_loads_and_never_overwrites(home):
     bad = home.ngp("init", "--env", "bad", "--yes", "--region", "mars")
     assert bad.returncode == 1 and "region" in bad.stderr
     assert not (home.root / "envs" / "bad.toml").exists()
+
+
+def test_init_yes_refuses_without_an_account_id_and_writes_no_placeholder(home):
+    refused = home.ngp("init", "--env", "noacct", "--yes", "--admin-cidrs", "203.0.113.0/24")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.strip().count("\n") == 0, refused.stderr
+    assert "account id has no default" in refused.stderr and "--account-ids" in refused.stderr
+    assert not (home.root / "envs" / "noacct.toml").exists()
+    home.ngp("init", "--env", "noacct", "--yes", "--account-ids", "210987654321",
+             "--admin-cidrs", "203.0.113.0/24", check=True)
+    text = (home.root / "envs" / "noacct.toml").read_text()
+    assert 'allowed_account_ids = ["210987654321"]' in text

@@ -138,3 +138,17 @@ def test_bad_settings_through_the_cli_are_one_line_and_exit_1(home, bad):
     run = home.ngp("plan", "--env", name)
     assert run.returncode == 1
     assert one_error_line(run.stderr).startswith(f"error: envs/{name}.toml: ")
+
+
+def test_a_misspelt_required_key_is_named_as_a_typo_not_as_missing(home):
+    doc = json.loads(json.dumps(BASE))
+    doc["regoin"] = doc.pop("region")
+    doc["network"]["nat_gateway"] = "single"
+    name = "cli-typo"
+    (home.root / "envs" / f"{name}.toml").write_text(tomlkit.dumps(doc))
+    for command in (["plan"], ["validate"], ["up", "--yes"]):
+        run = home.ngp(*command, "--env", name)
+        assert run.returncode == 1 and run.stdout == ""
+        line = one_error_line(run.stderr)
+        assert line == (f"error: envs/{name}.toml: unknown key 'regoin' at the top level; "
+                        "did you mean 'region'? (also unknown: 'nat_gateway' in [network])"), line

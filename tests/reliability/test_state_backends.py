@@ -176,3 +176,26 @@ def test_a_missing_backend_is_one_line(home):
     run = home.ngp("plan", "--env", env)
     assert run.returncode == 1
     assert "ngp state bootstrap --env nobucket" in one_error_line(run.stderr)
+
+
+def test_switching_to_s3_with_a_local_state_refuses_until_it_is_pushed(home):
+    env = home.env("moved")
+    home.ngp("up", "--env", env, "--yes", check=True)
+    held = len(home.state(env)["resources"])
+    s3_env(home, env)  # the same env, its backend now S3, the bucket empty
+
+    for command in (["plan"], ["up", "--yes"], ["down", "--yes"]):
+        run = home.ngp(*command, "--env", env)
+        assert run.returncode == 1, (command, run.stdout)
+        line = one_error_line(run.stderr)
+        assert f"state/{env}.json holds {held} resources" in line, line
+        assert f"ngp state push --env {env}" in line, line
+    assert "Contents" not in home.client("s3").list_objects_v2(
+        Bucket=f"ngp-state-{env}", Prefix=f"ngp/{env}.json"), "nothing written to S3"
+
+    home.ngp("state", "push", "--env", env, check=True)
+    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+    home.ngp("down", "--env", env, "--yes", check=True)
+    # The S3 state now empty, the local file its old copy (same lineage): not stranded.
+    assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 2
+    assert all_ids(home.tagged(env)) == set()

@@ -58,8 +58,6 @@ def test_sandbox_env_turns_on_every_module():
 
 
 @pytest.mark.parametrize(("change", "key", "words"), [
-    (("region", 'regon = "x"\nregion'), "regon", "unknown key"),
-    (("cidr =", 'cidrr = "10.0.0.0/16"\ncidr ='), "network.cidrr", "unknown key"),
     (("name_suffix", 'parallelism = "ten"\nname_suffix'), "parallelism", "integer"),
     (('modules = ["network"]', 'modules = ["network", "netwrk"]'), "modules[1]",
      "unknown module 'netwrk'"),
@@ -90,6 +88,38 @@ def test_bad_settings_name_file_and_key(tmp_path, change, key, words):
     error = error_for(tmp_path, GOOD.replace(old, new, 1))
     assert error.where == f"envs/dev.toml: {key}", error.line()
     assert words in error.line()
+    assert "\n" not in error.line()
+
+
+@pytest.mark.parametrize(("change", "line"), [
+    # The case: the typo replaces a required key, reported as the typo, not missing.
+    (('region = "us-east-1"', 'regoin = "us-east-1"'),
+     "unknown key 'regoin' at the top level; did you mean 'region'?"),
+    (("region", 'regon = "x"\nregion'), "unknown key 'regon' at the top level; did you mean "
+     "'region'?"),
+    (("cidr =", 'cidrr = "10.0.0.0/16"\ncidr ='),
+     "unknown key 'cidrr' in [network]; did you mean 'cidr'?"),
+    # A module's table misspelt is a top-level key near the module's name.
+    (("[network]", "[netwrok]"), "unknown key 'netwrok' at the top level; did you mean "
+     "'network'?"),
+    (('admin_cidrs = ["203.0.113.0/24"]', 'admin_cidrs = ["203.0.113.0/24"]\n[state]\n'
+      'backend = "s3"\nbuckett = "ngp-state"'),
+     "unknown key 'buckett' in [state]; did you mean 'bucket'?"),
+    (('cidr = "10.0.0.0/16"', 'zzz = 1'),
+     "unknown key 'zzz' in [network]; remove it or check its spelling"),
+    # Several: the first, and the others named; before any other error (region missing).
+    (('region = "us-east-1"\nallowed_account_ids', 'regoin = "us-east-1"\nallowed_acount_ids'),
+     "unknown key 'regoin' at the top level; did you mean 'region'? (also unknown: "
+     "'allowed_acount_ids' at the top level)"),
+    (("[network]", "[dcos]\nmastres = 3\n[network]"),
+     "unknown key 'mastres' in [dcos]; did you mean 'masters'?"),
+])
+def test_unknown_keys_are_named_with_their_section_and_the_nearest_key(tmp_path, change, line):
+    old, new = change
+    assert old in GOOD
+    error = error_for(tmp_path, GOOD.replace(old, new, 1))
+    assert error.where == "envs/dev.toml"
+    assert error.line().startswith(f"envs/dev.toml: {line}"), error.line()
     assert "\n" not in error.line()
 
 
