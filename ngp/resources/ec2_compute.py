@@ -124,6 +124,7 @@ class KeyPair(Ec2Kind):
         "KeyNames"
     not_found = frozenset({"InvalidKeyPair.NotFound"})
     resource_type = "key-pair"
+    tag_key = "KeyPairId"  # CreateTags takes the key pair's id, not its name (the kind's id)
     fields = (Field("name", replaces=True), Field("public_key", replaces=True))
     outputs = ("id", "name", "fingerprint")
 
