@@ -98,7 +98,17 @@ class Plan:
 
 
 def jsonable(value: Any) -> Any:
-    return resolve(value, lambda ref: str(ref)) if value is not UNKNOWN else repr(UNKNOWN)
+    """A field's value for JSON: references as text, and a value not known before the apply
+    (also inside a list or dict: the ids of groups still to be made) as its repr."""
+    def known(value: Any) -> Any:
+        if value is UNKNOWN:
+            return repr(UNKNOWN)
+        if isinstance(value, dict):
+            return {k: known(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [known(v) for v in value]
+        return value
+    return known(resolve(value, lambda ref: str(ref)))
 
 
 def _diff(kind_name: str, want: dict[str, Any], have: dict[str, Any]) -> list[FieldChange]:

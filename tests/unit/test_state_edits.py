@@ -198,3 +198,12 @@ def test_a_mistyped_address_is_told_the_closest():
     known = ["network.vpc", "network.igw", "jenkins.master"]
     assert suggestion("network.vcp", known) == "Did you mean network.vpc? "
     assert suggestion("zzz", known) == ""
+
+
+def test_a_plan_in_json_says_unknown_values_inside_lists():
+    from ngp.graph import UNKNOWN, Ref
+    from ngp.plan import jsonable
+
+    assert jsonable([UNKNOWN, "sg-1"]) == [repr(UNKNOWN), "sg-1"]
+    assert jsonable({"ids": [Ref("n.sg")]}) == {"ids": [str(Ref("n.sg"))]}
+    assert jsonable(UNKNOWN) == repr(UNKNOWN)
