@@ -4,7 +4,9 @@ user runs them: real `ngp` processes against the sandbox, objects made by hand w
 from __future__ import annotations
 
 import json
+import threading
 
+from ngp.state import LocalStore
 from tests.homes import one_error_line
 
 
@@ -55,6 +57,24 @@ def test_import_a_vpc_made_by_hand_then_up_adds_only_tags(home):
         assert "network.vpc" in line and foreign_id in line and "ngp:env=prod" in line
         assert not (home.root / "state" / f"{env}.json").exists() or \
             "network.vpc" not in home.state(env)["resources"]
+
+        store, taken, release = LocalStore(home.root / "state", env), threading.Event(), \
+            threading.Event()
+
+        def hold() -> None:  # another run holds the env's lock
+            with store.lock("up", print):
+                taken.set()
+                release.wait(timeout=60)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        try:
+            assert taken.wait(timeout=10)
+            locked = home.ngp("import", "network.vpc", vpc, "--env", env)
+            assert "locked by `ngp up`" in one_error_line(locked.stderr)
+        finally:
+            release.set()
+            holder.join(timeout=10)
 
         done = home.ngp("import", "network.vpc", vpc, "--env", env, check=True)
         assert f"Imported ec2.vpc {vpc} at network.vpc" in done.stdout
