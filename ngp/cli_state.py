@@ -100,7 +100,7 @@ def state_pull(env: Env = None, force: Force = False) -> None:
 @app.command("list")
 def state_list(
     addresses: Annotated[list[str] | None, typer.Argument(
-        metavar="[ADDRESS]...", help="Only these addresses, or what is under them (a module, "
+        metavar="ADDRESS", help="Only these addresses, or what is under them (a module, "
         "a prefix such as network.subnet).", show_default=False)] = None,
     kind: Annotated[str | None, typer.Option("--kind", help="Only resources of this kind "
                                              "(ec2.vpc).", show_default=False)] = None,
@@ -125,7 +125,7 @@ def state_list(
 @app.command("rm")
 def state_rm(
     addresses: Annotated[list[str], typer.Argument(
-        metavar="ADDRESS...", help="Addresses, or modules or prefixes (all under them).")],
+        metavar="ADDRESS", help="Addresses, or modules or prefixes (all under them).")],
     env: Env = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Even if a resource that stays depends on one of them.")] = False,
