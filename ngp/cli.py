@@ -21,6 +21,7 @@ from ngp import cli_elk, cli_init, cli_sandbox, cli_snapshots, cli_state, engine
 from ngp.cli_common import Env, Json, LockTimeout, Parallelism, Yes, err, out, parse_duration, warn
 from ngp.cli_common import find_project as _project
 from ngp.cli_common import pick_env as _env  # the names the commands below use
+from ngp.cli_import import app as import_app
 from ngp.config import check_env_name
 from ngp.errors import NgpError, Quit
 from ngp.graph import is_secret_ref
@@ -52,6 +53,7 @@ def _options(version: Annotated[bool, typer.Option(
 
 app.add_typer(cli_snapshots.app)  # no name: `ngp snapshot`, `ngp restore`
 app.add_typer(cli_init.app)  # `ngp init`, `ngp modules`
+app.add_typer(import_app)  # `ngp import`
 app.add_typer(cli_state.app, name="state")
 app.add_typer(cli_elk.app, name="elk")
 app.add_typer(cli_sandbox.app, name="sandbox")

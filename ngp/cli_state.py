@@ -1,5 +1,6 @@
 """`ngp state ...`: the env's state, its backend, versions and lock. The rules (lineage,
-serial, --force) are in ngp/state_moves.py; these commands parse and render."""
+serial, --force, what rm and mv refuse) are in ngp/state_moves.py; these commands parse and
+render."""
 
 from __future__ import annotations
 
@@ -9,8 +10,18 @@ from typing import Annotated
 import typer
 
 from ngp import engine, state_moves
-from ngp.cli_common import Env, Json, find_project, out, pick_env, warn
+from ngp.cli_common import (
+    Env,
+    Json,
+    LockTimeout,
+    find_project,
+    out,
+    parse_duration,
+    pick_env,
+    warn,
+)
 from ngp.errors import NgpError
+from ngp.graph import matches
 from ngp.state import LocalStore
 from ngp.state_s3 import S3Store
 
@@ -88,14 +99,77 @@ def state_pull(env: Env = None, force: Force = False) -> None:
 
 
 @app.command("list")
-def state_list(env: Env = None) -> None:
+def state_list(
+    addresses: Annotated[list[str] | None, typer.Argument(
+        metavar="ADDRESS", help="Only these addresses, or what is under them (a module, "
+        "a prefix such as network.subnet).", show_default=False)] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="Only resources of this kind "
+                                             "(ec2.vpc).", show_default=False)] = None,
+    env: Env = None,
+) -> None:
     """The addresses in the env's state, with kind and id."""
     env = pick_env(env)
     state = _store(env).load()
+
+    def shown(address: str, of: str) -> bool:
+        return (not addresses or any(matches(address, a) for a in addresses)) and \
+            (kind is None or of == kind)
+
     for address, rec in sorted(state.resources.items()):
-        print(f"{address}\t{rec.kind}\t{rec.id}")
+        if shown(address, rec.kind):
+            print(f"{address}\t{rec.kind}\t{rec.id}")
     for address, pending in sorted(state.pending.items()):
-        print(f"{address}\t{pending.kind}\tpending {pending.op}")
+        if shown(address, pending.kind):
+            print(f"{address}\t{pending.kind}\tpending {pending.op}")
+
+
+@app.command("rm")
+def state_rm(
+    addresses: Annotated[list[str], typer.Argument(
+        metavar="ADDRESS", help="Addresses, or modules or prefixes (all under them).")],
+    env: Env = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Even if a resource that stays depends on one of them.")] = False,
+    lock_timeout: LockTimeout = "0",
+) -> None:
+    """Forget resources: the objects stay in AWS, and ngp no longer manages them (the next
+    `up` makes a new one for each address the env still wants)."""
+    env = pick_env(env)
+    store = _store(env)
+    wanted = engine.build_desired(find_project().load(env)).graph.resources
+    gone = state_moves.edit(
+        store, "state rm", lambda s: state_moves.remove(s, addresses, force=force,
+                                                        where=store.where),
+        lock_timeout=parse_duration(lock_timeout), warn=warn)
+    for address in gone:
+        out.print(f"Removed {address} from the state of env {env!r}; the object is left in AWS.")
+    again = [a for a in gone if a in wanted]
+    if again:
+        warn(f"the env still wants {', '.join(again)}: the next `ngp up` would create "
+             f"{'a new one' if len(again) == 1 else 'new ones'} (`ngp import` adopts an "
+             "object instead)")
+
+
+@app.command("mv")
+def state_mv(
+    source: Annotated[str, typer.Argument(help="The address (or module, or prefix) to move.")],
+    target: Annotated[str, typer.Argument(help="Its new address (or module, or prefix).")],
+    env: Env = None,
+    lock_timeout: LockTimeout = "0",
+) -> None:
+    """Rename an address in the state (after a module or resource was renamed); the object
+    in AWS is not touched. The new address must be free, and of the same kind if the env's
+    graph has it."""
+    env = pick_env(env)
+    store = _store(env)
+    graph = engine.build_desired(find_project().load(env)).graph
+    kinds = {a: (r.kind, r.module) for a, r in graph.resources.items()}
+    moves = state_moves.edit(
+        store, "state mv", lambda s: state_moves.rename(s, source, target, kinds,
+                                                        where=store.where),
+        lock_timeout=parse_duration(lock_timeout), warn=warn)
+    for old, new in moves:
+        out.print(f"Moved {old} to {new} in the state of env {env!r}.")
 
 
 @app.command("show")

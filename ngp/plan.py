@@ -13,6 +13,7 @@ from typing import Any
 from ngp.errors import NgpError
 from ngp.graph import UNKNOWN, Graph, Ref, closure, dependents, matches, resolve, stable_order
 from ngp.resources import get_kind
+from ngp.resources.base import NGP_TAGS, TAG_ADDRESS, TAG_ENV, TAG_LINEAGE
 from ngp.state import State
 
 
@@ -111,7 +112,17 @@ def counts(changes: tuple[Change, ...] | list[Change]) -> dict[str, int]:
 
 
 def jsonable(value: Any) -> Any:
-    return resolve(value, lambda ref: str(ref)) if value is not UNKNOWN else repr(UNKNOWN)
+    """A field's value for JSON: references as text, and a value not known before the apply
+    (also inside a list or dict: the ids of groups still to be made) as its repr."""
+    def known(value: Any) -> Any:
+        if value is UNKNOWN:
+            return repr(UNKNOWN)
+        if isinstance(value, dict):
+            return {k: known(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [known(v) for v in value]
+        return value
+    return known(resolve(value, lambda ref: str(ref)))
 
 
 def _diff(kind_name: str, want: dict[str, Any], have: dict[str, Any]) -> list[FieldChange]:
@@ -190,9 +201,14 @@ def make_plan(
         # Fields the read cannot see cheaply are taken as last applied.
         visible = {k: live[k] for k in spec if live and k in live}
         before = kind.canonical({**rec.spec, **visible})
-        fields = _diff(res.kind, spec, {k: before.get(k) for k in set(spec) | set(rec.spec)})
+        want = spec
+        if NGP_TAGS in rec.spec:  # imported: ngp's tags are still to be written
+            want = {**spec, NGP_TAGS: {TAG_ENV: state.env, TAG_ADDRESS: address,
+                                       TAG_LINEAGE: state.lineage}}
+        fields = _diff(res.kind, want, {k: before.get(k) for k in set(want) | set(rec.spec)})
         drifted = any(rec.spec.get(f.name) != before.get(f.name) for f in fields)
-        reason = "changed outside ngp" if drifted else ""
+        reason = "changed outside ngp" if drifted else \
+            "imported: ngp adds its tags" if NGP_TAGS in rec.spec else ""
         if not fields and address not in forced:
             known[address] = {**rec.outputs, **(kind.outputs_of(live) if live else {})}
             changes.append(Change(action=Action.NOOP, **common))

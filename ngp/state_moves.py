@@ -1,22 +1,31 @@
-"""Moving a state between stores and versions: `ngp state push`, `pull`, `restore`, `unlock`.
+"""Moving a state between stores and versions (`ngp state push`, `pull`, `restore`,
+`unlock`), and addresses within it (`ngp state rm`, `mv`).
 
 The rules, in one place: a state keeps its lineage and serial when it moves; a move never
 replaces a state of another lineage or a newer one, and a restore never brings back another
 lineage's version, unless forced; a restored version is written as the next serial, so every
 run that read the current one sees that it moved on. A lock a live run holds is broken only
 when forced. Each refusal is a StateError or LockError naming the store it concerns.
+
+An edit of the addresses (rm, mv) is made under the env's lock and saved as the next serial,
+keeping the lineage; it never calls AWS. rm forgets objects (they stay in AWS) and refuses
+to forget one that a resource staying in the state depends on, unless forced; mv renames,
+never onto an address the state holds, nor onto one the graph wants as another kind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from ngp.errors import LockError, StateError
-from ngp.state import State, describe_holder
+from ngp.graph import matches
+from ngp.state import State, describe_holder, lock_waiting
 from ngp.state_s3 import S3Store
 
 Warn = Callable[[str], None]
+T = TypeVar("T")
 
 
 class Movable(Protocol):
@@ -32,6 +41,17 @@ class Movable(Protocol):
 class Lockable(Protocol):
     def holder(self) -> tuple[dict[str, Any] | None, bool]: ...
     def unlock(self) -> dict[str, Any] | None: ...
+
+
+class Editable(Protocol):
+    """What an edit of the addresses needs of a store (LocalStore and S3Store both are one)."""
+
+    where: str
+
+    def exists(self) -> bool: ...
+    def load(self) -> State: ...
+    def save(self, state: State) -> None: ...
+    def lock(self, command: str, warn: Warn) -> Any: ...
 
 
 def versioned(store: object, env: str) -> S3Store:
@@ -102,3 +122,94 @@ def break_lock(store: Lockable, env: str, *, force: bool) -> str | None:
                         hint="Let it finish or stop it; --force breaks the lock anyway.")
     store.unlock()
     return describe_holder(note)
+
+
+def edit(store: Editable, command: str, change: Callable[[State], T], *, lock_timeout: float,
+         warn: Warn) -> T:
+    """Apply change to the env's state under its lock and save it as the next serial."""
+    with lock_waiting(lambda: store.lock(command, warn), lock_timeout, warn):
+        state = store.load()
+        if not store.exists():
+            raise StateError("the env has no state yet", where=store.where,
+                             hint="`ngp up` makes it.")
+        result = change(state)
+        store.save(state)
+    return result
+
+
+def _matching(state: State, pattern: str) -> list[str]:
+    return sorted(a for a in state.resources if matches(a, pattern))
+
+
+def _not_pending(state: State, addresses: list[str], where: str) -> None:
+    for address in addresses:
+        if address in state.pending:
+            raise StateError(f"{address} has an interrupted {state.pending[address].op}",
+                             where=where, hint="Run `ngp up` (or `ngp plan`) first: it settles "
+                             "what the interrupted run left.")
+
+
+def remove(state: State, patterns: list[str], *, force: bool, where: str) -> list[str]:
+    """Forget the addresses (each an address, or a module or prefix, as --target takes);
+    the objects stay in AWS. Refused, unless force, while a resource that stays in the state
+    depends on one of them (ngp would no longer order its deletion after theirs)."""
+    hits: set[str] = set()
+    for pattern in patterns:
+        found = _matching(state, pattern)
+        if not found:
+            raise StateError(f"{pattern!r} matches nothing in the state", where=where,
+                             hint="See `ngp state list`.")
+        hits.update(found)
+    gone = sorted(hits)
+    _not_pending(state, gone, where)
+    users = sorted((a, d) for a, r in state.resources.items() if a not in hits
+                   for d in r.deps if d in hits)
+    if users and not force:
+        user, used = users[0]
+        more = f" (and {len(users) - 1} more)" if len(users) > 1 else ""
+        raise StateError(f"{user} depends on {used}{more} and stays in the state", where=where,
+                         hint=f"Remove {user} too, or pass --force (its deletion is then no "
+                         f"longer ordered after {used}'s).")
+    for address in gone:
+        del state.resources[address]
+    return gone
+
+
+def rename(state: State, source: str, target: str, kinds: Mapping[str, tuple[str, str]], *,
+           where: str) -> list[tuple[str, str]]:
+    """Rename source to target: one address, or every address under a module or prefix
+    (`network` to `net`: `network.vpc` to `net.vpc`). kinds: the graph's (kind, module) by
+    address. Refused when a new address is in the state already, or the graph wants it as
+    another kind. What depends on a moved address is pointed at its new one."""
+    if source in state.resources:
+        moves = [(source, target)]
+    else:
+        moves = [(a, target + a[len(source):]) for a in _matching(state, source)]
+    if not moves:
+        raise StateError(f"{source!r} matches nothing in the state", where=where,
+                         hint="See `ngp state list`.")
+    _not_pending(state, [a for a, _ in moves], where)
+    moving = {a for a, _ in moves}
+    for old, new in moves:
+        if new == old:
+            raise StateError(f"{old} is already at {new}", where=where)
+        if (new in state.resources and new not in moving) or new in state.pending:
+            raise StateError(f"{new} is in the state already", where=where,
+                             hint=f"`ngp state rm {new}` forgets it first (the object stays).")
+        rec = state.resources[old]
+        if new in kinds and kinds[new][0] != rec.kind:
+            raise StateError(f"{new} is a {kinds[new][0]} in the env's graph; {old} is a "
+                             f"{rec.kind}", where=where,
+                             hint="Move it to an address of its own kind.")
+    renamed = dict(moves)
+    records = {old: state.resources.pop(old) for old, _ in moves}
+    for old, new in moves:
+        rec = records[old]
+        module = kinds[new][1] if new in kinds else \
+            target if source == rec.module else rec.module
+        state.resources[new] = dataclasses.replace(rec, module=module)
+    for address, rec in state.resources.items():
+        if any(d in renamed for d in rec.deps):
+            state.resources[address] = dataclasses.replace(
+                rec, deps=[renamed.get(d, d) for d in rec.deps])
+    return moves

@@ -11,6 +11,8 @@ one `ngp up` passes through them (README: Architecture):
 - schedule: the plan as a graph of steps, longest chains first
 - applying: the loop that runs the steps (steps: one step), and Ctrl-C
 - outputs: the env's outputs, status and URL probes
+
+and importing: `ngp import`, which adopts an object made by hand under the run's lock.
 """
 
 from ngp.engine.applying import apply, check

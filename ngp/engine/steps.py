@@ -14,7 +14,7 @@ from ngp.errors import NgpError, NotOwnedError, ResourceError
 from ngp.graph import Ref, resolve
 from ngp.plan import Action, Change
 from ngp.resources import get_kind
-from ngp.resources.base import ReadOnlyKind
+from ngp.resources.base import NGP_TAGS, Importable, ReadOnlyKind
 from ngp.state import Pending, Recorded, now
 
 
@@ -83,7 +83,13 @@ def _apply(run: Run, op: Op) -> None:
         return
     if change.action == Action.UPDATE:
         rec = run.state.resources[address]
-        outputs = kind.update(run.ctx, rec.id, change.before, spec)
+        before = {k: v for k, v in change.before.items() if k != NGP_TAGS}
+        outputs = {}
+        if any(f.name != NGP_TAGS for f in change.fields):
+            outputs = kind.update(run.ctx, rec.id, before, spec)
+        if any(f.name == NGP_TAGS for f in change.fields):  # an imported object's first up
+            assert isinstance(kind, Importable)  # only importable kinds are imported
+            kind.tag(run.ctx, rec.id, run.ctx.tags(address))
         with run.saving() as state:
             state.resources[address] = Recorded(change.kind, rec.id, spec,
                                                 {**rec.outputs, **outputs}, deps, module)

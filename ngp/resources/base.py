@@ -22,6 +22,9 @@ from ngp.errors import NotOwnedError, UnknownKindError
 TAG_ENV = "ngp:env"
 TAG_ADDRESS = "ngp:address"
 TAG_LINEAGE = "ngp:lineage"
+# A recorded spec's key for the ngp tags an imported object had (`ngp import` writes nothing
+# to AWS): the planner then plans an update that writes them (Importable.tag).
+NGP_TAGS = "ngp:tags"
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ class Kind(ABC):
     - delete(ctx, id): already gone is success.
 
     Optional capabilities are their own classes: ReadOnlyKind (looked up, never made) and
-    Health (a live health for `ngp status`).
+    Health (a live health for `ngp status`) and Importable (`ngp import`).
     """
 
     name: ClassVar[str]
@@ -188,6 +191,19 @@ class Health(ABC):
 
     @abstractmethod
     def health(self, ctx: Context, id: str) -> str | None: ...
+
+
+class Importable(ABC):
+    """Capability: an object made by hand can be adopted with `ngp import` (its tags are read
+    to check whose it is, and ngp's are written by the next `up`)."""
+
+    @abstractmethod
+    def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
+        """The object's tags, or None if it is gone."""
+
+    @abstractmethod
+    def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
+        """Add (or overwrite) these tags, leaving the others."""
 
 
 class ReadOnlyKind(Kind):

@@ -21,6 +21,7 @@ from ngp.resources.base import (
     TAG_ENV,
     Context,
     Field,
+    Importable,
     Kind,
     ReadOnlyKind,
     kind,
@@ -45,7 +46,7 @@ def tag_pattern(value: str) -> str:
     return value.replace("[", "?").replace("]", "?")
 
 
-class Ec2Kind(Kind):
+class Ec2Kind(Importable, Kind):
     """An EC2 object found by describe calls; subclasses give the call's shape as data."""
 
     service = "ec2"
@@ -56,6 +57,7 @@ class Ec2Kind(Kind):
     filters_param: ClassVar[str] = "Filters"
     not_found: ClassVar[frozenset[str]]  # error codes that mean "no such id"
     resource_type: ClassVar[str] = ""  # for TagSpecifications
+    tag_key: ClassVar[str] = ""  # the item's id CreateTags takes, if not id_key (key pairs)
 
     def live(self, item: dict[str, Any]) -> dict[str, Any] | None:
         """The item in spec terms, or None when its state means it is gone."""
@@ -97,6 +99,28 @@ class Ec2Kind(Kind):
             if live is not None:
                 found[id] = live
         return found
+
+    def _item(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        try:
+            items = self._describe(ctx, **{self.ids_param: [id]})
+        except ClientError as exc:
+            if error_code(exc) in self.not_found:
+                return None
+            raise
+        return next((i for i in items if i[self.id_key] == id), None)
+
+    def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
+        item = self._item(ctx, id)
+        return None if item is None else tags_of(item)
+
+    def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
+        resource = id
+        if self.tag_key:
+            item = self._item(ctx, id)
+            resource = item[self.tag_key] if item else id
+        ec2 = ctx.aws.client("ec2")
+        eventually(lambda: ec2.create_tags(
+            Resources=[resource], Tags=[{"Key": k, "Value": v} for k, v in tags.items()]))
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         filters = [{"Name": f"tag:{TAG_ENV}", "Values": [ctx.env]},

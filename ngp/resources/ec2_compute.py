@@ -124,6 +124,7 @@ class KeyPair(Ec2Kind):
         "KeyNames"
     not_found = frozenset({"InvalidKeyPair.NotFound"})
     resource_type = "key-pair"
+    tag_key = "KeyPairId"  # CreateTags takes the key pair's id, not its name (the kind's id)
     fields = (Field("name", replaces=True), Field("public_key", replaces=True))
     outputs = ("id", "name", "fingerprint")
 
@@ -398,8 +399,8 @@ class LaunchTemplate(Ec2Kind):
 
     name = "ec2.launch_template"
     created_whole = True
-    actions = ("ec2:DescribeLaunchTemplates", "ec2:CreateLaunchTemplate", "ec2:CreateTags",
-               "ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate",
+    actions = ("ec2:DescribeLaunchTemplates", "ec2:DescribeTags", "ec2:CreateLaunchTemplate",
+               "ec2:CreateTags", "ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate",
                "ec2:DeleteLaunchTemplate", "iam:PassRole")
     describe, items_key = "describe_launch_templates", "LaunchTemplates"
     id_key, ids_param = "LaunchTemplateId", "LaunchTemplateIds"
@@ -416,6 +417,14 @@ class LaunchTemplate(Ec2Kind):
     def live(self, item: dict[str, Any]) -> dict[str, Any]:
         return {"id": item["LaunchTemplateId"], "name": item["LaunchTemplateName"],
                 "latest_version": item["LatestVersionNumber"], "status": "available"}
+
+    def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
+        # DescribeTags, not the template's own Tags: moto's describe keeps those from creation.
+        if self._item(ctx, id) is None:
+            return None
+        pages = ctx.aws.client("ec2").get_paginator("describe_tags").paginate(
+            Filters=[{"Name": "resource-id", "Values": [id]}])
+        return {t["Key"]: t["Value"] for page in pages for t in page["Tags"]}
 
     def data(self, ctx: Context, spec: dict[str, Any]) -> dict[str, Any]:
         # Machines a group launches are the group's, not resources of the state: they carry
