@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from rich.console import Console
@@ -121,7 +120,8 @@ def print_outputs(console: Console, outputs: dict[str, Any]) -> None:
 
 def print_status(console: Console, rows: list[dict[str, Any]], env: str,
                  urls: dict[str, str] | None = None) -> None:
-    """One table per module, then whether the env's URLs answer."""
+    """One table per module, a line naming what is not healthy, then whether the env's URLs
+    answer."""
     if not rows:
         console.print(f"Env {env!r} has no resources.")
         return
@@ -129,28 +129,26 @@ def print_status(console: Console, rows: list[dict[str, Any]], env: str,
     for row in rows:
         by_module.setdefault(row.get("module") or "other", []).append(row)
     for module, members in by_module.items():
-        unhealthy = sum(1 for r in members if _bad(r["status"]))
+        unhealthy = sum(1 for r in members if not r["healthy"])
         table = Table(title=f"{module}: {len(members)} resources"
                       + (f", [red]{unhealthy} not healthy[/]" if unhealthy else ""),
                       title_justify="left", header_style="bold")
         for column in ("address", "kind", "id", "status"):
             table.add_column(column)
         for row in members:
-            colour = "red" if _bad(row["status"]) else "green"
+            colour = "green" if row["healthy"] else "red"
             table.add_row(escape(row["address"]), row["kind"], row["id"] or "-",
                           f"[{colour}]{escape(row['status'])}[/]")
         console.print(table)
+    bad = [r["address"] for r in rows if not r["healthy"]]
+    if bad:
+        console.print(f"[red]{len(bad)} of {len(rows)} resources not healthy:[/] "
+                      + escape(", ".join(bad)))
+    else:
+        console.print(f"[green]All {len(rows)} resources healthy.[/]")
     for name, answer in (urls or {}).items():
         colour = "green" if answer.startswith("answers") else "red"
         console.print(f"{name}: [{colour}]{escape(answer)}[/]")
-
-
-def _bad(status: str) -> bool:
-    """missing, pending, stopped, or fewer tasks (or instances) running than wanted."""
-    if status.startswith(("missing", "pending", "stopped", "terminated", "processing")):
-        return True
-    counts = re.match(r"(\d+)/(\d+)", status)
-    return bool(counts and counts.group(1) != counts.group(2))
 
 
 def rules_table(console: Console, rules: list[dict[str, str]]) -> None:
