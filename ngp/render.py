@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -13,6 +13,9 @@ from ngp.engine import Op, Summary
 from ngp.errors import NgpError
 from ngp.graph import UNKNOWN, Graph, Ref, is_secret_ref
 from ngp.plan import Action, Change, FieldChange, Plan
+
+if TYPE_CHECKING:
+    from ngp.lambdas.marathon_snapshot import RestorePlan
 
 SYMBOLS = {
     Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"),
@@ -149,6 +152,31 @@ def print_status(console: Console, rows: list[dict[str, Any]], env: str,
     for name, answer in (urls or {}).items():
         colour = "green" if answer.startswith("answers") else "red"
         console.print(f"{name}: [{colour}]{escape(answer)}[/]")
+
+
+def print_restore_plan(console: Console, plan: RestorePlan, env: str) -> None:
+    """`ngp restore`: the snapshot, then each app it would create or change (with the fields
+    that differ), and what it leaves alone."""
+    taken = f" (taken {plan.taken_at})" if plan.taken_at else ""
+    if not plan.to_put:
+        n = len(plan.same)
+        console.print(f"[green]No changes.[/] Marathon matches snapshot "
+                      f"{escape(plan.snapshot)}{escape(taken)} for env {env!r}: "
+                      f"{n} app{'s' * (n != 1)} the same.")
+    else:
+        console.print(f"Restore of env [bold]{env}[/] from snapshot "
+                      f"{escape(plan.snapshot)}{escape(taken)}:\n")
+        for id in plan.create:
+            console.print(f"  [green]  +[/] {escape(id)}  [dim]# gone from Marathon[/]")
+        for id, fields in plan.change.items():
+            console.print(f"  [yellow]  ~[/] {escape(id)}  [dim]# differs in:[/] "
+                          + escape(", ".join(fields)))
+        console.print(f"\n[bold]Restore:[/] {len(plan.create)} to create, "
+                      f"{len(plan.change)} to change, {len(plan.same)} the same (left alone).")
+    for label, ids in (("Left to their own envs", plan.other_envs_apps),
+                       ("Not in the snapshot (left alone)", plan.not_in_snapshot)):
+        if ids:
+            console.print(f"{label}: " + escape(", ".join(ids)))
 
 
 def rules_table(console: Console, rules: list[dict[str, str]]) -> None:
