@@ -231,8 +231,12 @@ def status(
     probe: Annotated[bool, typer.Option(
         "--probe/--no-probe", help="Ask whether the env's URLs answer (a few seconds).")
     ] = True,
+    detailed_exitcode: Annotated[bool, typer.Option(
+        "--detailed-exitcode", help="Exit 0 when every resource is healthy, 2 when one is "
+        "not, 1 on error (without it, 0 whenever the status was read).")] = False,
 ) -> None:
-    """Every resource of the env with its id and live health, by module; and whether the
+    """Every resource of the env with its id and live health judged against its spec (a
+    group's instances in service against its desired capacity), by module; and whether the
     env's URLs (DC/OS, VPN, Dashboards, ...) answer."""
     env = _env(env)
     t0 = time.monotonic()
@@ -247,6 +251,8 @@ def status(
         if stats:
             render.print_stats(err if as_json else out, dict(run.aws.calls),
                                time.monotonic() - t0)
+    if detailed_exitcode and not all(row["healthy"] for row in rows):
+        raise typer.Exit(2)
 
 
 @app.command()

@@ -57,8 +57,10 @@ def restore(
     yes: Yes = False,
     as_json: Json = False,
 ) -> None:
-    """Put every app of a snapshot back in Marathon, as it was (what POST /restore starts);
-    --status ID shows a restore's record (one of POST /restore's, or of this command)."""
+    """Put the apps of a snapshot back in Marathon as they were (what POST /restore starts):
+    it names the snapshot, lists the apps it would create or change (and the fields that
+    differ), asks, and puts back only those; --status ID shows a restore's record (one of
+    POST /restore's, or of this command)."""
     from ngp import snapshots
 
     env = pick_env(env)
@@ -72,26 +74,32 @@ def restore(
             out.print(f"Restore {record['id']}: {record['status']}, snapshot "
                       f"{record['snapshot'] or '(the latest)'}, started {record['started']}"
                       + (f", finished {record['finished']}" if record["finished"] else ""))
-            for what in ("done", "failed"):
-                if record[what]:
+            for what in ("done", "failed", "unchanged"):
+                if record.get(what):
                     out.print(f"  {what}: " + ", ".join(record[what]))
             if record["error"]:
                 out.print(f"  error: {escape(record['error'])}")
             return
-        which = key or "the latest snapshot"
+        planned = snapshots.plan_restore(run, key)
+        if not as_json:
+            render.print_restore_plan(out, planned, env)
+        if not planned.to_put:
+            if as_json:
+                print(json.dumps({"plan": planned.to_dict(), "restored": None}, indent=2))
+            return
         if not yes:
             if not sys.stdin.isatty():
                 raise NgpError("no terminal to confirm the restore on",
                                hint="Pass --yes to restore without asking.")
-            if not typer.confirm(f"Put every app of {which} back in env {env!r}?",
+            if not typer.confirm(f"Put these {len(planned.to_put)} apps back in env {env!r}?",
                                  default=False):
                 raise NgpError("cancelled; nothing was changed")
-        result = snapshots.restore(run, key, started=lambda id: err.print(
+        result = snapshots.restore(run, planned, started=lambda id: err.print(
             f"Restore {id} started (ngp restore --status {id} --env {env})"))
         if as_json:
-            print(json.dumps(result, indent=2))
+            print(json.dumps({"plan": planned.to_dict(), "restored": result}, indent=2))
         else:
             out.print(f"Restored {len(result['apps'])} apps from {result['snapshot']}: "
-                      + ", ".join(result["apps"]))
-            if result.get("other_envs_apps"):
-                out.print("Left to their own envs: " + ", ".join(result["other_envs_apps"]))
+                      + ", ".join(result["apps"])
+                      + (f"; {len(result['unchanged'])} left alone" if result["unchanged"]
+                         else ""))

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import graphlib
 import json
-import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -17,6 +16,9 @@ from ngp.engine import Op, Summary
 from ngp.errors import NgpError
 from ngp.graph import UNKNOWN, Ref, closure, is_secret_ref
 from ngp.plan import Action, Change, FieldChange, Plan, counts
+
+if TYPE_CHECKING:
+    from ngp.lambdas.marathon_snapshot import RestorePlan
 
 SYMBOLS = {
     Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"),
@@ -212,7 +214,8 @@ def print_outputs(console: Console, outputs: dict[str, Any]) -> None:
 
 def print_status(console: Console, rows: list[dict[str, Any]], env: str,
                  urls: dict[str, str] | None = None) -> None:
-    """One table per module, then whether the env's URLs answer."""
+    """One table per module, a line naming what is not healthy, then whether the env's URLs
+    answer."""
     if not rows:
         console.print(f"Env {env!r} has no resources.")
         return
@@ -220,28 +223,51 @@ def print_status(console: Console, rows: list[dict[str, Any]], env: str,
     for row in rows:
         by_module.setdefault(row.get("module") or "other", []).append(row)
     for module, members in by_module.items():
-        unhealthy = sum(1 for r in members if _bad(r["status"]))
+        unhealthy = sum(1 for r in members if not r["healthy"])
         table = Table(title=f"{module}: {len(members)} resources"
                       + (f", [red]{unhealthy} not healthy[/]" if unhealthy else ""),
                       title_justify="left", header_style="bold")
         for column in ("address", "kind", "id", "status"):
             table.add_column(column)
         for row in members:
-            colour = "red" if _bad(row["status"]) else "green"
+            colour = "green" if row["healthy"] else "red"
             table.add_row(escape(row["address"]), row["kind"], row["id"] or "-",
                           f"[{colour}]{escape(row['status'])}[/]")
         console.print(table)
+    bad = [r["address"] for r in rows if not r["healthy"]]
+    if bad:
+        console.print(f"[red]{len(bad)} of {len(rows)} resources not healthy:[/] "
+                      + escape(", ".join(bad)))
+    else:
+        console.print(f"[green]All {len(rows)} resources healthy.[/]")
     for name, answer in (urls or {}).items():
         colour = "green" if answer.startswith("answers") else "red"
         console.print(f"{name}: [{colour}]{escape(answer)}[/]")
 
 
-def _bad(status: str) -> bool:
-    """missing, pending, stopped, or fewer tasks (or instances) running than wanted."""
-    if status.startswith(("missing", "pending", "stopped", "terminated", "processing")):
-        return True
-    counts = re.match(r"(\d+)/(\d+)", status)
-    return bool(counts and counts.group(1) != counts.group(2))
+def print_restore_plan(console: Console, plan: RestorePlan, env: str) -> None:
+    """`ngp restore`: the snapshot, then each app it would create or change (with the fields
+    that differ), and what it leaves alone."""
+    taken = f" (taken {plan.taken_at})" if plan.taken_at else ""
+    if not plan.to_put:
+        n = len(plan.same)
+        console.print(f"[green]No changes.[/] Marathon matches snapshot "
+                      f"{escape(plan.snapshot)}{escape(taken)} for env {env!r}: "
+                      f"{n} app{'s' * (n != 1)} the same.")
+    else:
+        console.print(f"Restore of env [bold]{env}[/] from snapshot "
+                      f"{escape(plan.snapshot)}{escape(taken)}:\n")
+        for id in plan.create:
+            console.print(f"  [green]  +[/] {escape(id)}  [dim]# gone from Marathon[/]")
+        for id, fields in plan.change.items():
+            console.print(f"  [yellow]  ~[/] {escape(id)}  [dim]# differs in:[/] "
+                          + escape(", ".join(fields)))
+        console.print(f"\n[bold]Restore:[/] {len(plan.create)} to create, "
+                      f"{len(plan.change)} to change, {len(plan.same)} the same (left alone).")
+    for label, ids in (("Left to their own envs", plan.other_envs_apps),
+                       ("Not in the snapshot (left alone)", plan.not_in_snapshot)):
+        if ids:
+            console.print(f"{label}: " + escape(", ".join(ids)))
 
 
 def rules_table(console: Console, rules: list[dict[str, str]]) -> None:

@@ -62,10 +62,31 @@ def listing(run: Run) -> list[dict[str, Any]]:
         raise _failing("listing snapshots", exc) from None
 
 
-def restore(run: Run, key: str | None,
+def comparable(app: dict[str, Any]) -> dict[str, Any]:
+    """An app as ngp compares it (ngp.marathon.rules): Marathon's defaults and the ports it
+    assigns ignored, set-like fields in any order."""
+    from ngp.marathon import rules
+
+    return app if rules.id_errors(app.get("id")) else rules.comparable(app)
+
+
+def plan_restore(run: Run, key: str | None) -> logic.RestorePlan:
+    """What a restore of snapshot `key` (default the latest) would do to the env's Marathon
+    now; changes nothing."""
+    s3 = run.aws.client("s3")
+    try:
+        key, document = logic.read(s3, _bucket(run), key)
+        return logic.plan(key, document, logic.apps_now(_request(run)), env=run.settings.env,
+                          canonical=comparable)
+    except (logic.SnapshotError, ClientError, MarathonError) as exc:
+        raise _failing("planning the restore", exc) from None
+
+
+def restore(run: Run, planned: logic.RestorePlan,
             started: Callable[[str], None] = lambda id: None) -> dict[str, Any]:
-    """The restore, recorded in the bucket as the function records it (restores/<id>.json);
-    `started` hears the id once the record exists."""
+    """The restore of what `planned` puts back (and nothing else), recorded in the bucket as
+    the function records it (restores/<id>.json); `started` hears the id once the record
+    exists."""
     secrets = run.aws.client("secretsmanager")
     s3 = run.aws.client("s3")
     try:
@@ -73,7 +94,8 @@ def restore(run: Run, key: str | None,
         progress.update()
         started(progress.id)
         return logic.restore(
-            _request(run), s3, progress.bucket, key, progress=progress, env=run.settings.env,
+            _request(run), s3, progress.bucket, planned=planned, progress=progress,
+            env=run.settings.env,
             secret=lambda arn: secrets.get_secret_value(SecretId=arn)["SecretString"])
     except (logic.SnapshotError, ClientError, MarathonError) as exc:
         raise _failing("the restore", exc) from None

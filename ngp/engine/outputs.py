@@ -13,7 +13,7 @@ from ngp.engine.run import Run
 from ngp.errors import ResourceError
 from ngp.graph import Ref, is_secret_ref, resolve
 from ngp.resources import Context, get_kind
-from ngp.resources.base import Health
+from ngp.resources.base import Health, Registers, Wanted
 
 
 def record_outputs(run: Run, wanted: dict[str, Any]) -> None:
@@ -44,20 +44,36 @@ def _contains(value: Any, marker: object) -> bool:
 
 
 def status(run: Run) -> list[dict[str, Any]]:
-    """Every recorded resource with its live status (one batched read per kind)."""
+    """Every recorded resource with its live status, judged against what its spec wants
+    (`healthy`): one batched read per kind, and the calls of the kinds with a Health."""
     observed = refresh(run)
+    members: dict[str, int] = {}  # balancer id -> instances the env puts behind it
+    for address, rec in run.state.resources.items():
+        kind = get_kind(rec.kind, where=address)
+        if isinstance(kind, Registers):
+            for balancer, count in kind.registered(rec.spec).items():
+                members[balancer] = members.get(balancer, 0) + count
     rows: list[dict[str, Any]] = []
     for address, rec in sorted(run.state.resources.items()):
         live = observed.get(address)
         kind = get_kind(rec.kind, where=address)
-        health = kind.health(run.ctx, rec.id) if live and isinstance(kind, Health) else None
+        verdict = (kind.health(run.ctx, rec.id, Wanted(rec.spec, live, members.get(rec.id, 0)))
+                   if live and isinstance(kind, Health) else None)
+        shown = str(live.get("status", "present")) if live else "missing"
         rows.append({"address": address, "kind": rec.kind, "id": rec.id, "module": rec.module,
-                     "status": health or (str(live.get("status", "present")) if live
-                                          else "missing")})
+                     "status": verdict.status if verdict else shown,
+                     "healthy": verdict.healthy if verdict else plainly_healthy(shown)})
     for address, pending in sorted(run.state.pending.items()):
         rows.append({"address": address, "kind": pending.kind, "id": pending.id,
-                     "module": pending.module, "status": f"pending {pending.op}"})
+                     "module": pending.module, "status": f"pending {pending.op}",
+                     "healthy": False})
     return rows
+
+
+def plainly_healthy(status: str) -> bool:
+    """A read's status where the kind judges nothing more: gone, pending or stopped is not."""
+    return not status.startswith(("missing", "pending", "stopped", "terminated",
+                                  "processing"))
 
 
 PROBE_TIMEOUT = 3.0

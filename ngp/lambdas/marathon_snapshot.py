@@ -16,6 +16,12 @@ A snapshot is one JSON object, snapshots/<UTC time>.json: every app's definition
 what Marathon manages itself: versions, task counts, deployments) and the group tree. Env
 values ngp took from Secrets Manager (labelled NGP_SECRET_<VAR>) are kept as references and
 read again at restore, so no secret value is ever written to the bucket.
+
+A restore plans first (plan(): each app of the snapshot against what Marathon has now) and
+puts back only the apps that are gone or differ: an app as it was in the snapshot is left
+alone, its version unchanged. The functions compare definitions as Marathon answers them (the
+snapshot's came from the same Marathon, so its defaults are in both); `ngp restore` compares
+them in ngp's canonical form (ngp.marathon.rules.comparable), which ignores more.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -132,7 +139,8 @@ class Progress:
         self.s3, self.bucket = s3, bucket
         self.record = record or {
             "id": id or new_id(), "status": "started", "snapshot": None, "done": [],
-            "failed": [], "started": _now(), "finished": None, "error": None}
+            "failed": [], "unchanged": [], "started": _now(), "finished": None,
+            "error": None}
 
     @property
     def id(self) -> str:
@@ -188,33 +196,99 @@ def chosen(s3: Any, bucket: str, key: str | None) -> str:
     return key
 
 
+def read(s3: Any, bucket: str, key: str | None) -> tuple[str, dict[str, Any]]:
+    """The snapshot a restore reads (`key`, or the latest): its key and its document."""
+    key = chosen(s3, bucket, key)
+    try:
+        document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        raise SnapshotError(f"no snapshot {key} in bucket {bucket}") from None
+    if document.get("format") != FORMAT:
+        raise SnapshotError(f"snapshot {key} has format {document.get('format')}, "
+                            f"this restore reads {FORMAT}")
+    return key, document
+
+
+def apps_now(request: Request) -> list[dict[str, Any]]:
+    return _ok(*request("GET", "/v2/apps", None), "listing Marathon's apps")["apps"]
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    """What a restore of a snapshot would do: the apps to create (gone from Marathon), to
+    change (with the fields that differ), left alone as they are, left to another env, and
+    the apps Marathon has that the snapshot has not (left alone too: a restore deletes
+    nothing)."""
+
+    snapshot: str
+    taken_at: str | None
+    create: list[str] = field(default_factory=list)
+    change: dict[str, list[str]] = field(default_factory=dict)
+    same: list[str] = field(default_factory=list)
+    other_envs_apps: list[str] = field(default_factory=list)
+    not_in_snapshot: list[str] = field(default_factory=list)
+
+    @property
+    def to_put(self) -> list[str]:
+        return sorted([*self.create, *self.change])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"snapshot": self.snapshot, "taken_at": self.taken_at, "create": self.create,
+                "change": [{"id": id, "fields": f} for id, f in self.change.items()],
+                "same": self.same, "other_envs_apps": self.other_envs_apps,
+                "not_in_snapshot": self.not_in_snapshot}
+
+
+def plan(key: str, document: dict[str, Any], live: list[dict[str, Any]],
+         env: str | None = None,
+         canonical: Callable[[dict[str, Any]], dict[str, Any]] = definition) -> RestorePlan:
+    """Each app of the snapshot against Marathon's apps now (`live`, as GET /v2/apps answers),
+    both compared as `canonical` makes a definition. Apps another env than `env` deployed
+    (labelled so) are that env's to restore."""
+    now = {a["id"]: canonical(definition(a)) for a in live}
+    result = RestorePlan(key, document.get("taken_at"))
+    for app in sorted(document["apps"], key=lambda a: a["id"]):
+        owner = (app.get("labels") or {}).get(ENV_LABEL)
+        if env and owner and owner != env:
+            result.other_envs_apps.append(app["id"])
+        elif app["id"] not in now:
+            result.create.append(app["id"])
+        else:
+            old, new = now[app["id"]], canonical(app)
+            differ = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+            if differ:
+                result.change[app["id"]] = differ
+            else:
+                result.same.append(app["id"])
+    result.not_in_snapshot.extend(sorted(set(now) - {a["id"] for a in document["apps"]}))
+    return result
+
+
 def restore(request: Request, s3: Any, bucket: str, key: str | None = None,
             secret: Callable[[str], str] | None = None, tries: int = 12,
             pause: float = 1.0, max_pause: float = 10.0,
-            progress: Progress | None = None, env: str | None = None) -> dict[str, Any]:
-    """Put every app of a snapshot (the latest, or `key`) back as it was, except the apps
-    another env than `env` deployed (labelled so): those are that env's to restore, and are
-    listed as other_envs_apps. An app locked by a deployment (409) is tried again, `tries`
-    times, after a pause that grows by half each time up to max_pause (about 70 s in all). An
-    app Marathon refuses is recorded as failed
-    and the others are restored all the same; then the restore fails, naming them. With
-    `progress`, its record says how far it got after each app."""
+            progress: Progress | None = None, env: str | None = None,
+            canonical: Callable[[dict[str, Any]], dict[str, Any]] = definition,
+            planned: RestorePlan | None = None) -> dict[str, Any]:
+    """Put back the apps of a snapshot (the latest, or `key`) that are gone from Marathon or
+    differ from it, as they were; the others are left alone (no PUT, so no new version). The
+    apps are `planned`'s (a plan of the same snapshot the caller showed), or plan()'s now.
+    The apps another env than `env` deployed (labelled so) are that env's to restore, and
+    are listed as other_envs_apps. An app locked by a deployment (409) is tried again,
+    `tries` times, after a pause that grows by half each time up to max_pause (about 70 s in
+    all). An app Marathon refuses is recorded as failed and the others are restored all the
+    same; then the restore fails, naming them. With `progress`, its record says how far it
+    got after each app."""
     progress = progress or Progress(_Nowhere(), bucket)
     try:
-        key = chosen(s3, bucket, key)
+        key, document = read(s3, bucket, planned.snapshot if planned else key)
         progress.update(status="running", snapshot=key)
-        try:
-            document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        except s3.exceptions.NoSuchKey:
-            raise SnapshotError(f"no snapshot {key} in bucket {bucket}") from None
-        if document.get("format") != FORMAT:
-            raise SnapshotError(f"snapshot {key} has format {document.get('format')}, "
-                                f"this restore reads {FORMAT}")
-        errors, skipped = [], []
+        todo = planned or plan(key, document, apps_now(request), env, canonical)
+        progress.update(unchanged=todo.same)
+        errors = []
+        wanted = set(todo.to_put)
         for app in document["apps"]:
-            owner = (app.get("labels") or {}).get(ENV_LABEL)
-            if env and owner and owner != env:
-                skipped.append(app["id"])
+            if app["id"] not in wanted:
                 continue
             try:
                 _put_back(request, app, secret, tries, pause, max_pause)
@@ -224,15 +298,16 @@ def restore(request: Request, s3: Any, bucket: str, key: str | None = None,
                 continue
             progress.update(done=[*progress.record["done"], app["id"]])
         if errors:
-            raise SnapshotError(f"{len(errors)} of {len(document['apps'])} apps were not "
+            raise SnapshotError(f"{len(errors)} of {len(wanted)} apps were not "
                                 f"restored: {'; '.join(errors)}"[:1000])
     except Exception as exc:
         progress.update(status="failed", error=str(exc)[:1000])
         raise
     progress.update(status="done")
-    result = {"snapshot": key, "apps": progress.record["done"], "restore": progress.id}
-    if skipped:
-        result["other_envs_apps"] = skipped
+    result = {"snapshot": key, "apps": progress.record["done"], "unchanged": todo.same,
+              "restore": progress.id}
+    if todo.other_envs_apps:
+        result["other_envs_apps"] = todo.other_envs_apps
     return result
 
 

@@ -10,7 +10,7 @@ from ngp.graph import is_secret_ref
 from ngp.marathon import rules
 from ngp.marathon.client import Marathon
 from ngp.marathon.endpoints import FIELD, Marathons
-from ngp.resources.base import Context, Field, Kind, kind
+from ngp.resources.base import Context, Field, Health, Kind, Verdict, Wanted, kind
 
 LABEL_ENV = "NGP_ENV"
 LABEL_ADDRESS = "NGP_ADDRESS"
@@ -41,8 +41,20 @@ def definition(spec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in spec.items() if k not in rules.READ_ONLY and k != FIELD}
 
 
+def _tasks(live: dict[str, Any], want: int) -> tuple[bool, str]:
+    """Whether an app's tasks are what `want` instances need, and the line saying so: an app
+    without health checks is judged by its tasks running alone, and says so."""
+    running, healthy = live.get("tasks_running", 0), live.get("tasks_healthy", 0)
+    checked = bool(live.get("healthChecks"))
+    status = f"running {running}/{want}" + (f", {healthy} healthy" if checked
+                                            else " (no health check)")
+    if live.get("deploying"):
+        status += ", deploying"
+    return running >= want and (not checked or healthy >= want), status
+
+
 @kind
-class App(Kind):
+class App(Health, Kind):
     """A Marathon app, written in the current format (networks, container.portMappings,
     fetch). Applied as a complete replacement and waited for until its tasks run (and are
     healthy); compared after Marathon's defaults, with set-like fields in any order. ngp
@@ -94,13 +106,17 @@ class App(Kind):
         live = self.canonical({**app, "labels": labels, "env": env})
         if where is not None:  # the endpoint it was read at
             live[FIELD] = dict(where)
-        running, wanted = app.get("tasksRunning", 0), app.get("instances", 0)
-        healthy = app.get("tasksHealthy", 0)
+        running, healthy = app.get("tasksRunning", 0), app.get("tasksHealthy", 0)
         live.update({"version": app.get("version"), "tasks_running": running,
-                     "tasks_healthy": healthy,
-                     "status": f"{running}/{wanted} running, {healthy} healthy"
-                     + (", deploying" if app.get("deployments") else "")})
+                     "tasks_healthy": healthy, "deploying": bool(app.get("deployments"))})
+        live["status"] = _tasks(live, app.get("instances", 0))[1]
         return live
+
+    def health(self, ctx: Context, id: str, wanted: Wanted) -> Verdict:
+        """Its tasks running (and healthy, if it has health checks) against the instances
+        its spec wants: no extra call, the read has the counts."""
+        healthy, status = _tasks(wanted.live, wanted.spec.get("instances", 1))
+        return Verdict(healthy=healthy, status=status)
 
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:

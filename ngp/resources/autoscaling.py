@@ -7,7 +7,18 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import eventually, wait_until
-from ngp.resources.base import TAG_ENV, Context, Field, Health, Kind, check_owned, kind
+from ngp.resources.base import (
+    TAG_ENV,
+    Context,
+    Field,
+    Health,
+    Kind,
+    Registers,
+    Verdict,
+    Wanted,
+    check_owned,
+    kind,
+)
 from ngp.resources.ec2_compute import INSTALL_TAG, install_failure, profile_not_yet
 
 DELETE_TIMEOUT = 900.0  # a group's instances must terminate first
@@ -22,7 +33,7 @@ def _gone(exc: ClientError) -> bool:
 
 
 @kind
-class Group(Health, Kind):
+class Group(Health, Registers, Kind):
     """An auto-scaling group of machines from a launch template, in the given subnets,
     optionally registered with classic load balancers.
 
@@ -75,6 +86,8 @@ class Group(Health, Kind):
             "health_check_type": group.get("HealthCheckType"),
             "health_check_grace_period": group.get("HealthCheckGracePeriod"),
             "instances": len(group.get("Instances", [])),
+            "in_service": sum(1 for i in group.get("Instances", [])
+                              if i.get("LifecycleState") == "InService"),
             "status": f"{len(group.get('Instances', []))}/{group['DesiredCapacity']} instances"})
 
     def _describe(self, ctx: Context, **params: Any) -> list[dict[str, Any]]:
@@ -89,9 +102,20 @@ class Group(Health, Kind):
         return {g["AutoScalingGroupName"]: live for g in groups
                 if g["AutoScalingGroupName"] in ids and (live := self._live(g))}
 
-    def health(self, ctx: Context, id: str) -> str | None:
-        """For `ngp status`: the group's machines whose boot script reported a failed
-        install (their ngp:install tag), in one call; None when none did."""
+    def registered(self, spec: dict[str, Any]) -> dict[str, int]:
+        return {name: spec.get("desired_capacity", 0)
+                for name in spec.get("load_balancer_names") or []}
+
+    def health(self, ctx: Context, id: str, wanted: Wanted) -> Verdict:
+        """For `ngp status`: its instances in service against the desired capacity of its
+        spec (a group AWS has at 0 of 0 while its spec wants 3 is 0/3, not healthy), and the
+        machines whose boot script reported a failed install (their ngp:install tag), in one
+        call."""
+        want = wanted.spec.get("desired_capacity", 0)
+        serving = wanted.live.get("in_service", 0)
+        status = f"{serving}/{want} in service"
+        if wanted.live.get("desired_capacity") != want:
+            status += f", desired {wanted.live.get('desired_capacity')} on AWS"
         pages = ctx.aws.client("ec2").get_paginator("describe_instances").paginate(Filters=[
             {"Name": "tag:aws:autoscaling:groupName", "Values": [id]},
             {"Name": "tag-key", "Values": [INSTALL_TAG]},
@@ -100,7 +124,9 @@ class Group(Health, Kind):
                                                      for t in i.get("Tags", [])})
                    for page in pages for r in page["Reservations"] for i in r["Instances"]}
         failed = [f"{machine}: {why}" for machine, why in sorted(reports.items()) if why]
-        return f"install failed on {'; '.join(failed)}" if failed else None
+        if failed:
+            status += f", install failed on {'; '.join(failed)}"
+        return Verdict(healthy=serving >= want and not failed, status=status)
 
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
         groups = self._describe(ctx, AutoScalingGroupNames=[id])

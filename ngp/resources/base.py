@@ -108,8 +108,9 @@ class Kind(ABC):
       in place.
     - delete(ctx, id): already gone is success.
 
-    Optional capabilities are their own classes: ReadOnlyKind (looked up, never made) and
-    Health (a live health for `ngp status`) and Importable (`ngp import`).
+    Optional capabilities are their own classes: ReadOnlyKind (looked up, never made),
+    Health (a live health judged for `ngp status`), Registers (instances it puts behind a
+    balancer) and Importable (`ngp import`).
     """
 
     name: ClassVar[str]
@@ -185,12 +186,42 @@ class Kind(ABC):
         return {key: live[key] for key in self.outputs if key in live}
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """What `ngp status` judges a live object against: its spec as last applied, this run's
+    read of it, and how many instances the env's other resources put behind it (a balancer's:
+    the Registers of the state, by its id)."""
+
+    spec: dict[str, Any]
+    live: dict[str, Any]
+    members: int = 0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A live health judged against the spec: whether it is what the spec wants, and the
+    one line `ngp status` shows ("2/3 in service")."""
+
+    healthy: bool
+    status: str
+
+
 class Health(ABC):
-    """Capability: a live health a read does not give (a balancer's instances in service),
-    for `ngp status`, or None. Costs calls, so plans never ask it."""
+    """Capability: a live health judged against what is wanted (a group's instances in
+    service against its desired capacity), for `ngp status`; None leaves the read's status
+    to the engine's plain judgement. May cost calls, so plans never ask it."""
 
     @abstractmethod
-    def health(self, ctx: Context, id: str) -> str | None: ...
+    def health(self, ctx: Context, id: str, wanted: Wanted) -> Verdict | None: ...
+
+
+class Registers(ABC):
+    """Capability: a kind whose objects put instances behind load balancers (a group, an
+    attachment), so `ngp status` knows a balancer that should have instances behind it."""
+
+    @abstractmethod
+    def registered(self, spec: dict[str, Any]) -> dict[str, int]:
+        """The balancers (by id) the spec puts instances behind, and how many."""
 
 
 class Importable(ABC):

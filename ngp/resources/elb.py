@@ -7,7 +7,17 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.resources.base import Context, Field, Health, Kind, check_owned, kind
+from ngp.resources.base import (
+    Context,
+    Field,
+    Health,
+    Kind,
+    Registers,
+    Verdict,
+    Wanted,
+    check_owned,
+    kind,
+)
 from ngp.resources.route53 import CLASSIC_ELB_ZONES
 
 GONE = frozenset({"LoadBalancerNotFound", "AccessPointNotFound"})
@@ -118,19 +128,27 @@ class LoadBalancer(Health, Kind):
         found = describe_one(ctx, id)
         return self._live(ctx, found) if found else None
 
-    def health(self, ctx: Context, id: str) -> str | None:
+    def health(self, ctx: Context, id: str, wanted: Wanted) -> Verdict:
+        """Its instances in service, out of those registered or those the env's groups and
+        attachments put behind it, whichever is more: a balancer that should have instances
+        behind it and has none in service is not healthy."""
         states = ctx.aws.client("elb").describe_instance_health(LoadBalancerName=id)[
             "InstanceStates"]
         if not states:
-            return "no instances"
+            if not wanted.members:
+                return Verdict(healthy=True, status="no instances")
+            return Verdict(healthy=False, status=f"0/{wanted.members} in service, "
+                           "no instances registered")
         serving = sum(1 for s in states if s["State"] == "InService")
         # Newly registered instances are OutOfService until they pass HealthyThreshold
         # health checks (ReasonCode ELB): not yet healthy, rather than failing.
         # https://docs.aws.amazon.com/elasticloadbalancing/2012-06-01/APIReference/API_InstanceState.html
         waiting = sum(1 for s in states if s["State"] == "OutOfService"
                       and s.get("ReasonCode") == "ELB" and "not passed" in s.get("Description", ""))
-        health = f"{serving}/{len(states)} in service"
-        return f"{health}, {waiting} not yet healthy" if waiting else health
+        total = max(len(states), wanted.members)
+        health = f"{serving}/{total} in service"
+        return Verdict(healthy=serving >= total,
+                       status=f"{health}, {waiting} not yet healthy" if waiting else health)
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         live = self.read(ctx, spec["name"])
@@ -197,7 +215,7 @@ class LoadBalancer(Health, Kind):
 
 
 @kind
-class Attachment(Kind):
+class Attachment(Registers, Kind):
     """The instances registered with a classic load balancer, apart from the balancer, so
     machines that need its DNS name (DC/OS masters, through config.yaml) are made after it
     and then registered with it. It owns the balancer's registrations: a balancer that a
@@ -214,6 +232,9 @@ class Attachment(Kind):
                "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
                "elasticloadbalancing:DeregisterInstancesFromLoadBalancer")
     fields = (Field("load_balancer", replaces=True), Field("instances", set=True))
+
+    def registered(self, spec: dict[str, Any]) -> dict[str, int]:
+        return {spec["load_balancer"]: len(spec.get("instances") or [])}
 
     def _live(self, item: dict[str, Any]) -> dict[str, Any] | None:
         instances = [i["InstanceId"] for i in item.get("Instances", [])]

@@ -82,7 +82,8 @@ def test_cluster_up_scale_agents_in_place_and_down(home):
     health = {r["address"]: r["status"] for r in status["resources"]}
     assert health["dcos.masters_lb"] == "3/3 in service"
     assert health["dcos.public_agents_lb"] == "1/1 in service"
-    assert health["dcos.private_agents"] == "2/2 instances"
+    assert health["dcos.private_agents"] == "2/2 in service"
+    assert all(r["healthy"] for r in status["resources"]), status["resources"]
     assert status["urls"]["marathon_url"].startswith("answers")
     assert status["urls"]["dcos_url"].startswith("no answer")
     text = home.ngp("status", "--env", env, check=True).stdout
@@ -99,7 +100,29 @@ def test_cluster_up_scale_agents_in_place_and_down(home):
     health = {r["address"]: r["status"] for r in status["resources"]}
     assert health["dcos.master[0]"] == f"running, install failed: {why}"
     assert health["dcos.master[1]"] == "running"
-    assert health["dcos.private_agents"] == f"install failed on {agent}: {why}"
+    assert health["dcos.private_agents"] == f"2/2 in service, install failed on {agent}: {why}"
+    ec2.delete_tags(Resources=[masters[0]["InstanceId"], agent], Tags=[{"Key": "ngp:install"}])
+
+    # Judged against the spec: the public agents' group scaled to 0 of 0 behind ngp's back is
+    # not healthy, nor is their balancer with nothing behind it; exit 2 with --detailed-exitcode.
+    scaling = home.client("autoscaling")
+    public = f"ngp-dcos-public-agents-{env}"
+    scaling.update_auto_scaling_group(AutoScalingGroupName=public, MinSize=0, DesiredCapacity=0)
+    scaling.update_auto_scaling_group(AutoScalingGroupName=f"ngp-dcos-private-agents-{env}",
+                                      MinSize=2, MaxSize=3, DesiredCapacity=3)
+    judged = home.ngp("status", "--env", env, "--json", "--no-probe", "--detailed-exitcode")
+    assert judged.returncode == 2, judged.stderr
+    rows = {r["address"]: r for r in json.loads(judged.stdout)["resources"]}
+    assert rows["dcos.public_agents"]["status"] == "0/1 in service, desired 0 on AWS"
+    assert rows["dcos.public_agents_lb"]["status"].startswith("0/1 in service")
+    # More machines than the spec wants serve it: healthy, and the difference is shown.
+    assert rows["dcos.private_agents"]["status"] == "3/2 in service, desired 3 on AWS"
+    assert [a for a, r in rows.items() if not r["healthy"]] == [
+        "dcos.public_agents", "dcos.public_agents_lb"]
+    text = home.ngp("status", "--env", env, "--no-probe").stdout
+    assert "2 of " in text and "resources not healthy: dcos.public_agents," in text
+    home.ngp("up", "--env", env, "--yes", check=True)  # the spec's sizes back
+    assert home.ngp("status", "--env", env, "--no-probe", "--detailed-exitcode").returncode == 0
 
     # One more private agent: one in-place change of its group, nothing else.
     path = home.root / "envs" / f"{env}.toml"

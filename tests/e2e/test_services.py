@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from ngp.marathon.rules import READ_ONLY
 from tests.homes import all_ids, owned_ids, state_ids
 
 MODULES = '["network", "dcos", "docker_registry", "ecr", "elk", "marathon_snapshot"]'
@@ -65,6 +66,33 @@ def test_services_up_snapshot_restore_allow_ip_and_down(home):
     unknown = home.ngp("restore", "--status", "nope", "--env", env)
     assert unknown.returncode == 1 and "no restore nope in bucket" in unknown.stderr
     assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+
+    # A restore plans: with nothing changed it says so and puts nothing back (no new version).
+    versions = {a["id"]: a["version"] for a in home.marathon_apps()}
+    same = home.ngp("restore", "--env", env, check=True)  # no --yes: nothing to ask
+    assert same.stdout.startswith("No changes.") and taken["snapshot"] in same.stdout
+    assert {a["id"]: a["version"] for a in home.marathon_apps()} == versions
+    # One app deleted and one changed: the plan names the snapshot and what differs, and only
+    # those two are put back; the other apps keep their versions.
+    registry, other = f"/{env}/platform/registry", sorted(set(versions) - {
+        f"/{env}/platform/registry"})[0]
+    httpx.delete(f"{marathon}/v2/apps{registry}", params={"force": "true"})
+    changed = {k: v for k, v in {a["id"]: a for a in home.marathon_apps()}[other].items()
+               if k not in READ_ONLY}
+    httpx.put(f"{marathon}/v2/apps{other}", json={**changed, "cpus": 0.05}, timeout=10)
+    versions = {a["id"]: a["version"] for a in home.marathon_apps()}
+    planned = home.ngp("restore", "--env", env, "--json", "--yes", check=True)
+    shown = json.loads(planned.stdout)
+    assert shown["plan"]["snapshot"] == taken["snapshot"] and shown["plan"]["taken_at"]
+    assert shown["plan"]["create"] == [registry]
+    assert shown["plan"]["change"] == [{"id": other, "fields": ["cpus"]}]
+    assert sorted(shown["restored"]["apps"]) == sorted([registry, other])
+    after = {a["id"]: a["version"] for a in home.marathon_apps()}
+    assert {i: v for i, v in after.items() if i not in (registry, other)} == {
+        i: v for i, v in versions.items() if i not in (registry, other)}
+    assert after[other] != versions[other] and registry in after
+    text = home.ngp("restore", "--env", env)  # no terminal, nothing to confirm: No changes
+    assert text.returncode == 0 and text.stdout.startswith("No changes."), text.stderr
 
     # Let one more network reach the domain: the plan changes its security group, in place.
     allowed = home.ngp("elk", "allow-ip", "198.51.100.7", "--env", env, check=True)

@@ -15,6 +15,7 @@ from io import BytesIO
 import pytest
 import yaml
 
+from ngp import snapshots
 from ngp.config import Project
 from ngp.engine import build_desired
 from ngp.errors import ConfigError
@@ -134,9 +135,51 @@ def test_snapshot_delete_restore_gives_the_same_apps(marathon, bucket):
     result = logic.restore(request_through(marathon), bucket, SNAPSHOTS,
                            secret=lambda arn: asked.append(arn) or "the-secret-value")
     assert result == {"snapshot": key, "apps": ["/platform/jobs/worker", "/platform/web"],
-                      "restore": result["restore"]}
+                      "unchanged": [], "restore": result["restore"]}
     assert asked == [APPS[0]["labels"]["NGP_SECRET_TOKEN"]]
     assert comparable(marathon.list_apps()) == before
+
+
+def counting_puts(request):
+    puts = []
+
+    def request_(method, path, body=None):
+        if method == "PUT":
+            puts.append(path)
+        return request(method, path, body)
+    return request_, puts
+
+
+def test_restore_plans_and_puts_back_only_the_apps_that_differ(marathon, bucket):
+    for app in APPS:
+        marathon.apply(app)
+    key = logic.take(request_through(marathon), bucket, SNAPSHOTS)
+    request, puts = counting_puts(request_through(marathon))
+    secret = lambda arn: "the-secret-value"  # noqa: E731
+    # Nothing changed since: nothing to do, no PUT, no new version.
+    versions = {a["id"]: a["version"] for a in marathon.list_apps()}
+    result = logic.restore(request, bucket, SNAPSHOTS, secret=secret)
+    assert result["apps"] == [] and result["unchanged"] == [
+        "/platform/jobs/worker", "/platform/web"]
+    assert puts == [] and {a["id"]: a["version"] for a in marathon.list_apps()} == versions
+
+    # One app deleted, one changed, one added by hand: planned as such, as ngp compares them.
+    marathon.delete("/platform/web")
+    marathon.apply({**APPS[1], "mem": 256})
+    marathon.apply({**APPS[1], "id": "/platform/extra"})
+    key_, document = logic.read(bucket, SNAPSHOTS, None)
+    planned = logic.plan(key_, document, logic.apps_now(request), canonical=snapshots.comparable)
+    assert key_ == key and planned.taken_at == document["taken_at"]
+    assert planned.to_dict() | {"taken_at": None} == {
+        "snapshot": key, "taken_at": None, "create": ["/platform/web"],
+        "change": [{"id": "/platform/jobs/worker", "fields": ["mem"]}], "same": [],
+        "other_envs_apps": [], "not_in_snapshot": ["/platform/extra"]}
+    result = logic.restore(request, bucket, SNAPSHOTS, secret=secret, planned=planned)
+    assert result["apps"] == ["/platform/jobs/worker", "/platform/web"]
+    assert sorted(puts) == ["/v2/apps/platform/jobs/worker?partialUpdate=false",
+                            "/v2/apps/platform/web?partialUpdate=false"]
+    assert marathon.get_app("/platform/jobs/worker")["mem"] == 128
+    assert marathon.get_app("/platform/extra") is not None  # a restore deletes nothing
 
 
 def test_restore_takes_a_named_snapshot_and_lists_them(marathon, bucket):
@@ -155,11 +198,12 @@ def test_restore_takes_a_named_snapshot_and_lists_them(marathon, bucket):
 def test_restore_waits_out_a_locked_app_with_growing_pauses(marathon, bucket, monkeypatch):
     marathon.apply(APPS[1])
     logic.take(request_through(marathon), bucket, SNAPSHOTS)
+    marathon.apply({**APPS[1], "instances": 2})  # moved on since the snapshot
     through = request_through(marathon)
     answers = iter([409] * 6)
 
     def locked_six_times(method, path, body=None):
-        status = next(answers, None)
+        status = next(answers, None) if method == "PUT" else None
         return (status, {"message": "locked"}) if status else through(method, path, body)
 
     pauses = []
@@ -177,10 +221,12 @@ def test_restore_leaves_the_apps_of_other_envs_on_the_cluster_alone(marathon, bu
     for app_id, labels in apps.items():
         marathon.apply({**worker, "id": app_id, "labels": labels, "env": {"MODE": "prod"}})
     logic.take(request_through(marathon), bucket, SNAPSHOTS)
-    marathon.apply({**worker, "id": "/b/platform/worker", "labels": apps["/b/platform/worker"],
-                    "instances": 2})  # env other moved on since the snapshot
+    for app_id in ("/a/platform/worker", "/b/platform/worker", "/team/worker"):
+        marathon.apply({**worker, "id": app_id, "labels": apps[app_id],
+                        "instances": 2})  # moved on since the snapshot
     result = logic.restore(request_through(marathon), bucket, SNAPSHOTS, env="t")
-    assert result["apps"] == ["/a/platform/worker", "/c/platform/worker", "/team/worker"]
+    assert result["apps"] == ["/a/platform/worker", "/team/worker"]
+    assert result["unchanged"] == ["/c/platform/worker"]
     assert result["other_envs_apps"] == ["/b/platform/worker"]
     assert marathon.get_app("/b/platform/worker")["instances"] == 2
 
@@ -246,7 +292,8 @@ def test_the_route_answers_202_at_once_and_the_restore_records_its_progress(
         "Payload": json.dumps({"restore": id, "snapshot": key})}]
     assert record(bucket, id) | {"started": None} == {
         "id": id, "status": "started", "snapshot": key, "done": [], "failed": [],
-        "started": None, "finished": None, "error": None}
+        "unchanged": [], "started": None, "finished": None, "error": None}
+    assert request("DELETE", "/v2/apps/platform/web", None)[0] == 200  # gone since
 
     monkeypatch.undo()
     handlers_env(monkeypatch, local_marathon, bucket)

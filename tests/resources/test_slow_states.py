@@ -9,6 +9,7 @@ import json
 
 from ngp.aws import wait_until
 from ngp.resources import get_kind
+from ngp.resources.base import Verdict, Wanted
 from tests.resources.test_compute import instance_spec
 
 
@@ -55,6 +56,8 @@ def test_a_balancers_new_instances_are_not_yet_healthy_then_in_service(ctx, lb_n
     get_kind("elb.attachment").create(ctx, "x.attach", {"load_balancer": lb_name,
                                                         "instances": [instance_id]})
     kind = get_kind("elb.load_balancer")
-    assert kind.health(ctx, lb_name) == "0/1 in service, 1 not yet healthy"
-    assert wait_until(lambda: kind.health(ctx, lb_name) == "1/1 in service" or None,
-                      what="the instance in service", timeout=10)
+    wanted = Wanted(spec={}, live={}, members=1)
+    assert kind.health(ctx, lb_name, wanted) == Verdict(
+        False, "0/1 in service, 1 not yet healthy")
+    assert wait_until(lambda: kind.health(ctx, lb_name, wanted) == Verdict(
+        True, "1/1 in service") or None, what="the instance in service", timeout=10)

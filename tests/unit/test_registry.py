@@ -18,6 +18,7 @@ from ngp.resources.base import (
     Health,
     Kind,
     ReadOnlyKind,
+    Registers,
     kind,
 )
 from tests.homes import REPO
@@ -72,6 +73,8 @@ def test_capabilities_are_declared_not_overridden(name):
     # of that name on any other kind would never be called.
     if hasattr(k, "health"):
         assert isinstance(k, Health), f"{name} reports health without being a Health"
+    if hasattr(k, "registered"):
+        assert isinstance(k, Registers), f"{name} registers without being a Registers"
     if hasattr(k, "lookup"):
         assert isinstance(k, ReadOnlyKind), f"{name} looks up without being read-only"
 
