@@ -10,7 +10,7 @@ from ngp.graph import is_secret_ref
 from ngp.marathon import rules
 from ngp.marathon.client import Marathon
 from ngp.marathon.endpoints import FIELD, Marathons
-from ngp.resources.base import Context, Field, Kind, kind
+from ngp.resources.base import OWNER_TAGS, Context, Field, Kind, kind
 
 LABEL_ENV = "NGP_ENV"
 LABEL_ADDRESS = "NGP_ADDRESS"
@@ -96,6 +96,9 @@ class App(Kind):
             live[FIELD] = dict(where)
         running, wanted = app.get("tasksRunning", 0), app.get("instances", 0)
         healthy = app.get("tasksHealthy", 0)
+        # Its owner, as its labels say: the refresh checks it is the app the state says.
+        live[OWNER_TAGS] = {k: all_labels[k] for k in (LABEL_ENV, LABEL_ADDRESS)
+                            if k in all_labels}
         live.update({"version": app.get("version"), "tasks_running": running,
                      "tasks_healthy": healthy,
                      "status": f"{running}/{wanted} running, {healthy} healthy"

@@ -17,6 +17,7 @@ from ngp.resources.base import (
     PerParentKind,
     kind,
     never_updated,
+    with_owner_tags,
 )
 
 GONE = frozenset({"NotFoundException"})
@@ -68,8 +69,9 @@ class RestApi(Kind):
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
-        return {api["id"]: {k: v for k, v in self._live(ctx, api).items() if k != "tags"}
-                for api in self._apis(ctx) if api["id"] in ids}
+        return {api["id"]: with_owner_tags(
+            {k: v for k, v in self._live(ctx, api).items() if k != "tags"},
+            api.get("tags") or {}) for api in self._apis(ctx) if api["id"] in ids}
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         mine = [self._live(ctx, api) for api in self._apis(ctx)

@@ -7,7 +7,16 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import eventually, wait_until
-from ngp.resources.base import TAG_ENV, Context, Field, Health, Kind, check_owned, kind
+from ngp.resources.base import (
+    TAG_ENV,
+    Context,
+    Field,
+    Health,
+    Kind,
+    check_owned,
+    kind,
+    with_owner_tags,
+)
 from ngp.resources.ec2_compute import INSTALL_TAG, install_failure, profile_not_yet
 
 DELETE_TIMEOUT = 900.0  # a group's instances must terminate first
@@ -64,7 +73,7 @@ class Group(Health, Kind):
             return None
         template = group.get("LaunchTemplate") or {}
         subnets = [s for s in group.get("VPCZoneIdentifier", "").split(",") if s]
-        return self.canonical({
+        return with_owner_tags(self.canonical({
             "id": group["AutoScalingGroupName"], "name": group["AutoScalingGroupName"],
             "arn": group["AutoScalingGroupARN"],
             "launch_template_id": template.get("LaunchTemplateId"),
@@ -75,7 +84,7 @@ class Group(Health, Kind):
             "health_check_type": group.get("HealthCheckType"),
             "health_check_grace_period": group.get("HealthCheckGracePeriod"),
             "instances": len(group.get("Instances", [])),
-            "status": f"{len(group.get('Instances', []))}/{group['DesiredCapacity']} instances"})
+            "status": f"{len(group.get('Instances', []))}/{group['DesiredCapacity']} instances"}), group.get("Tags", []))
 
     def _describe(self, ctx: Context, **params: Any) -> list[dict[str, Any]]:
         pages = ctx.aws.client("autoscaling").get_paginator(

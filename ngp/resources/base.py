@@ -22,6 +22,10 @@ from ngp.errors import NotOwnedError, UnknownKindError
 TAG_ENV = "ngp:env"
 TAG_ADDRESS = "ngp:address"
 TAG_LINEAGE = "ngp:lineage"
+# The key of a live object that holds its ngp tags (or an app's labels), where the read's own
+# answer carries them (no call more): the refresh checks each object is the one the state
+# says it is (ngp.engine.ownership), then drops the key.
+OWNER_TAGS = "ngp_tags"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,19 @@ def owner_of(tags: list[dict] | dict[str, str]) -> str | None:
     if isinstance(tags, list):
         tags = {t["Key"]: t["Value"] for t in tags}
     return tags.get(TAG_ENV)
+
+
+Live = TypeVar("Live", dict[str, Any], dict[str, Any] | None)
+
+
+def with_owner_tags(live: Live, tags: list[dict] | dict[str, str]) -> Live:
+    """The live object with its ngp tags under OWNER_TAGS (None stays None: gone)."""
+    if live is None:
+        return None
+    if isinstance(tags, list):
+        tags = {t["Key"]: t["Value"] for t in tags}
+    live[OWNER_TAGS] = {k: v for k, v in tags.items() if k.startswith("ngp:")}
+    return live
 
 
 def check_owned(ctx: Context, address: str, what: str, name: str,

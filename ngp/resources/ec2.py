@@ -24,6 +24,7 @@ from ngp.resources.base import (
     Kind,
     ReadOnlyKind,
     kind,
+    with_owner_tags,
 )
 
 DELETE_DEADLINE = 600.0  # ENIs and NAT mappings can hold a delete for minutes
@@ -61,6 +62,10 @@ class Ec2Kind(Kind):
         """The item in spec terms, or None when its state means it is gone."""
         raise NotImplementedError
 
+    def observed(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """What a read gives: the item live, with its ngp tags."""
+        return with_owner_tags(self.live(item), tags_of(item))
+
     def _describe(self, ctx: Context, **params: Any) -> list[dict[str, Any]]:
         client = ctx.aws.client("ec2")
         if client.can_paginate(self.describe):
@@ -75,7 +80,7 @@ class Ec2Kind(Kind):
             if error_code(exc) in self.not_found:
                 return None
             raise
-        return next((self.live(i) for i in items if i[self.id_key] == id), None)
+        return next((self.observed(i) for i in items if i[self.id_key] == id), None)
 
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
@@ -88,7 +93,7 @@ class Ec2Kind(Kind):
             id = item[self.id_key]
             if id in wanted and tags_of(item).get(TAG_ENV) in (ctx.env, None):
                 seen.add(id)
-                live = self.live(item)
+                live = self.observed(item)
                 if live is not None:
                     found[id] = live
         # An object whose tags were removed by hand is still ours: look it up by id.
