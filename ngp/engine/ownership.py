@@ -37,7 +37,7 @@ class WrongObjectError(StateError):
     """The state records, at an address, an object that is another address's or env's."""
 
 
-def owner_tags(observed: dict[str, dict[str, Any] | None]) -> dict[str, Tags]:
+def take_tags(observed: dict[str, dict[str, Any] | None]) -> dict[str, Tags]:
     """The ngp tags each live object was read with, taken out of it (the planner never sees
     them): address -> tags, for the objects whose read gave them."""
     tags: dict[str, Tags] = {}
@@ -105,7 +105,7 @@ def check(run: Run, observed: dict[str, dict[str, Any] | None]) -> None:
     where = _where(run)
     ids = {a: r.id for a, r in run.state.resources.items()
            if not get_kind(r.kind, where=a).read_only}
-    tags = owner_tags(observed)
+    tags = take_tags(observed)
     wrong = refusal(run.settings.env, where, ids, tags)
     if wrong is not None:
         raise wrong
@@ -125,9 +125,12 @@ def _check_gone(run: Run, address: str, where: str) -> None:
                             hint="Check the credentials' permissions.") from None
     if found is None or found[0] == rec.id:
         return
+    said = found[1].get(OWNER_TAGS) or {}
+    if said.get(TAG_ADDRESS, said.get(LABEL_ADDRESS)) != address:
+        return  # not tagged as this address's (an association, a record): a create meets it
     raise WrongObjectError(
-        f"the state's id {rec.id} is gone, but {found[0]} is this address's object (found "
-        "by its tags or name), so it is not created again", where=address,
+        f"the state's id {rec.id} is gone, but {found[0]} is this address's object (its "
+        f"{shown(said)}), so it is not created again", where=address,
         hint=f"Nothing was changed. If {found[0]} is the one, put its id in {where} for this "
         "address; if not, delete it. Then run the command again.")
 

@@ -84,7 +84,8 @@ class Group(Health, Kind):
             "health_check_type": group.get("HealthCheckType"),
             "health_check_grace_period": group.get("HealthCheckGracePeriod"),
             "instances": len(group.get("Instances", [])),
-            "status": f"{len(group.get('Instances', []))}/{group['DesiredCapacity']} instances"}), group.get("Tags", []))
+            "status": f"{len(group.get('Instances', []))}/{group['DesiredCapacity']} instances",
+        }), group.get("Tags", []))
 
     def _describe(self, ctx: Context, **params: Any) -> list[dict[str, Any]]:
         pages = ctx.aws.client("autoscaling").get_paginator(

@@ -61,10 +61,15 @@ def with_owner_tags(live: Live, tags: list[dict] | dict[str, str]) -> Live:
     """The live object with its ngp tags under OWNER_TAGS (None stays None: gone)."""
     if live is None:
         return None
+    live[OWNER_TAGS] = owner_tags(tags)
+    return live
+
+
+def owner_tags(tags: list[dict] | dict[str, str]) -> dict[str, str]:
+    """The ngp tags of an object's tags (a list of Key/Value or a dict)."""
     if isinstance(tags, list):
         tags = {t["Key"]: t["Value"] for t in tags}
-    live[OWNER_TAGS] = {k: v for k, v in tags.items() if k.startswith("ngp:")}
-    return live
+    return {k: v for k, v in tags.items() if k.startswith("ngp:")}
 
 
 def check_owned(ctx: Context, address: str, what: str, name: str,

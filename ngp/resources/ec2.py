@@ -109,7 +109,7 @@ class Ec2Kind(Kind):
         # Compare the tags here too: moto ignores tag filters on some describes (NAT gateways).
         items = [i for i in self._describe(ctx, **{self.filters_param: filters})
                  if tags_of(i).get(TAG_ADDRESS) == address and tags_of(i).get(TAG_ENV) == ctx.env]
-        alive = [(i[self.id_key], live) for i in items if (live := self.live(i)) is not None]
+        alive = [(i[self.id_key], live) for i in items if (live := self.observed(i)) is not None]
         if len(alive) > 1:
             ids = ", ".join(sorted(id for id, _ in alive))
             raise ResourceError(
