@@ -208,7 +208,7 @@ def make_plan(
         fields = _diff(res.kind, want, {k: before.get(k) for k in set(want) | set(rec.spec)})
         drifted = any(rec.spec.get(f.name) != before.get(f.name) for f in fields)
         reason = "changed outside ngp" if drifted else \
-            "imported: ngp adds its tags" if NGP_TAGS in rec.spec else ""
+            "imported or moved: ngp writes its tags" if NGP_TAGS in rec.spec else ""
         if not fields and address not in forced:
             known[address] = {**rec.outputs, **(kind.outputs_of(live) if live else {})}
             changes.append(Change(action=Action.NOOP, **common))

@@ -175,6 +175,24 @@ def remove(state: State, patterns: list[str], *, force: bool, where: str) -> lis
     return gone
 
 
+def _retagged(rec: Any, old: str, new: str, state: State) -> dict[str, Any]:
+    """A moved object's spec, marked (as an imported one is) with the ngp tags it carries,
+    so the next `up` rewrites them to name its new address, where ngp can retag the kind
+    (Importable: EC2's); others keep naming the old address, which the refresh accepts while
+    the state records no other object there. Moved back, the mark goes."""
+    from ngp.resources import get_kind
+    from ngp.resources.base import NGP_TAGS, TAG_ADDRESS, TAG_ENV, TAG_LINEAGE, Importable
+
+    if not isinstance(get_kind(rec.kind), Importable):
+        return dict(rec.spec)
+    def tags(address: str) -> dict[str, str]:
+        return {TAG_ENV: state.env, TAG_ADDRESS: address, TAG_LINEAGE: state.lineage}
+    spec = {**rec.spec, NGP_TAGS: rec.spec.get(NGP_TAGS, tags(old))}
+    if spec[NGP_TAGS] == tags(new):
+        del spec[NGP_TAGS]
+    return spec
+
+
 def rename(state: State, source: str, target: str, kinds: Mapping[str, tuple[str, str]], *,
            where: str) -> list[tuple[str, str]]:
     """Rename source to target: one address, or every address under a module or prefix
@@ -207,7 +225,8 @@ def rename(state: State, source: str, target: str, kinds: Mapping[str, tuple[str
         rec = records[old]
         module = kinds[new][1] if new in kinds else \
             target if source == rec.module else rec.module
-        state.resources[new] = dataclasses.replace(rec, module=module)
+        state.resources[new] = dataclasses.replace(rec, module=module,
+                                                   spec=_retagged(rec, old, new, state))
     for address, rec in state.resources.items():
         if any(d in renamed for d in rec.deps):
             state.resources[address] = dataclasses.replace(

@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_message
+from ngp.engine import ownership
 from ngp.engine.run import Run
 from ngp.errors import NgpError, ResourceError
 from ngp.graph import Resource
@@ -64,6 +65,7 @@ def refresh(run: Run) -> dict[str, dict[str, Any] | None]:
     for kind_name, addresses in wanted.items():
         for address, id in addresses.items():
             observed[address] = found[kind_name].get(id)
+    ownership.check(run, observed)  # each object is the one the state says, or nothing runs
     return observed
 
 

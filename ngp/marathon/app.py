@@ -10,7 +10,7 @@ from ngp.graph import is_secret_ref
 from ngp.marathon import rules
 from ngp.marathon.client import Marathon
 from ngp.marathon.endpoints import FIELD, Marathons
-from ngp.resources.base import Context, Field, Health, Kind, Verdict, Wanted, kind
+from ngp.resources.base import OWNER_TAGS, Context, Field, Health, Kind, Verdict, Wanted, kind
 
 LABEL_ENV = "NGP_ENV"
 LABEL_ADDRESS = "NGP_ADDRESS"
@@ -107,6 +107,9 @@ class App(Health, Kind):
         if where is not None:  # the endpoint it was read at
             live[FIELD] = dict(where)
         running, healthy = app.get("tasksRunning", 0), app.get("tasksHealthy", 0)
+        # Its owner, as its labels say: the refresh checks it is the app the state says.
+        live[OWNER_TAGS] = {k: all_labels[k] for k in (LABEL_ENV, LABEL_ADDRESS)
+                            if k in all_labels}
         live.update({"version": app.get("version"), "tasks_running": running,
                      "tasks_healthy": healthy, "deploying": bool(app.get("deployments"))})
         live["status"] = _tasks(live, app.get("instances", 0))[1]
@@ -171,10 +174,23 @@ class App(Health, Kind):
 
     def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
         # At the new endpoint: a cluster with a new address may not have the app yet.
-        app = at_endpoint(ctx, new).get_app(id) or {"id": id, "labels": {LABEL_ENV: ctx.env}}
+        # Its address label then comes from the endpoint it was at (update has no address),
+        # so the app made at the new one is labelled as its refresh will check.
+        app = at_endpoint(ctx, new).get_app(id) or self._at_old(ctx, id, old, new) \
+            or {"id": id, "labels": {LABEL_ENV: ctx.env}}
         address = app.get("labels", {}).get(LABEL_ADDRESS, "")
         self._check_owned(ctx, address or f"marathon app {id}", app)
         return self._apply(ctx, address, new)
+
+    @staticmethod
+    def _at_old(ctx: Context, id: str, old: dict[str, Any],
+                new: dict[str, Any]) -> dict[str, Any] | None:
+        if old.get(FIELD) == new.get(FIELD):
+            return None  # the same endpoint: already asked
+        try:
+            return at_endpoint(ctx, old).get_app(id)
+        except NgpError:  # the old cluster is gone: the app is labelled without an address
+            return None
 
     def delete(self, ctx: Context, id: str) -> None:
         marathon = recorded(ctx)

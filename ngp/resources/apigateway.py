@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 from ngp.aws import error_code
 from ngp.errors import ResourceError
 from ngp.resources.base import (
+    OWNER_TAGS,
     TAG_ADDRESS,
     TAG_ENV,
     Context,
@@ -17,6 +18,7 @@ from ngp.resources.base import (
     PerParentKind,
     kind,
     never_updated,
+    owner_tags,
 )
 
 GONE = frozenset({"NotFoundException"})
@@ -59,7 +61,7 @@ class RestApi(Kind):
         return {"id": item["id"], "name": item["name"],
                 "description": item.get("description", ""),
                 "execution_arn": f"arn:aws:execute-api:{ctx.aws.region}:{account}:{item['id']}",
-                "tags": item.get("tags", {}), "status": "available"}
+                OWNER_TAGS: owner_tags(item.get("tags") or {}), "status": "available"}
 
     def _apis(self, ctx: Context) -> list[dict[str, Any]]:
         pages = ctx.aws.client("apigateway").get_paginator("get_rest_apis").paginate()
@@ -68,8 +70,7 @@ class RestApi(Kind):
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
-        return {api["id"]: {k: v for k, v in self._live(ctx, api).items() if k != "tags"}
-                for api in self._apis(ctx) if api["id"] in ids}
+        return {api["id"]: self._live(ctx, api) for api in self._apis(ctx) if api["id"] in ids}
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         mine = [self._live(ctx, api) for api in self._apis(ctx)

@@ -18,6 +18,7 @@ from ngp.resources.base import (
     Wanted,
     check_owned,
     kind,
+    with_owner_tags,
 )
 from ngp.resources.ec2_compute import INSTALL_TAG, install_failure, profile_not_yet
 
@@ -75,7 +76,7 @@ class Group(Health, Registers, Kind):
             return None
         template = group.get("LaunchTemplate") or {}
         subnets = [s for s in group.get("VPCZoneIdentifier", "").split(",") if s]
-        return self.canonical({
+        return with_owner_tags(self.canonical({
             "id": group["AutoScalingGroupName"], "name": group["AutoScalingGroupName"],
             "arn": group["AutoScalingGroupARN"],
             "launch_template_id": template.get("LaunchTemplateId"),
@@ -88,7 +89,8 @@ class Group(Health, Registers, Kind):
             "instances": len(group.get("Instances", [])),
             "in_service": sum(1 for i in group.get("Instances", [])
                               if i.get("LifecycleState") == "InService"),
-            "status": f"{len(group.get('Instances', []))}/{group['DesiredCapacity']} instances"})
+            "status": f"{len(group.get('Instances', []))}/{group['DesiredCapacity']} instances",
+        }), group.get("Tags", []))
 
     def _describe(self, ctx: Context, **params: Any) -> list[dict[str, Any]]:
         pages = ctx.aws.client("autoscaling").get_paginator(

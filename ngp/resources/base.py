@@ -25,6 +25,10 @@ TAG_LINEAGE = "ngp:lineage"
 # A recorded spec's key for the ngp tags an imported object had (`ngp import` writes nothing
 # to AWS): the planner then plans an update that writes them (Importable.tag).
 NGP_TAGS = "ngp:tags"
+# The key of a live object that holds its ngp tags (or an app's labels), where the read's own
+# answer carries them (no call more): the refresh checks each object is the one the state
+# says it is (ngp.engine.ownership), then drops the key.
+OWNER_TAGS = "ngp_tags"
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,24 @@ def owner_of(tags: list[dict] | dict[str, str]) -> str | None:
     if isinstance(tags, list):
         tags = {t["Key"]: t["Value"] for t in tags}
     return tags.get(TAG_ENV)
+
+
+Live = TypeVar("Live", dict[str, Any], dict[str, Any] | None)
+
+
+def with_owner_tags(live: Live, tags: list[dict] | dict[str, str]) -> Live:
+    """The live object with its ngp tags under OWNER_TAGS (None stays None: gone)."""
+    if live is None:
+        return None
+    live[OWNER_TAGS] = owner_tags(tags)
+    return live
+
+
+def owner_tags(tags: list[dict] | dict[str, str]) -> dict[str, str]:
+    """The ngp tags of an object's tags (a list of Key/Value or a dict)."""
+    if isinstance(tags, list):
+        tags = {t["Key"]: t["Value"] for t in tags}
+    return {k: v for k, v in tags.items() if k.startswith("ngp:")}
 
 
 def check_owned(ctx: Context, address: str, what: str, name: str,

@@ -25,6 +25,7 @@ from ngp.resources.base import (
     Kind,
     ReadOnlyKind,
     kind,
+    with_owner_tags,
 )
 
 DELETE_DEADLINE = 600.0  # ENIs and NAT mappings can hold a delete for minutes
@@ -63,6 +64,10 @@ class Ec2Kind(Importable, Kind):
         """The item in spec terms, or None when its state means it is gone."""
         raise NotImplementedError
 
+    def observed(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """What a read gives: the item live, with its ngp tags."""
+        return with_owner_tags(self.live(item), tags_of(item))
+
     def _describe(self, ctx: Context, **params: Any) -> list[dict[str, Any]]:
         client = ctx.aws.client("ec2")
         if client.can_paginate(self.describe):
@@ -77,7 +82,7 @@ class Ec2Kind(Importable, Kind):
             if error_code(exc) in self.not_found:
                 return None
             raise
-        return next((self.live(i) for i in items if i[self.id_key] == id), None)
+        return next((self.observed(i) for i in items if i[self.id_key] == id), None)
 
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
@@ -90,7 +95,7 @@ class Ec2Kind(Importable, Kind):
             id = item[self.id_key]
             if id in wanted and tags_of(item).get(TAG_ENV) in (ctx.env, None):
                 seen.add(id)
-                live = self.live(item)
+                live = self.observed(item)
                 if live is not None:
                     found[id] = live
         # An object whose tags were removed by hand is still ours: look it up by id.
@@ -128,7 +133,7 @@ class Ec2Kind(Importable, Kind):
         # Compare the tags here too: moto ignores tag filters on some describes (NAT gateways).
         items = [i for i in self._describe(ctx, **{self.filters_param: filters})
                  if tags_of(i).get(TAG_ADDRESS) == address and tags_of(i).get(TAG_ENV) == ctx.env]
-        alive = [(i[self.id_key], live) for i in items if (live := self.live(i)) is not None]
+        alive = [(i[self.id_key], live) for i in items if (live := self.observed(i)) is not None]
         if len(alive) > 1:
             ids = ", ".join(sorted(id for id, _ in alive))
             raise ResourceError(

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.resources.base import Context, Field, Kind, check_owned, kind
+from ngp.resources.base import Context, Field, Kind, check_owned, kind, with_owner_tags
 
 GONE = frozenset({"NoSuchEntity"})
 EC2_TRUST = {"Version": "2012-10-17", "Statement": [{
@@ -70,14 +70,15 @@ class Role(Kind):
 
     def _live(self, detail: dict[str, Any]) -> dict[str, Any]:
         boundary = (detail.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
-        return {"id": detail["RoleName"], "name": detail["RoleName"], "path": detail["Path"],
-                "boundary": boundary,
-                "arn": detail["Arn"], "trust": _doc(detail["AssumeRolePolicyDocument"]),
-                "policies": {p["PolicyName"]: _doc(p["PolicyDocument"])
-                             for p in detail.get("RolePolicyList", [])},
-                "managed_policies": sorted(p["PolicyArn"]
-                                           for p in detail.get("AttachedManagedPolicies", [])),
-                "status": "available"}
+        return with_owner_tags({
+            "id": detail["RoleName"], "name": detail["RoleName"], "path": detail["Path"],
+            "boundary": boundary,
+            "arn": detail["Arn"], "trust": _doc(detail["AssumeRolePolicyDocument"]),
+            "policies": {p["PolicyName"]: _doc(p["PolicyDocument"])
+                         for p in detail.get("RolePolicyList", [])},
+            "managed_policies": sorted(p["PolicyArn"]
+                                       for p in detail.get("AttachedManagedPolicies", [])),
+            "status": "available"}, detail.get("Tags", []))
 
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:

@@ -10,7 +10,15 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import error_code, error_message, eventually
 from ngp.errors import NgpError, ResourceError
-from ngp.resources.base import TAG_ENV, Context, Field, Kind, check_owned, kind
+from ngp.resources.base import (
+    TAG_ENV,
+    Context,
+    Field,
+    Kind,
+    check_owned,
+    kind,
+    with_owner_tags,
+)
 
 TAG_GENERATE = "ngp:generate"
 TAG_PUBLIC_KEY = "ngp:public-key"
@@ -88,10 +96,10 @@ class Secret(Kind):
         if item.get("DeletedDate"):
             return None
         tags = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
-        return {"id": item["ARN"], "arn": item["ARN"], "name": item["Name"],
-                "description": item.get("Description", ""),
-                "generate": tags.get(TAG_GENERATE), "public_key": tags.get(TAG_PUBLIC_KEY),
-                "status": "available"}
+        return with_owner_tags({
+            "id": item["ARN"], "arn": item["ARN"], "name": item["Name"],
+            "description": item.get("Description", ""), "generate": tags.get(TAG_GENERATE),
+            "public_key": tags.get(TAG_PUBLIC_KEY), "status": "available"}, tags)
 
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from ngp.engine import ownership
 from ngp.errors import ResourceError
 from ngp.marathon.app import LABEL_ADDRESS, LABEL_ENV
 from ngp.resources import Context
-from ngp.resources.base import get_kind
+from ngp.resources.base import OWNER_TAGS, get_kind
 
 APP = {"id": "/shared/platform/jenkins", "cmd": "sleep 1000", "instances": 1, "cpus": 0.1,
        "mem": 64}
@@ -74,3 +75,20 @@ def test_the_envs_own_app_is_adopted_changed_and_deleted(marathon, marathons, ow
     kind.delete(sandbox, app_id)
     assert marathon.get_app(app_id) is None
     kind.delete(sandbox, app_id)  # already gone is success
+
+
+def test_a_read_gives_the_apps_labels_so_a_state_pointing_at_it_is_refused(
+        marathons, owned_by_sandbox):
+    """What the refresh checks (ngp.engine.ownership): the labels come with the listing."""
+    app_id, _ = owned_by_sandbox
+    kind = get_kind("marathon.app")
+    live = kind.read_many(ctx_for("try2", marathons), [app_id])[app_id]
+    assert live[OWNER_TAGS] == {LABEL_ENV: "sandbox", LABEL_ADDRESS: "jenkins.app"}
+    tags = ownership.take_tags({"jenkins.app": live})
+    wrong = ownership.refusal("try2", "state/try2.json", {"jenkins.app": app_id}, tags)
+    assert wrong is not None and wrong.line().startswith(
+        "state/try2.json: its objects are tagged for env 'sandbox', not env 'try2'")
+    assert ownership.refusal("sandbox", "state/sandbox.json", {"sysdig.app": app_id},
+                             {"sysdig.app": tags["jenkins.app"]}).line().startswith(
+        "sysdig.app: the state's id /shared/platform/jenkins is another object: its labels "
+        "NGP_ADDRESS=jenkins.app, NGP_ENV=sandbox name address jenkins.app.")

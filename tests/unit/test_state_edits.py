@@ -13,7 +13,7 @@ from ngp.engine.importing import suggestion
 from ngp.errors import LockError, StateError
 from ngp.graph import Graph, Resource
 from ngp.plan import Action, make_plan
-from ngp.resources.base import NGP_TAGS
+from ngp.resources.base import NGP_TAGS, TAG_ADDRESS, TAG_ENV, TAG_LINEAGE
 from ngp.state import LocalStore, Pending, Recorded, State
 from ngp.state_s3 import S3Lock, S3Store
 
@@ -207,3 +207,14 @@ def test_a_plan_in_json_says_unknown_values_inside_lists():
     assert jsonable([UNKNOWN, "sg-1"]) == [repr(UNKNOWN), "sg-1"]
     assert jsonable({"ids": [Ref("n.sg")]}) == {"ids": [str(Ref("n.sg"))]}
     assert jsonable(UNKNOWN) == repr(UNKNOWN)
+
+
+def test_mv_marks_an_ec2_object_for_its_tags_to_name_its_new_address():
+    # The object's ngp:address tag still names the old address: the next up rewrites it (the
+    # refresh would otherwise see another address's object); moved back, nothing is marked.
+    state = network()
+    state_moves.rename(state, "network.vpc", "network.vpc2", KINDS, where=W)
+    assert state.resources["network.vpc2"].spec[NGP_TAGS] == {
+        TAG_ENV: state.env, TAG_ADDRESS: "network.vpc", TAG_LINEAGE: state.lineage}
+    state_moves.rename(state, "network.vpc2", "network.vpc", KINDS, where=W)
+    assert NGP_TAGS not in state.resources["network.vpc"].spec
