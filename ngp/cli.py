@@ -18,7 +18,18 @@ import typer
 from rich.markup import escape
 
 from ngp import cli_elk, cli_init, cli_sandbox, cli_snapshots, cli_state, engine, plan_file, render
-from ngp.cli_common import Env, Json, LockTimeout, Parallelism, Yes, err, out, parse_duration, warn
+from ngp.cli_common import (
+    Debug,
+    Env,
+    Json,
+    LockTimeout,
+    Parallelism,
+    Yes,
+    err,
+    out,
+    parse_duration,
+    warn,
+)
 from ngp.cli_common import find_project as _project
 from ngp.cli_common import pick_env as _env  # the names the commands below use
 from ngp.config import check_env_name
@@ -139,7 +150,7 @@ def up(
     force: Annotated[bool, typer.Option(
         "--force", help="Cancel Marathon deployments that lock an app, instead of waiting "
         "for them.")] = False,
-    parallelism: Parallelism = None, lock_timeout: LockTimeout = "0",
+    parallelism: Parallelism = None, lock_timeout: LockTimeout = "0", debug: Debug = False,
 ) -> None:
     """Create or change everything the env's modules want; shows the plan first."""
     if plan_path is not None:
@@ -153,7 +164,8 @@ def up(
 
 @app.command()
 def down(env: Env = None, yes: Yes = False, target: Target = None, stats: Stats = False,
-         parallelism: Parallelism = None, lock_timeout: LockTimeout = "0") -> None:
+         parallelism: Parallelism = None, lock_timeout: LockTimeout = "0",
+         debug: Debug = False) -> None:
     """Delete everything ngp made for the env, dependents first."""
     env = _env(env)
     _apply(env, "down", yes=yes, targets=target, destroy=True, stats=stats,
@@ -172,6 +184,7 @@ def plan(
         "--out", "-o", metavar="FILE", show_default=False,
         help="Save the plan to FILE, for `ngp up FILE` to apply exactly it.")] = None,
     stats: Stats = False, parallelism: Parallelism = None, lock_timeout: LockTimeout = "0",
+    debug: Debug = False,
 ) -> None:
     """Show what `ngp up` (or `ngp down`, with --destroy) would do; changes nothing in AWS."""
     env = _env(env)
@@ -213,7 +226,7 @@ def status(
     env: Env = None, as_json: Json = False, stats: Stats = False,
     probe: Annotated[bool, typer.Option(
         "--probe/--no-probe", help="Ask whether the env's URLs answer (a few seconds).")
-    ] = True,
+    ] = True, debug: Debug = False,
 ) -> None:
     """Every resource of the env with its id and live health, by module; and whether the
     env's URLs (DC/OS, VPN, Dashboards, ...) answer."""
@@ -239,6 +252,7 @@ def outputs(
     as_json: Json = False,
     reveal: Annotated[bool, typer.Option(
         "--reveal", help="Fetch secret values (passwords, keys) from Secrets Manager.")] = False,
+    debug: Debug = False,
 ) -> None:
     """The env's outputs (URLs, ids) from its state; secrets stay hidden unless --reveal."""
     env = _env(env)
@@ -252,7 +266,8 @@ def outputs(
                            hint=f"Known: {', '.join(sorted(values)) or 'none yet (run ngp up)'}.")
         values = {name: values[name]}
     if reveal and any(is_secret_ref(v) for v in values.values()):
-        values = engine.reveal_outputs(engine.connect(project, settings, read_only=True), values)
+        values = engine.reveal_outputs(engine.connect(
+            project, settings, read_only=True, note=render.LineReporter(err).note), values)
     if as_json:
         print(json.dumps(values, indent=2))
     elif name is not None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ngp import debug_log
 from ngp.aws import Aws
 from ngp.config import MAX_PARALLELISM, SANDBOX_ACCOUNT_ID, Project, Settings
 from ngp.engine.run import Desired, Reporter, Run, Store, build_desired
@@ -51,9 +52,19 @@ def sandbox_info(project: Project, settings: Settings, read_only: bool = False,
     return info
 
 
+def start_debug_log(project: Project, settings: Settings,
+                    note: Callable[[str], None] | None = None) -> None:
+    """Open the debug log if asked for (--debug, NGP_LOG=debug), and say where it is."""
+    keys = tuple(var for name in settings.modules for var in MODULES[name].required_env)
+    path = debug_log.start(project.state_dir, settings.env, keys)
+    if path is not None and note:
+        note(f"writing the debug log to {path} (secrets redacted)")
+
+
 def connect(project: Project, settings: Settings, sandbox: dict[str, Any] | None = None,
             read_only: bool = False, note: Callable[[str], None] | None = None) -> Aws:
     """The run's AWS access, checked against the env's allowed accounts."""
+    start_debug_log(project, settings, note)
     if settings.core.sandbox:
         from ngp.sandbox import control
 
@@ -189,6 +200,7 @@ def open_run(
     settings = with_parallelism(project.load(env), parallelism)
     desired = build_desired(settings)
     read_only = command in READ_ONLY
+    start_debug_log(project, settings, reporter.note)
     sandbox = sandbox_info(project, settings, read_only, reporter.note)
     aws = connect(project, settings, sandbox, read_only, reporter.note)
     marathons = marathon_for(settings, sandbox, force)
