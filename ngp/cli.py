@@ -234,7 +234,8 @@ def status(
     t0 = time.monotonic()
     with engine.open_run(_project(), env, "status", render.LineReporter(err), lock=False) as run:
         rows = engine.status(run)
-        urls = engine.probe_urls(run.state.outputs) if probe else {}
+        with engine.phase(run.reporter, "Asking whether the env's URLs answer"):
+            urls = engine.probe_urls(run.state.outputs) if probe else {}
         if as_json:
             print(json.dumps({"env": env, "resources": rows, "outputs": run.state.outputs,
                               "urls": urls}, indent=2))

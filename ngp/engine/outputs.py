@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import Aws, error_message
 from ngp.engine.refreshing import refresh
-from ngp.engine.run import Run
+from ngp.engine.run import Run, phase
 from ngp.errors import ResourceError
 from ngp.graph import Ref, is_secret_ref, resolve
 from ngp.resources import Context, get_kind
@@ -46,6 +46,11 @@ def _contains(value: Any, marker: object) -> bool:
 def status(run: Run) -> list[dict[str, Any]]:
     """Every recorded resource with its live status (one batched read per kind)."""
     observed = refresh(run)
+    with phase(run.reporter, "Reading live health"):
+        return _status_rows(run, observed)
+
+
+def _status_rows(run: Run, observed: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for address, rec in sorted(run.state.resources.items()):
         live = observed.get(address)
