@@ -68,8 +68,8 @@ def start_debug_log(project: Project, settings: Settings,
     """Open the debug log if asked for (--debug, NGP_LOG=debug), and say where it is."""
     keys = tuple(var for name in settings.modules for var in MODULES[name].required_env)
     path = debug_log.start(project.state_dir, settings.env, keys)
-    if path is not None and note:
-        note(f"writing the debug log to {path} (secrets redacted)")
+    if path is not None:
+        (note or _on_stderr)(f"writing the debug log to {path} (secrets redacted)")
 
 
 def connect(project: Project, settings: Settings, sandbox: dict[str, Any] | None = None,
