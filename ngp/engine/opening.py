@@ -230,8 +230,8 @@ def open_run(
                           reporter.note):
             with phase(reporter, "Reading the state and the zones"):
                 run = _run(settings, desired, aws, store, reporter, marathons, lineage)
-            if run.state.pending:
-                with phase(reporter, f"Settling {len(run.state.pending)} steps an "
+            if (left := len(run.state.pending)):
+                with phase(reporter, f"Settling {left} step{'s' * (left != 1)} an "
                            "interrupted run left"):
                     settle_pending(run)
             yield run
