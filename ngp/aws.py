@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
+from ngp import debug_log
 from ngp.errors import NgpError
 
 T = TypeVar("T")
@@ -156,6 +157,8 @@ class Aws:
                 client.meta.events.register("before-call.*.*", self._count)
                 if os.environ.get("NGP_CALL_LOG"):
                     client.meta.events.register("before-parameter-build.*.*", self._log)
+                if debug_log.on():
+                    debug_log.watch(client.meta.events)
                 self._clients[key] = client
             return self._clients[key]
 

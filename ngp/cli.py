@@ -18,7 +18,18 @@ import typer
 from rich.markup import escape
 
 from ngp import cli_elk, cli_init, cli_sandbox, cli_snapshots, cli_state, engine, plan_file, render
-from ngp.cli_common import Env, Json, LockTimeout, Parallelism, Yes, err, out, parse_duration, warn
+from ngp.cli_common import (
+    Debug,
+    Env,
+    Json,
+    LockTimeout,
+    Parallelism,
+    Yes,
+    err,
+    out,
+    parse_duration,
+    warn,
+)
 from ngp.cli_common import find_project as _project
 from ngp.cli_common import pick_env as _env  # the names the commands below use
 from ngp.cli_import import app as import_app
@@ -150,7 +161,7 @@ def up(
         "--force", help="Cancel Marathon deployments that lock an app, instead of waiting "
         "for them.")] = False,
     parallelism: Parallelism = None, lock_timeout: LockTimeout = "0",
-    replace: Replace = None, refresh_only: RefreshOnly = False,
+    replace: Replace = None, refresh_only: RefreshOnly = False, debug: Debug = False,
 ) -> None:
     """Create or change everything the env's modules want; shows the plan first."""
     if plan_path is not None and (replace or refresh_only):
@@ -168,7 +179,8 @@ def up(
 
 @app.command()
 def down(env: Env = None, yes: Yes = False, target: Target = None, stats: Stats = False,
-         parallelism: Parallelism = None, lock_timeout: LockTimeout = "0") -> None:
+         parallelism: Parallelism = None, lock_timeout: LockTimeout = "0",
+         debug: Debug = False) -> None:
     """Delete everything ngp made for the env, dependents first."""
     env = _env(env)
     _apply(env, "down", yes=yes, targets=target, destroy=True, stats=stats,
@@ -187,7 +199,7 @@ def plan(
         "--out", "-o", metavar="FILE", show_default=False,
         help="Save the plan to FILE, for `ngp up FILE` to apply exactly it.")] = None,
     stats: Stats = False, parallelism: Parallelism = None, lock_timeout: LockTimeout = "0",
-    replace: Replace = None, refresh_only: RefreshOnly = False,
+    replace: Replace = None, refresh_only: RefreshOnly = False, debug: Debug = False,
 ) -> None:
     """Show what `ngp up` (or `ngp down`, with --destroy) would do; changes nothing in AWS."""
     env = _env(env)
@@ -234,6 +246,7 @@ def status(
     detailed_exitcode: Annotated[bool, typer.Option(
         "--detailed-exitcode", help="Exit 0 when every resource is healthy, 2 when one is "
         "not, 1 on error (without it, 0 whenever the status was read).")] = False,
+    debug: Debug = False,
 ) -> None:
     """Every resource of the env with its id and live health judged against its spec (a
     group's instances in service against its desired capacity), by module; and whether the
@@ -242,7 +255,8 @@ def status(
     t0 = time.monotonic()
     with engine.open_run(_project(), env, "status", render.LineReporter(err), lock=False) as run:
         rows = engine.status(run)
-        urls = engine.probe_urls(run.state.outputs) if probe else {}
+        with engine.phase(run.reporter, "Asking whether the env's URLs answer"):
+            urls = engine.probe_urls(run.state.outputs) if probe else {}
         if as_json:
             print(json.dumps({"env": env, "resources": rows, "outputs": run.state.outputs,
                               "urls": urls}, indent=2))
@@ -262,6 +276,7 @@ def outputs(
     as_json: Json = False,
     reveal: Annotated[bool, typer.Option(
         "--reveal", help="Fetch secret values (passwords, keys) from Secrets Manager.")] = False,
+    debug: Debug = False,
 ) -> None:
     """The env's outputs (URLs, ids) from its state; secrets stay hidden unless --reveal
     (one asked for by NAME without it is refused, exit 1)."""
@@ -279,7 +294,8 @@ def outputs(
             # A script asking for it by name must never capture a placeholder.
             raise NgpError(f"{name} is a secret: pass --reveal to print it")
     if reveal and any(is_secret_ref(v) for v in values.values()):
-        values = engine.reveal_outputs(engine.connect(project, settings, read_only=True), values)
+        values = engine.reveal_outputs(engine.connect(
+            project, settings, read_only=True, note=render.LineReporter(err).note), values)
     if as_json:
         print(json.dumps(values, indent=2))
     elif name is not None:

@@ -30,6 +30,20 @@ LockTimeout = Annotated[str, typer.Option(
     "--lock-timeout", metavar="DURATION",
     help="Wait this long (30s, 5m) for a lock another run holds; 0 fails at once.")]
 
+
+def _debug(value: bool) -> None:
+    if value:
+        from ngp import debug_log
+
+        debug_log.request()
+
+
+# Handled as it is parsed (not passed to the command): the engine opens the log.
+Debug = Annotated[bool, typer.Option(
+    "--debug", callback=_debug, expose_value=False,
+    help="Log every AWS request and Marathon call to a file, secrets redacted (as "
+    "NGP_LOG=debug): $NGP_LOG_PATH, or state/logs/<env>-<time>.log.")]
+
 DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
 SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 

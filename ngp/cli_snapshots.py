@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from ngp import engine, render
-from ngp.cli_common import Env, Json, Yes, err, find_project, out, pick_env
+from ngp.cli_common import Debug, Env, Json, Yes, err, find_project, out, pick_env
 from ngp.errors import NgpError
 
 # Its commands are the main app's own (added without a group name).
@@ -22,7 +22,7 @@ app = typer.Typer()
 def snapshot(
     env: Env = None,
     list_: Annotated[bool, typer.Option("--list", help="List the snapshots instead.")] = False,
-    as_json: Json = False,
+    as_json: Json = False, debug: Debug = False,
 ) -> None:
     """Write a snapshot of every Marathon app and group to the env's snapshot bucket now
     (what the hourly function does); --list shows what exists."""
@@ -55,7 +55,7 @@ def restore(
         "--status", metavar="ID", help="Show how far restore ID got (its record in the "
         "snapshot bucket) instead of restoring.")] = None,
     yes: Yes = False,
-    as_json: Json = False,
+    as_json: Json = False, debug: Debug = False,
 ) -> None:
     """Put the apps of a snapshot back in Marathon as they were (what POST /restore starts):
     it names the snapshot, lists the apps it would create or change (and the fields that

@@ -187,6 +187,9 @@ class LineReporter:
             self.console.print(f"[dim]{escape(op.address)}: still {op.verb}... "
                                f"[{seconds:.0f}s elapsed][/]")
 
+    def progress(self, message: str) -> None:
+        self.console.print(f"[dim]{escape(message)}...[/]")
+
     def note(self, message: str) -> None:
         self.console.print(f"[cyan]note:[/] {escape(message)}")
 

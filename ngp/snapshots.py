@@ -8,8 +8,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ngp import debug_log
 from ngp.aws import error_message
-from ngp.engine import Run
+from ngp.engine import Run, phase
 from ngp.errors import NgpError
 from ngp.lambdas import marathon_snapshot as logic
 from ngp.marathon.client import MarathonError
@@ -50,7 +51,8 @@ def _failing(what: str, exc: Exception) -> NgpError:
 
 def take(run: Run) -> str:
     try:
-        return logic.take(_request(run), run.aws.client("s3"), _bucket(run))
+        with phase(run.reporter, "Reading every Marathon app and group, and writing them"):
+            return logic.take(_request(run), run.aws.client("s3"), _bucket(run))
     except (logic.SnapshotError, ClientError) as exc:
         raise _failing("the snapshot", exc) from None
 
@@ -93,12 +95,19 @@ def restore(run: Run, planned: logic.RestorePlan,
         progress = logic.Progress(s3, _bucket(run))
         progress.update()
         started(progress.id)
-        return logic.restore(
-            _request(run), s3, progress.bucket, planned=planned, progress=progress,
-            env=run.settings.env,
-            secret=lambda arn: secrets.get_secret_value(SecretId=arn)["SecretString"])
+        with phase(run.reporter, f"Putting back the apps of {planned.snapshot}"):
+            return logic.restore(
+                _request(run), s3, progress.bucket, planned=planned, progress=progress,
+                env=run.settings.env,
+                secret=lambda arn: _revealed(secrets.get_secret_value(SecretId=arn)))
     except (logic.SnapshotError, ClientError, MarathonError) as exc:
         raise _failing("the restore", exc) from None
+
+
+def _revealed(answer: dict[str, Any]) -> str:
+    value = str(answer["SecretString"])
+    debug_log.secret(value)  # bound for an app's definition: never in the debug log
+    return value
 
 
 def status(run: Run, id: str) -> dict[str, Any]:

@@ -62,6 +62,7 @@ class Quiet:
     def finished(self, op, seconds): pass
     def failed(self, op, error): pass
     def still_running(self, ops): pass
+    def progress(self, message): pass
     def note(self, message): pass
     def warn(self, message): pass
 

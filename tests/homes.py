@@ -216,8 +216,14 @@ def state_ids(state: dict) -> set[str]:
     return {r["id"] for r in state["resources"].values() if r["kind"] not in UNTAGGABLE}
 
 
+PROGRESS = re.compile(r"[A-Z].*\.\.\.")  # a phase's line: capitalised (not error:), ends in ...
+
+
 def one_error_line(stderr: str) -> str:
-    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    """The one error line of stderr; progress lines ("Refreshing 3 resources...", said by a
+    phase slower than half a second, so on a busy machine only) may come before it."""
+    lines = [line for line in stderr.strip().splitlines()
+             if line.strip() and not PROGRESS.fullmatch(line)]
     assert len(lines) == 1, stderr
     assert "Traceback" not in stderr
     assert re.match(r"^error: ", lines[0]), lines[0]

@@ -26,7 +26,7 @@ from ngp.engine.opening import (
 )
 from ngp.engine.outputs import PROBE_TIMEOUT, probe_urls, reveal_outputs, status
 from ngp.engine.refreshing import plan, refresh
-from ngp.engine.run import Desired, Reporter, Run, Store, build_desired
+from ngp.engine.run import Desired, Reporter, Run, Store, build_desired, phase
 from ngp.engine.schedule import Op, Summary, heights, longest_chain, schedule
 from ngp.engine.settling import settle_pending
 from ngp.engine.zones import choose_zones, instance_types, recorded_zones
@@ -34,7 +34,7 @@ from ngp.engine.zones import choose_zones, instance_types, recorded_zones
 __all__ = [
     "PROBE_TIMEOUT", "Desired", "Op", "Reporter", "Run", "Store", "Summary", "apply",
     "bootstrap_backend", "build_desired", "check", "choose_zones", "connect", "heights",
-    "instance_types", "longest_chain", "marathon_for", "open_run", "plan", "probe_urls",
+    "instance_types", "longest_chain", "marathon_for", "open_run", "phase", "plan", "probe_urls",
     "recorded_zones", "refresh", "reveal_outputs", "sandbox_info", "schedule",
     "settle_pending", "status", "store_for",
 ]

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ngp import debug_log
 from ngp.aws import Aws
 from ngp.config import MAX_PARALLELISM, SANDBOX_ACCOUNT_ID, Project, Settings
-from ngp.engine.run import Desired, Reporter, Run, Store, build_desired
+from ngp.engine.run import Desired, Reporter, Run, Store, build_desired, phase
 from ngp.engine.settling import settle_pending
 from ngp.engine.zones import choose_zones, instance_types
 from ngp.errors import NgpError, StateError
@@ -29,10 +31,16 @@ SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": 
 READ_ONLY = frozenset({"plan", "status", "graph", "outputs"})
 
 
+def _on_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def sandbox_info(project: Project, settings: Settings, read_only: bool = False,
-                 note: Callable[[str], None] | None = None) -> dict[str, Any] | None:
-    """For a sandbox env, the running sandbox (started if need be, and said so, unless the
-    command is read-only); None otherwise."""
+                 note: Callable[[str], None] | None = None,
+                 progress: Callable[[str], None] | None = None) -> dict[str, Any] | None:
+    """For a sandbox env, the running sandbox (started if need be, unless the command is
+    read-only); None otherwise. Starting it is always said, before and after (on stderr
+    when the caller gave nowhere to say it): a process left running is never a surprise."""
     if not settings.core.sandbox:
         return None
     from ngp.sandbox import control
@@ -45,15 +53,29 @@ def sandbox_info(project: Project, settings: Settings, read_only: bool = False,
                            hint=f"`ngp up --env {settings.env}` (or `ngp sandbox start`) starts "
                            "it; read-only commands start nothing.")
         return info
+    if control.status(project) is None:
+        (progress or _on_stderr)("Starting the sandbox (a local AWS and Marathon, in the "
+                                 "background)")
     info, started = control.start(project)
-    if started and note:
-        note(f"started the sandbox at {info['endpoint']} (`ngp sandbox stop` stops it)")
+    if started:
+        (note or _on_stderr)(f"started the sandbox at {info['endpoint']} (`ngp sandbox stop` "
+                             "stops it)")
     return info
+
+
+def start_debug_log(project: Project, settings: Settings,
+                    note: Callable[[str], None] | None = None) -> None:
+    """Open the debug log if asked for (--debug, NGP_LOG=debug), and say where it is."""
+    keys = tuple(var for name in settings.modules for var in MODULES[name].required_env)
+    path = debug_log.start(project.state_dir, settings.env, keys)
+    if path is not None:
+        (note or _on_stderr)(f"writing the debug log to {path} (secrets redacted)")
 
 
 def connect(project: Project, settings: Settings, sandbox: dict[str, Any] | None = None,
             read_only: bool = False, note: Callable[[str], None] | None = None) -> Aws:
     """The run's AWS access, checked against the env's allowed accounts."""
+    start_debug_log(project, settings, note)
     if settings.core.sandbox:
         from ngp.sandbox import control
 
@@ -206,22 +228,32 @@ def open_run(
     the state, choose the zones (the graph is built again with them) and settle what an
     interrupted run left pending. `parallelism` overrides the env's (`--parallelism`); a
     lock held by another run is waited for up to `lock_timeout` seconds."""
-    settings = with_parallelism(project.load(env), parallelism)
-    desired = build_desired(settings)
+    with phase(reporter, f"Reading envs/{env}.toml and building its graph"):
+        settings = with_parallelism(project.load(env), parallelism)
+        desired = build_desired(settings)
     read_only = command in READ_ONLY
-    sandbox = sandbox_info(project, settings, read_only, reporter.note)
-    aws = connect(project, settings, sandbox, read_only, reporter.note)
-    marathons = marathon_for(settings, sandbox, force)
-    store = store_for(project, settings, aws)
+    start_debug_log(project, settings, reporter.note)
+    sandbox = sandbox_info(project, settings, read_only, reporter.note, reporter.progress)
+    where = sandbox["endpoint"] if sandbox else settings.core.endpoint_url or \
+        settings.core.region
+    with phase(reporter, f"Connecting to AWS ({where})"):
+        aws = connect(project, settings, sandbox, read_only, reporter.note)
+        marathons = marathon_for(settings, sandbox, force)
+        store = store_for(project, settings, aws)
     try:
         if not lock:
-            yield _run(project, settings, desired, aws, store, reporter, marathons)
+            with phase(reporter, "Reading the state and the zones"):
+                run = _run(project, settings, desired, aws, store, reporter, marathons)
+            yield run
             return
         with lock_waiting(lambda: store.lock(command, reporter.warn), lock_timeout,
                           reporter.note):
-            run = _run(project, settings, desired, aws, store, reporter, marathons,
-                       lineage)
-            settle_pending(run)
+            with phase(reporter, "Reading the state and the zones"):
+                run = _run(project, settings, desired, aws, store, reporter, marathons, lineage)
+            if (left := len(run.state.pending)):
+                with phase(reporter, f"Settling {left} step{'s' * (left != 1)} an "
+                           "interrupted run left"):
+                    settle_pending(run)
             yield run
     finally:
         marathons.close()

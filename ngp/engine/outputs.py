@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import Aws, error_message
 from ngp.engine.refreshing import refresh
-from ngp.engine.run import Run
+from ngp.engine.run import Run, phase
 from ngp.errors import ResourceError
 from ngp.graph import Ref, is_secret_ref, resolve
 from ngp.resources import Context, get_kind
@@ -47,6 +47,11 @@ def status(run: Run) -> list[dict[str, Any]]:
     """Every recorded resource with its live status, judged against what its spec wants
     (`healthy`): one batched read per kind, and the calls of the kinds with a Health."""
     observed = refresh(run)
+    with phase(run.reporter, "Reading live health"):
+        return _status_rows(run, observed)
+
+
+def _status_rows(run: Run, observed: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
     members: dict[str, int] = {}  # balancer id -> instances the env puts behind it
     for address, rec in run.state.resources.items():
         kind = get_kind(rec.kind, where=address)

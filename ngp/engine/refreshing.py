@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import error_message
 from ngp.engine import ownership
-from ngp.engine.run import Run
+from ngp.engine.run import Run, phase
 from ngp.errors import NgpError, ResourceError
 from ngp.graph import Resource
 from ngp.plan import Plan, make_plan, make_refresh_plan
@@ -58,7 +58,9 @@ def refresh(run: Run) -> dict[str, dict[str, Any] | None]:
             raise
 
     workers = max(1, min(run.settings.core.parallelism, len(wanted) + len(lookups)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    count = sum(map(len, wanted.values())) + len(lookups)
+    with phase(run.reporter, f"Refreshing {count} resource{'s' * (count != 1)}"), \
+            ThreadPoolExecutor(max_workers=workers) as pool:
         looked = dict(zip(lookups, pool.map(look_up, lookups), strict=True))
         found = dict(zip(wanted, pool.map(read, wanted), strict=True))
     observed.update(looked)

@@ -30,8 +30,25 @@ class Reporter(Protocol):
     def finished(self, op: Op, seconds: float) -> None: ...
     def failed(self, op: Op, error: NgpError) -> None: ...
     def still_running(self, ops: list[tuple[Op, float]]) -> None: ...
+    def progress(self, message: str) -> None: ...  # a phase under way (see `phase`)
     def note(self, message: str) -> None: ...
     def warn(self, message: str) -> None: ...
+
+
+SLOW = 0.5  # seconds: a phase still running after this is said; a quicker one stays silent
+
+
+@contextmanager
+def phase(reporter: Reporter, message: str) -> Iterator[None]:
+    """Say message (a progress line, "Refreshing 88 resources") if the block is still running
+    after SLOW seconds: a run never sits silent for long, and a fast one prints nothing."""
+    timer = threading.Timer(SLOW, reporter.progress, (message,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from ngp import debug_log
 from ngp.errors import NgpError
 from ngp.marathon import rules
 
@@ -82,6 +83,7 @@ class Marathon:
     def _headers(self) -> dict[str, str]:
         if self._login and not self._logged_in:
             self._token, self._logged_in = self._login(), True
+            debug_log.secret(self._token)
         return {"Authorization": f"token={self._token}"} if self._token else {}
 
     def request(self, method: str, path: str, *, params: dict | None = None,
@@ -102,10 +104,23 @@ class Marathon:
         """The call, tried again while the connection is lost or Marathon answers 503 (no
         leader yet, or a timeout): at most retries more times, the last 503 returned."""
 
+        attempt = 0
+
         def once() -> httpx.Response:
+            nonlocal attempt
             self.calls += 1
-            return self._http.request(method, f"{self.url}{path}", params=params, json=body,
-                                      headers=self._headers())
+            attempt += 1
+            url, headers, t0 = f"{self.url}{path}", self._headers(), time.monotonic()
+            try:
+                response = self._http.request(method, url, params=params, json=body,
+                                              headers=headers)
+            except httpx.TransportError as exc:
+                debug_log.http(method, url, params, headers, type(exc).__name__,
+                               time.monotonic() - t0, attempt)
+                raise
+            debug_log.http(method, url, params, headers, response.status_code,
+                           time.monotonic() - t0, attempt)
+            return response
 
         def give_up(attempts: RetryCallState) -> httpx.Response:
             assert attempts.outcome is not None  # tenacity gives up only after an attempt
@@ -268,18 +283,23 @@ class Marathon:
 
 def acs_login(dcos_url: str, uid: str, password: str) -> str:
     """A fresh ACS token from DC/OS's login endpoint."""
+    url, t0 = f"{dcos_url.rstrip('/')}/acs/api/v1/auth/login", time.monotonic()
+    debug_log.secret(password)
     try:
-        response = httpx.post(f"{dcos_url.rstrip('/')}/acs/api/v1/auth/login",
-                              json={"uid": uid, "password": password}, timeout=30)
+        response = httpx.post(url, json={"uid": uid, "password": password}, timeout=30)
     except httpx.TransportError as exc:
+        debug_log.http("POST", url, None, {}, type(exc).__name__, time.monotonic() - t0, 1)
         raise Unreachable(f"cannot reach DC/OS at {dcos_url}: {exc}") from None
+    debug_log.http("POST", url, None, {}, response.status_code, time.monotonic() - t0, 1)
     if response.status_code >= 500:  # Admin Router up, its auth service not yet
         raise Unreachable(f"DC/OS at {dcos_url} answered the login with "
                           f"{response.status_code}")
     if response.status_code != 200:
         raise MarathonError(f"DC/OS login as {uid!r} failed ({response.status_code})",
                             hint="Check DCOS_UID and DCOS_PASSWORD.")
-    return str(response.json()["token"])
+    token = str(response.json()["token"])
+    debug_log.secret(token)
+    return token
 
 
 def token_source(dcos_url: str, environ: Any) -> Callable[[], str | None]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ngp import debug_log
 from ngp.aws import error_code, error_message, eventually
 from ngp.errors import NgpError, ResourceError
 from ngp.resources.base import (
@@ -63,7 +64,9 @@ def generate(how: str, variable: str | None = None) -> tuple[str, str | None]:
 
 
 def reveal(ctx: Context, arn: str) -> str:
-    return ctx.aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+    value = ctx.aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+    debug_log.secret(value)
+    return str(value)
 
 
 @kind
@@ -134,6 +137,7 @@ class Secret(Kind):
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         value, public = generate(spec["generate"], spec.get("variable"))
+        debug_log.secret(value)  # sent as SecretString (redacted by its key), and never logged
         tags = {**ctx.tags(address, spec["name"]), TAG_GENERATE: spec["generate"]}
         if public:
             tags[TAG_PUBLIC_KEY] = public

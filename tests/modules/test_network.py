@@ -37,6 +37,7 @@ class Collect:
     def finished(self, op, seconds): self.lines.append(("finished", op.address))
     def failed(self, op, error): self.lines.append(("failed", op.address))
     def still_running(self, ops): pass
+    def progress(self, message): pass
     def note(self, message): self.lines.append(("note", message))
     def warn(self, message): self.lines.append(("warn", message))
 
