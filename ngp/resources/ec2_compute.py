@@ -197,6 +197,9 @@ class Instance(Ec2Kind):
     User data and the root volume are not in a batched describe: they are taken as last
     applied. A changed instance type stops and starts the instance; a changed image, subnet,
     key, user data or root volume replaces it.
+    An instance is wanted running ("state", default "running" in every spec): one found
+    stopped (a run killed between a type change's modify and start, or stopped by hand) is
+    an update that starts it, where comparing the spec fields alone would say "No changes".
     """
 
     name = "ec2.instance"
@@ -216,9 +219,14 @@ class Instance(Ec2Kind):
               Field("subnet_id", replaces=True), Field("private_ip", replaces=True),
               Field("security_group_ids", set=True), Field("key_name", replaces=True),
               Field("instance_profile"), Field("user_data", replaces=True),
-              Field("root_volume_size", replaces=True), Field("root_volume_type", replaces=True))
-    update_notes = {"instance_type": "changing the instance type stops and starts it"}
+              Field("root_volume_size", replaces=True), Field("root_volume_type", replaces=True),
+              Field("state"))
+    update_notes = {"instance_type": "changing the instance type stops and starts it",
+                    "state": "a stopped instance is started"}
     outputs = ("id", "private_ip", "public_ip")
+
+    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return {"state": "running", **super().canonical(spec)}
 
     def _describe(self, ctx: Context, **params: Any) -> list[dict[str, Any]]:
         reservations = super()._describe(ctx, **params)
@@ -237,6 +245,7 @@ class Instance(Ec2Kind):
             "instance_profile": (item.get("IamInstanceProfile") or {}).get("Arn"),
             "private_ip": item.get("PrivateIpAddress"), "public_ip": item.get("PublicIpAddress"),
             "imdsv2": (item.get("MetadataOptions") or {}).get("HttpTokens"),
+            "state": "stopped" if state in ("stopping", "stopped") else "running",
             "status": with_install(state, tags_of(item))})
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
@@ -290,11 +299,14 @@ class Instance(Ec2Kind):
             ec2.modify_instance_attribute(InstanceId=id, Groups=new["security_group_ids"])
         if old.get("instance_profile") != new.get("instance_profile"):
             self._set_profile(ctx, id, new.get("instance_profile"))
-        if old.get("instance_type") != new["instance_type"]:
-            ec2.stop_instances(InstanceIds=[id])
-            self._wait(ctx, id, "stopped")
-            ec2.modify_instance_attribute(InstanceId=id,
-                                          InstanceType={"Value": new["instance_type"]})
+        stopped = old.get("state") == "stopped"
+        if old.get("instance_type") != new["instance_type"] or stopped:
+            if not stopped:
+                ec2.stop_instances(InstanceIds=[id])
+            self._wait(ctx, id, "stopped")  # also one still stopping
+            if old.get("instance_type") != new["instance_type"]:
+                ec2.modify_instance_attribute(InstanceId=id,
+                                              InstanceType={"Value": new["instance_type"]})
             ec2.start_instances(InstanceIds=[id])
             return self.outputs_of(self._wait(ctx, id, "running"))
         return self.outputs_of(self.read(ctx, id) or {"id": id})
