@@ -121,3 +121,20 @@ def state_unlock(
         out.print(f"Env {env!r} is not locked.")
     else:
         out.print(f"Unlocked env {env!r}; the lock was held by {holder}.")
+
+
+@app.command("rebuild")
+def state_rebuild(env: Env = None) -> None:
+    """Make a lost state again from what is tagged for the env (its tags and labels);
+    refused if the env has a state. Says what no read could show."""
+    from ngp import render
+    from ngp.cli_common import err
+
+    env = pick_env(env)
+    with engine.open_run(find_project(), env, "rebuild", render.LineReporter(err)) as run:
+        notes = engine.rebuild_state(run)
+        count = len(run.state.resources)
+    for note in notes:
+        warn(note)
+    out.print(f"Rebuilt the state of env {env!r} from its tags: {count} resource"
+              f"{'' if count == 1 else 's'} recorded. `ngp plan` shows what differs.")

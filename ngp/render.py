@@ -18,7 +18,7 @@ from ngp.plan import Action, Change, FieldChange, Plan
 SYMBOLS = {
     Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"),
     Action.REPLACE: ("-/+", "magenta"), Action.DELETE: ("-", "red"),
-    Action.READ: ("<=", "cyan"), Action.FORGET: (".", "dim"),
+    Action.READ: ("<=", "cyan"), Action.FORGET: (".", "dim"), Action.ADOPT: ("<=", "cyan"),
 }
 
 
@@ -67,7 +67,8 @@ def print_plan(console: Console, plan: Plan) -> None:
         why = f"  [dim]# {change.reason}[/]" if change.reason else ""
         if change.action == Action.REPLACE and not change.reason:
             why = "  [dim]# forces replacement[/]"
-        console.print(f"  [{colour}]{symbol:>3}[/] {escape(change.address)}  "
+        verb = "adopt " if change.action == Action.ADOPT else ""
+        console.print(f"  [{colour}]{symbol:>3}[/] {verb}{escape(change.address)}  "
                       f"[dim]({change.kind})[/]{ident}{why}")
         for f in change.fields:
             for line in _field_lines(change, f):
@@ -78,8 +79,9 @@ def print_plan(console: Console, plan: Plan) -> None:
                       "to forget from the state; nothing in AWS changes.")
         return
     counts = plan.counts()
+    adopt = sum(c.action == Action.ADOPT for c in plan.changes)
     console.print(f"\n[bold]Plan:[/] {counts['add']} to add, {counts['change']} to change, "
-                  f"{counts['destroy']} to destroy.")
+                  f"{counts['destroy']} to destroy" + (f", {adopt} to adopt." if adopt else "."))
 
 
 class LineReporter:
@@ -93,7 +95,7 @@ class LineReporter:
 
     def finished(self, op: Op, seconds: float) -> None:
         done = {"creating": "created", "updating": "updated", "deleting": "deleted",
-                "reading": "read", "forgetting": "forgotten"}[op.verb]
+                "reading": "read", "forgetting": "forgotten", "adopting": "adopted"}[op.verb]
         self.console.print(f"{escape(op.address)}: [green]{done}[/] after {seconds:.1f}s")
 
     def failed(self, op: Op, error: NgpError) -> None:

@@ -7,7 +7,17 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import eventually, wait_until
-from ngp.resources.base import TAG_ENV, Context, Field, Health, Kind, check_owned, kind
+from ngp.resources.base import (
+    TAG_ENV,
+    Context,
+    Field,
+    Health,
+    Kind,
+    Owned,
+    check_owned,
+    kind,
+    tags_dict,
+)
 from ngp.resources.ec2_compute import INSTALL_TAG, install_failure, profile_not_yet
 
 DELETE_TIMEOUT = 900.0  # a group's instances must terminate first
@@ -22,7 +32,7 @@ def _gone(exc: ClientError) -> bool:
 
 
 @kind
-class Group(Health, Kind):
+class Group(Health, Owned, Kind):
     """An auto-scaling group of machines from a launch template, in the given subnets,
     optionally registered with classic load balancers.
 
@@ -88,6 +98,13 @@ class Group(Health, Kind):
         groups = self._describe(ctx, Filters=[{"Name": f"tag:{TAG_ENV}", "Values": [ctx.env]}])
         return {g["AutoScalingGroupName"]: live for g in groups
                 if g["AutoScalingGroupName"] in ids and (live := self._live(g))}
+
+    def list_owned(self, ctx: Context) -> dict[str, dict[str, Any]]:
+        # DescribeAutoScalingGroups takes a `tag:<key>` filter and answers each group's Tags
+        # (docs.aws.amazon.com/autoscaling/ec2/APIReference/API_Filter.html): one call.
+        groups = self._describe(ctx, Filters=[{"Name": f"tag:{TAG_ENV}", "Values": [ctx.env]}])
+        return {g["AutoScalingGroupName"]: {**live, "tags": tags_dict(g.get("Tags"))}
+                for g in groups if (live := self._live(g))}
 
     def health(self, ctx: Context, id: str) -> str | None:
         """For `ngp status`: the group's machines whose boot script reported a failed

@@ -105,8 +105,8 @@ class Kind(ABC):
       in place.
     - delete(ctx, id): already gone is success.
 
-    Optional capabilities are their own classes: ReadOnlyKind (looked up, never made) and
-    Health (a live health for `ngp status`).
+    Optional capabilities are their own classes: ReadOnlyKind (looked up, never made),
+    Health (a live health for `ngp status`) and Owned (every object tagged for the env).
     """
 
     name: ClassVar[str]
@@ -188,6 +188,24 @@ class Health(ABC):
 
     @abstractmethod
     def health(self, ctx: Context, id: str) -> str | None: ...
+
+
+class Owned(ABC):
+    """Capability: every object of the kind tagged for the env, in one call (paginated),
+    each live as read_many gives it plus its `tags` (a dict). Refresh uses it to adopt an
+    object the state lost (ngp.engine.owned), `ngp down` to delete one it never knew, and
+    `ngp state rebuild` to make a state again. A kind AWS cannot list by tag does not have
+    it: its objects are looked for by find, one call per address."""
+
+    @abstractmethod
+    def list_owned(self, ctx: Context) -> dict[str, dict[str, Any]]: ...
+
+
+def tags_dict(tags: list[dict] | dict[str, str] | None) -> dict[str, str]:
+    """Tags as a dict, from AWS's list of Key/Value pairs or a dict."""
+    if isinstance(tags, dict):
+        return dict(tags)
+    return {t["Key"]: t["Value"] for t in tags or []}
 
 
 class ReadOnlyKind(Kind):
