@@ -9,6 +9,8 @@ service allows it, and what the others do instead:
 - EC2 (VPCs, subnets, gateways, route tables, security groups, instances, key pairs,
   launch templates, EIPs): every Describe* takes a `tag:<key>` filter: one paginated call.
 - Auto Scaling groups: DescribeAutoScalingGroups takes `tag:<key>` filters: one call.
+- Secrets Manager: ListSecrets takes tag-key and tag-value filters (prefixes, compared
+  exactly here) and answers the tags: one call.
 - Classic ELB: DescribeTags takes at most 20 names and nothing lists by tag
   (docs.aws.amazon.com/elasticloadbalancing/2012-06-01/APIReference/API_DescribeTags.html);
   IAM: ListRoles answers no tags (boto3 iam list_roles: "does not return ... Tags"), so a
