@@ -146,6 +146,7 @@ def _found(run: Run, addresses: Iterable[str],
     yet is not looked for: nothing of it can exist."""
     graph, state = run.desired.graph, run.state
     found: dict[str, dict[str, Any]] = {}
+    silent: set[str] = set()  # services that did not answer: not asked again this plan
 
     def lookup(ref: Ref) -> Any:
         rec = state.resources.get(ref.address)
@@ -156,12 +157,17 @@ def _found(run: Run, addresses: Iterable[str],
         res = graph.resources[address]
         kind = get_kind(res.kind, where=address)
         spec = resolve(res.spec, lookup)
-        if _unknown(spec):
+        if _unknown(spec) or kind.service in silent:
             continue
         try:
             hit = kind.find(run.ctx, address, kind.canonical(spec))
         except NotOwnedError:
             continue  # another env's name: the create says so, as before
+        except NgpError:
+            # Its service does not answer (a Marathon not up yet): nothing is known of it,
+            # and its create, which asks again, says so naming the address.
+            silent.add(kind.service)
+            continue
         except ClientError as exc:
             raise ResourceError(f"cannot look for it: {error_message(exc)}",
                                 where=address) from None
