@@ -35,7 +35,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ngp.aws import error_message
+from ngp.aws import error_code, error_message
 from ngp.engine.run import Run
 from ngp.errors import NgpError, NotOwnedError, ResourceError
 from ngp.graph import UNKNOWN, Ref, matches, resolve
@@ -45,6 +45,7 @@ from ngp.resources.base import TAG_ADDRESS, TAG_ENV, TAG_LINEAGE, Context, Kind,
 from ngp.state import Recorded
 
 Listings = dict[str, dict[str, dict[str, Any]]]  # kind -> id -> live (with its "tags")
+DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,8 @@ def _found(run: Run, addresses: Iterable[str],
             silent.add(kind.service)
             continue
         except ClientError as exc:
+            if error_code(exc) in DENIED:
+                continue  # not this env's to see (a scoped policy): its create says more
             raise ResourceError(f"cannot look for it: {error_message(exc)}",
                                 where=address) from None
         if hit is not None:
