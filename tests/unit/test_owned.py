@@ -1,0 +1,76 @@
+"""What the env owns by its tags (ngp.engine.owned), over made-up kinds: which lineage
+counts, what is adopted, what stops the plan. No AWS: the listings are given."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from ngp.engine import owned
+from ngp.errors import NgpError
+from ngp.graph import Graph, Resource
+from ngp.state import Recorded, State
+from tests.fake_kinds import OtherThing, Thing, registered
+
+THING = Thing.name
+
+
+@pytest.fixture(autouse=True)
+def fake_kinds():
+    with registered(Thing, OtherThing):
+        yield
+
+
+def tags(address: str | None, lineage: str = "old", env: str = "e") -> dict[str, str]:
+    found = {"ngp:env": env, "ngp:lineage": lineage}
+    if address:
+        found["ngp:address"] = address
+    return found
+
+
+def run(recorded: dict[str, Recorded] | None = None, wanted: tuple[str, ...] = ("x", "y")
+        ) -> Any:
+    graph = Graph.of([Resource(a, THING, {"name": a}) for a in wanted])
+    state = State(env="e", lineage="now", resources=dict(recorded or {}))
+    return SimpleNamespace(state=state, ctx=SimpleNamespace(env="e"),
+                           desired=SimpleNamespace(graph=graph))
+
+
+def listing(**objs: dict[str, str]) -> owned.Listings:
+    return {THING: {id: {"id": id, "name": id, "tags": t} for id, t in objs.items()}}
+
+
+def test_an_empty_state_takes_any_lineage_of_the_env():
+    found = owned.adoptions(run(), listing(a=tags("x", "old"), b=tags("y", "older")))
+    assert {a: live["id"] for a, live in found.items()} == {"x": "a", "y": "b"}
+
+
+def test_a_state_takes_its_own_lineage_and_its_objects():
+    recorded = {"x": Recorded(THING, "a", {"name": "x"}, {"id": "a"})}
+    # a: recorded, its lineage "old" counts; c: "now" is the state's; b: a lineage of none.
+    lists = listing(a=tags("x", "old"), b=tags("y", "stranger"))
+    assert owned.adoptions(run(recorded), lists) == {}
+    lists = listing(a=tags("x", "old"), c=tags("y", "now"))
+    assert owned.adoptions(run(recorded), lists)["y"]["id"] == "c"
+
+
+def test_other_envs_objects_without_address_and_other_kinds_are_not_adopted():
+    lists = listing(a=tags("x", env="other"), b=tags(None))
+    lists["test.other_thing"] = {"c": {"id": "c", "tags": tags("y")}}
+    assert owned.adoptions(run(), lists) == {}
+
+
+def test_two_objects_of_one_address_stop_naming_both():
+    with pytest.raises(NgpError) as caught:
+        owned.adoptions(run(), listing(a=tags("x"), b=tags("x")))
+    assert caught.value.where == "x"
+    assert "a and b" in caught.value.summary
+
+
+def test_unknown_are_what_the_state_does_not_record():
+    recorded = {"x": Recorded(THING, "a", {"name": "x"}, {"id": "a"})}
+    found = owned.unknown(run(recorded), listing(a=tags("x", "now"), b=tags("x", "now"),
+                                                 c=tags("gone.z", "now")))
+    assert [(o.address, o.id) for o in found] == [("x", "b"), ("gone.z", "c")]
