@@ -292,6 +292,11 @@ def rebuild(run: Run, observed: dict[str, dict[str, Any] | None],
             notes.append(f"{change.address}: {', '.join(hidden)} taken as the configuration "
                          "says (no read shows them)")
         known = kind.canonical({**spec, **visible})
+        if unset := sorted(k for k, v in known.items() if _unknown(v)):
+            # It uses an object the env lacks: the next `ngp up` makes that, then sets these.
+            known = {k: v for k, v in known.items() if k not in unset}
+            notes.append(f"{change.address}: {', '.join(unset)} not known (it uses an object "
+                         "that does not exist): the next `ngp up` sets them")
         done[change.address] = Recorded(change.kind, live["id"], known, kind.outputs_of(live),
                                         list(change.deps), change.module)
     with run.saving() as state:

@@ -89,8 +89,10 @@ def _apply(run: Run, op: Op) -> None:
         forced = any(f.forces_replacement for f in change.fields)
         if change.fields and not forced:
             outputs = {**outputs, **kind.update(run.ctx, id, change.before, spec)}
-        known = spec if not change.fields or not forced else kind.canonical(
-            {**(spec if kind.created_whole else {}), **{k: live[k] for k in spec if k in live}})
+        # A shown field that forces a replacement: recorded as AWS has it, so the next plan
+        # replaces it; else the object now matches the spec.
+        known = kind.canonical({**(spec if kind.created_whole else {}), **{
+            k: live[k] for k in spec if k in live}}) if forced else spec
         with run.saving() as state:
             state.resources[address] = Recorded(change.kind, id, known, outputs, deps, module)
         return
