@@ -200,7 +200,10 @@ def unknown(run: Run, listings: Listings, targets: list[str] | None = None) -> l
     missing = [a for a in graph.order() if a not in run.state.resources
                and not get_kind(graph.resources[a].kind).read_only
                and graph.resources[a].kind not in listings]
-    for address, live in _found(run, missing, {}).items():
+    # What the listings found gives the references of the others' specs (an association's
+    # subnet and route table), so they can be looked for with no state at all.
+    seen = {o.address: {**o.live, "id": o.id} for o in found}
+    for address, live in _found(run, missing, seen).items():
         kind = graph.resources[address].kind
         if (kind, live["id"]) not in recorded:
             found.append(Tagged(kind, live["id"], address, "", live))

@@ -122,3 +122,12 @@ def test_two_objects_of_one_address_stop_the_plan_naming_both(home):
         ec2.delete_vpc(VpcId=second)
     home.ngp("down", "--env", env, "--yes", check=True)
     assert all_ids(home.tagged(env)) == set()
+
+
+def test_down_with_the_state_lost_deletes_what_is_tagged_for_the_env(home):
+    env = home.env("lostdown")
+    home.ngp("up", "--env", env, "--yes", check=True)
+    _lose_state(home, env)
+    down = home.ngp("down", "--env", env, "--yes", check=True)
+    assert "not in the state; deleted too" in down.stderr, down.stderr
+    assert all_ids(home.tagged(env)) == set()
