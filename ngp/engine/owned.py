@@ -114,7 +114,9 @@ def tagged(run: Run, listings: Listings) -> list[Tagged]:
     return found
 
 
-def adoptions(run: Run, listings: Listings) -> dict[str, dict[str, Any]]:
+def adoptions(run: Run, listings: Listings,
+              observed: dict[str, dict[str, Any] | None] | None = None
+              ) -> dict[str, dict[str, Any]]:
     """The live object to adopt at each wanted address the state lacks: from the listings,
     else (a kind AWS cannot list by tag) by find. Two live objects of one address stop the
     plan: which is the env's is for a person to say."""
@@ -136,7 +138,10 @@ def adoptions(run: Run, listings: Listings) -> dict[str, dict[str, Any]]:
     missing = [a for a in graph.order() if a not in state.resources and a not in adopt
                and not get_kind(graph.resources[a].kind).read_only
                and graph.resources[a].kind not in listings]
-    adopt.update(_found(run, missing, adopt))
+    # The read-only lookups (a hosted zone, an image) give references too.
+    looked = {a: live for a, live in (observed or {}).items() if live is not None
+              and a in graph.resources and get_kind(graph.resources[a].kind).read_only}
+    adopt.update(_found(run, missing, {**looked, **adopt}))
     return adopt
 
 
@@ -190,7 +195,8 @@ def _unknown(value: Any) -> bool:
     return False
 
 
-def unknown(run: Run, listings: Listings, targets: list[str] | None = None) -> list[Tagged]:
+def unknown(run: Run, listings: Listings, targets: list[str] | None = None,
+            observed: dict[str, dict[str, Any] | None] | None = None) -> list[Tagged]:
     """What is tagged for the env (and its lineage) that the state does not record, for
     `ngp down`: listed kinds from the listings, the others by find at the config's
     addresses the state lacks."""
@@ -202,7 +208,8 @@ def unknown(run: Run, listings: Listings, targets: list[str] | None = None) -> l
                and graph.resources[a].kind not in listings]
     # What the listings found gives the references of the others' specs (an association's
     # subnet and route table), so they can be looked for with no state at all.
-    seen = {o.address: {**o.live, "id": o.id} for o in found}
+    seen = {a: live for a, live in (observed or {}).items() if live is not None}
+    seen.update({o.address: {**o.live, "id": o.id} for o in found})
     for address, live in _found(run, missing, seen).items():
         kind = graph.resources[address].kind
         if (kind, live["id"]) not in recorded:

@@ -99,11 +99,11 @@ def plan(run: Run, *, targets: list[str] | None = None, destroy: bool = False,
     observed, listings = _refresh(run)
     if destroy:
         made = make_plan(run.desired.graph, run.state, observed, targets=targets, destroy=True)
-        return owned.with_unknown(run, made, owned.unknown(run, listings, targets),
+        return owned.with_unknown(run, made, owned.unknown(run, listings, targets, observed),
                                   keep=keep_unknown)
     return make_plan(run.desired.graph, run.state, observed, targets=targets,
                      outputs=run.desired.outputs, replace=replace,
-                     adopt=owned.adoptions(run, listings))
+                     adopt=owned.adoptions(run, listings, observed))
 
 
 def rebuild_state(run: Run) -> list[str]:
@@ -117,4 +117,4 @@ def rebuild_state(run: Run) -> list[str]:
                        hint="Rebuild only a lost state: move this one aside first if it is "
                        "wrong as a whole (`ngp plan` adopts what a line lacks).")
     observed, listings = _refresh(run)
-    return owned.rebuild(run, observed, owned.adoptions(run, listings), listings)
+    return owned.rebuild(run, observed, owned.adoptions(run, listings, observed), listings)
