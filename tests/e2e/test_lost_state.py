@@ -131,3 +131,22 @@ def test_down_with_the_state_lost_deletes_what_is_tagged_for_the_env(home):
     down = home.ngp("down", "--env", env, "--yes", check=True)
     assert "not in the state; deleted too" in down.stderr, down.stderr
     assert all_ids(home.tagged(env)) == set()
+
+
+def test_whole_platform_state_lost_then_up_makes_no_aws_object_again(home):
+    """Every module: only the ready gate (it makes nothing; it waits again) and the Marathon
+    apps, whose endpoint comes from it, are applied again: by their own ids, no duplicate."""
+    env = home.env("lostall", full=True,
+                   **{'domain = "sandbox.ngp.test"': 'domain = "lostall.ngp.test"'})
+    home.ngp("up", "--env", env, "--yes", check=True, timeout=600)
+    before = home.tagged(env)
+    _lose_state(home, env)
+    up = home.ngp("up", "--env", env, "--yes", check=True, timeout=600)
+    made = {line.split(":")[0] for line in up.stderr.splitlines() if ": created after" in line}
+    assert all(kind in ("marathon.ready", "marathon.app") for kind in (
+        home.state(env)["resources"][a]["kind"] for a in made)), made
+    assert home.tagged(env) == before
+    plan = home.ngp("plan", "--env", env, "--detailed-exitcode", timeout=300)
+    assert plan.returncode == 0 and "No changes" in plan.stdout, plan.stdout + plan.stderr
+    home.ngp("down", "--env", env, "--yes", check=True, timeout=600)
+    assert all_ids(home.tagged(env)) == set()
