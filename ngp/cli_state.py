@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from ngp import engine, state_moves
-from ngp.cli_common import Env, Json, find_project, out, pick_env, warn
+from ngp import engine, render, state_moves
+from ngp.cli_common import Env, Json, err, find_project, out, pick_env, warn
 from ngp.errors import NgpError
 from ngp.state import LocalStore
 from ngp.state_s3 import S3Store
@@ -127,9 +127,6 @@ def state_unlock(
 def state_rebuild(env: Env = None) -> None:
     """Make a lost state again from what is tagged for the env (its tags and labels);
     refused if the env has a state. Says what no read could show."""
-    from ngp import render
-    from ngp.cli_common import err
-
     env = pick_env(env)
     with engine.open_run(find_project(), env, "rebuild", render.LineReporter(err)) as run:
         notes = engine.rebuild_state(run)
