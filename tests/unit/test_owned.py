@@ -74,3 +74,18 @@ def test_unknown_are_what_the_state_does_not_record():
     found = owned.unknown(run(recorded), listing(a=tags("x", "now"), b=tags("x", "now"),
                                                  c=tags("gone.z", "now")))
     assert [(o.address, o.id) for o in found] == [("x", "b"), ("gone.z", "c")]
+
+
+def test_a_saved_plan_keeps_what_an_adoption_records(tmp_path):
+    from ngp import plan_file
+    from ngp.plan import Action, make_plan
+
+    graph = Graph.of([Resource("x", THING, {"name": "a", "size": 2})])
+    plan = make_plan(graph, State(env="e"), {}, adopt={"x": {"id": "t-9", "name": "a",
+                                                             "size": 1}})
+    path = tmp_path / "adopt.plan"
+    plan_file.save(plan, path, "digest")
+    change = plan_file.load(path).plan.changes[0]
+    assert (change.action, change.id) == (Action.ADOPT, "t-9")
+    assert change.adopted == {"id": "t-9", "name": "a", "size": 1}
+    assert [(f.name, f.old, f.new) for f in change.fields] == [("size", 1, 2)]
