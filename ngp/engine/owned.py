@@ -39,6 +39,8 @@ from ngp.aws import error_code, error_message
 from ngp.engine.run import Run
 from ngp.errors import NgpError, NotOwnedError, ResourceError
 from ngp.graph import UNKNOWN, Ref, matches, resolve
+from ngp.marathon.app import LABEL_ADDRESS, LABEL_ENV
+from ngp.marathon.app import recorded as marathon_of
 from ngp.plan import Action, Change, Plan, make_plan
 from ngp.resources import get_kind
 from ngp.resources.base import TAG_ADDRESS, TAG_ENV, TAG_LINEAGE, Context, Kind, Owned
@@ -214,9 +216,30 @@ def unknown(run: Run, listings: Listings, targets: list[str] | None = None,
         kind = graph.resources[address].kind
         if (kind, live["id"]) not in recorded:
             found.append(Tagged(kind, live["id"], address, "", live))
+    found += _unknown_apps(run, recorded)
     if targets:
         found = [o for o in found if any(matches(o.address, t) for t in targets)]
     return found
+
+
+def _unknown_apps(run: Run, recorded: set[tuple[str, str]]) -> list[Tagged]:
+    """The Marathon apps labelled for the env that the state does not record, from one
+    listing of the env's Marathon (the recorded gate's, or its fixed one): their endpoint
+    comes from the ready gate, so find cannot look for them when the state lacks it. Only
+    `ngp down` asks (an up's plan must not wait on a cluster); one that does not answer is said."""
+    kinds = {r.kind for r in run.desired.graph.resources.values()}
+    kinds |= {r.kind for r in run.state.resources.values()}
+    if "marathon.app" not in kinds or run.ctx.marathons is None:
+        return []
+    try:
+        apps = marathon_of(run.ctx).list_apps()
+    except NgpError as exc:
+        run.reporter.warn(f"the env's Marathon apps could not be listed ({exc.summary}): an "
+                          "app the state does not record is left")
+        return []
+    return [Tagged("marathon.app", app["id"], labels[LABEL_ADDRESS], "", app)
+            for app in apps if (labels := app.get("labels") or {}).get(LABEL_ENV) == run.ctx.env
+            and labels.get(LABEL_ADDRESS) and ("marathon.app", app["id"]) not in recorded]
 
 
 def with_unknown(run: Run, plan: Plan, found: list[Tagged], *, keep: bool) -> Plan:
