@@ -6,7 +6,8 @@ does not: 27 resources against 25 objects).
     python bench/network.py --latency-ms 50 --runs 3
 
 For each latency, a fresh sandbox (moto's server, the delay added on the server side) and:
-`up` from empty, a no-op `plan`, `down`: wall time and API calls by operation; then the same
+`up` from empty, a no-op `plan`, a plan with the state file gone (every object adopted by its
+tags), `down`: wall time and API calls by operation; then the same
 objects made by plain boto3 calls, in sequence and on a thread pool level by level, as the
 floor a hand-written script reaches. Prints figures; asserts nothing.
 """
@@ -143,15 +144,21 @@ def bench(latency_ms: float, runs: int) -> None:
     Aws("us-east-1", endpoint_url=info["endpoint"], credentials=creds).client(
         "ec2").describe_vpcs()
     try:
-        figures: dict[str, list[float]] = {"up": [], "plan": [], "down": [],
+        figures: dict[str, list[float]] = {"up": [], "plan": [], "lost plan": [], "down": [],
                                            "boto3 seq": [], "boto3 pool": []}
         calls: dict[str, Counter[str]] = {}
         changes: dict[str, int] = {}
         for run in range(runs):
-            for command in ("up", "plan", "down"):
-                seconds, counted, changed = ngp_command(project, "bench", command)
-                figures[command].append(seconds)
-                calls[command], changes[command] = counted, changed
+            state_file = home / "state" / "bench.json"
+            for label in ("up", "plan", "lost plan", "down"):
+                if label == "lost plan":  # the state lost: the plan adopts all by tags
+                    kept = state_file.read_bytes()
+                    state_file.unlink()
+                seconds, counted, changed = ngp_command(project, "bench", label.split()[-1])
+                if label == "lost plan":
+                    state_file.write_bytes(kept)
+                figures[label].append(seconds)
+                calls[label], changes[label] = counted, changed
             endpoint = info["endpoint"]
             for label, parallel in (("boto3 seq", False), ("boto3 pool", True)):
                 # Like ngp, the script makes its session and client inside the figure.
@@ -169,8 +176,14 @@ def bench(latency_ms: float, runs: int) -> None:
     for label, values in figures.items():
         total = sum(calls[label].values())
         print(f"{label:12} {statistics.median(values):8.2f} {total:6d}  {changes[label]:7d}")
-    for label in ("up", "plan", "down"):
+    for label in ("up", "plan", "lost plan", "down"):
         print(f"  {label} calls: {fmt_calls(calls[label])}")
+    for label in ("plan", "lost plan"):
+        reads = {op: n for op, n in calls[label].items() if op != "sts.GetCallerIdentity"}
+        # One call per kind: each kind's refresh is one listing of what is tagged for the env
+        # (the two by-find kinds, associations, look per address only when the state lacks it).
+        print(f"  {label} refresh: {sum(reads.values())} calls over {len(reads)} operations, "
+              f"most per operation {max(reads.values())}")
     ratio = statistics.median(figures["up"]) / statistics.median(figures["boto3 pool"])
     print(f"up / boto3-on-a-pool: {ratio:.2f}x")
 

@@ -93,14 +93,14 @@ def _confirm(plan: Plan, yes: bool, question: str) -> bool:
 def _apply(env: str, command: str, *, yes: bool, targets: list[str] | None, destroy: bool,
            stats: bool, force: bool = False, parallelism: int | None = None,
            lock_timeout: str = "0", replace: list[str] | None = None,
-           refresh_only: bool = False) -> None:
+           refresh_only: bool = False, keep_unknown: bool = False) -> None:
     t0 = time.monotonic()
     reporter = render.LineReporter(err)
     with engine.open_run(_project(), env, command, reporter, force=force,
                          parallelism=parallelism,
                          lock_timeout=parse_duration(lock_timeout)) as run:
         plan = engine.plan(run, targets=targets, destroy=destroy, replace=replace,
-                           refresh_only=refresh_only)
+                           refresh_only=refresh_only, keep_unknown=keep_unknown)
         render.print_plan(out, plan)
         if plan.actionable:
             verb = "Destroy" if destroy else "Apply"
@@ -180,11 +180,15 @@ def up(
 @app.command()
 def down(env: Env = None, yes: Yes = False, target: Target = None, stats: Stats = False,
          parallelism: Parallelism = None, lock_timeout: LockTimeout = "0",
-         debug: Debug = False) -> None:
-    """Delete everything ngp made for the env, dependents first."""
+         debug: Debug = False,
+         keep_unknown: Annotated[bool, typer.Option(
+             "--keep-unknown", help="Only list the objects tagged for the env that the state "
+             "does not record; do not delete them.")] = False) -> None:
+    """Delete everything ngp made for the env, dependents first: what the state records,
+    then what is still tagged for the env."""
     env = _env(env)
     _apply(env, "down", yes=yes, targets=target, destroy=True, stats=stats,
-           parallelism=parallelism, lock_timeout=lock_timeout)
+           parallelism=parallelism, lock_timeout=lock_timeout, keep_unknown=keep_unknown)
 
 
 @app.command()

@@ -9,11 +9,12 @@ from typing import Annotated
 
 import typer
 
-from ngp import engine, state_moves
+from ngp import engine, render, state_moves
 from ngp.cli_common import (
     Env,
     Json,
     LockTimeout,
+    err,
     find_project,
     out,
     parse_duration,
@@ -145,9 +146,9 @@ def state_rm(
         out.print(f"Removed {address} from the state of env {env!r}; the object is left in AWS.")
     again = [a for a in gone if a in wanted]
     if again:
-        warn(f"the env still wants {', '.join(again)}: the next `ngp up` would create "
-             f"{'a new one' if len(again) == 1 else 'new ones'} (`ngp import` adopts an "
-             "object instead)")
+        warn(f"the env still wants {', '.join(again)}: the next `ngp up` adopts an object "
+             "still tagged for it again (see `ngp plan`), or makes a new one; remove the "
+             "object's ngp tags to let it go")
 
 
 @app.command("mv")
@@ -196,3 +197,17 @@ def state_unlock(
         out.print(f"Env {env!r} is not locked.")
     else:
         out.print(f"Unlocked env {env!r}; the lock was held by {holder}.")
+
+
+@app.command("rebuild")
+def state_rebuild(env: Env = None) -> None:
+    """Make a lost state again from what is tagged for the env (its tags and labels);
+    refused if the env has a state. Says what no read could show."""
+    env = pick_env(env)
+    with engine.open_run(find_project(), env, "rebuild", render.LineReporter(err)) as run:
+        notes = engine.rebuild_state(run)
+        count = len(run.state.resources)
+    for note in notes:
+        warn(note)
+    out.print(f"Rebuilt the state of env {env!r} from its tags: {count} resource"
+              f"{'' if count == 1 else 's'} recorded. `ngp plan` shows what differs.")

@@ -28,10 +28,13 @@ class Action(StrEnum):
     # An object leaves the state; nothing in AWS changes: a read-only object no longer
     # wanted, or (--refresh-only) one gone from AWS.
     FORGET = "forget"
+    # An object tagged for the env at an address the state lacks (the state was lost, or a
+    # line of it) enters the state, and is changed where it differs: never made twice.
+    ADOPT = "adopt"
     NOOP = "no-op"
 
 
-MUTATING = {Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE}
+MUTATING = {Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE, Action.ADOPT}
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class Change:
     # other objects' outputs are resolved when the step runs) and the addresses it needs.
     spec: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     deps: tuple[str, ...] = ()
+    # An adoption's live object (its id, outputs and the fields a read shows).
+    adopted: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -140,14 +145,18 @@ def make_plan(
     destroy: bool = False,
     outputs: dict[str, Any] | None = None,
     replace: list[str] | None = None,
+    adopt: dict[str, dict[str, Any]] | None = None,
 ) -> Plan:
     """What to do to make AWS match the graph.
 
     observed maps each refreshed address to its live object, or None when it is gone;
     an address absent from observed was not refreshed and is taken as recorded. Each
     address in replace is rebuilt even if it matches (Terraform's -replace); what uses it
-    changes only where its spec does (a new id), as for any replacement.
+    changes only where its spec does (a new id), as for any replacement. adopt maps a
+    wanted address the state lacks to the live object tagged for it (ngp.engine.owned):
+    it is adopted, not created.
     """
+    adopt = adopt or {}
     wanted = Graph() if destroy else graph
     forced = _check_replace(wanted, state, replace or [], destroy)
     selected = _select(wanted, state, [*targets, *forced] if targets else None)
@@ -181,6 +190,14 @@ def make_plan(
             action = Action.NOOP if same else Action.READ
             # The apply records what the plan saw: no second lookup, no surprise.
             changes.append(Change(action=action, before=live, **{**common, "id": live["id"]}))
+            continue
+
+        if rec is None and address in adopt:
+            change = _adoption(kind, spec, adopt[address], common)
+            changed = {f.name for f in change.fields}
+            known[address] = {k: UNKNOWN if k in changed else v
+                              for k, v in kind.outputs_of(adopt[address]).items()}
+            changes.append(change)
             continue
 
         if rec is None or rec.kind != res.kind or (address in observed and live is None):
@@ -240,6 +257,28 @@ def make_plan(
         changes = [c for c in changes if c.address in selected]
     return Plan(env=state.env, changes=tuple(changes), destroy=destroy, lineage=state.lineage,
                 serial=state.serial, outputs={} if destroy else dict(outputs or {}))
+
+
+def _adoption(kind: Any, spec: dict[str, Any], live: dict[str, Any],
+              common: dict[str, Any]) -> Change:
+    """Adopting a live object, as an interrupted create's is adopted: a field no read shows
+    is the config's if one create call set it (created_whole), else it is set again (an
+    update); what the read shows is compared. A field no read shows never forces a
+    replacement (nothing says it differs); one the read shows does, on the next plan."""
+    visible = {k: live[k] for k in spec if k in live}
+    before = kind.canonical({**(spec if kind.created_whole else {}), **visible})
+    fields = _diff(kind.name, spec, {k: before.get(k) for k in spec})
+    fields = [f if f.name in visible else FieldChange(f.name, f.old, f.new) for f in fields]
+    reason = "tagged for this env at this address; not in the state"
+    forced = [f.name for f in fields if f.forces_replacement]
+    if forced:
+        reason += f"; {', '.join(forced)} differ(s), which forces a replacement: the next " \
+            "plan replaces it"
+    elif fields:
+        reason += "; then changed to match the configuration"
+    adopted = {**visible, **kind.outputs_of(live), "id": live["id"]}
+    return Change(action=Action.ADOPT, fields=tuple(fields), reason=reason, before=before,
+                  adopted=adopted, **{**common, "id": live["id"]})
 
 
 def _check_replace(wanted: Graph, state: State, replace: list[str], destroy: bool) -> set[str]:

@@ -115,7 +115,7 @@ def _encode_change(change: Change) -> dict[str, Any]:
         "address": change.address, "kind": change.kind, "action": str(change.action),
         "id": change.id, "module": change.module, "reason": change.reason,
         "deps": list(change.deps), "spec": encode(change.spec),
-        "before": encode(change.before),
+        "before": encode(change.before), "adopted": encode(change.adopted),
         "fields": [{"name": f.name, "old": encode(f.old), "new": encode(f.new),
                     "forces_replacement": f.forces_replacement} for f in change.fields],
     }
@@ -159,6 +159,7 @@ def _decode_change(doc: dict[str, Any]) -> Change:
         address=doc["address"], kind=doc["kind"], action=Action(doc["action"]), id=doc["id"],
         module=doc["module"], reason=doc["reason"], deps=tuple(doc["deps"]),
         spec=decode(doc["spec"]), before=decode(doc["before"]),
+        adopted=decode(doc.get("adopted", {})),
         fields=tuple(FieldChange(f["name"], decode(f["old"]), decode(f["new"]),
                                  bool(f["forces_replacement"])) for f in doc["fields"]))
 

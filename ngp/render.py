@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 SYMBOLS = {
     Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"),
     Action.REPLACE: ("-/+", "magenta"), Action.DELETE: ("-", "red"),
-    Action.READ: ("<=", "cyan"), Action.FORGET: (".", "dim"),
+    Action.READ: ("<=", "cyan"), Action.FORGET: (".", "dim"), Action.ADOPT: ("<=", "cyan"),
 }
 
 
@@ -147,8 +147,9 @@ def print_plan(console: Console, plan: Plan) -> None:
                       "to forget from the state; nothing in AWS changes.")
         return
     numbers = plan.counts()
+    adopt = sum(c.action == Action.ADOPT for c in plan.changes)
     console.print(f"\n[bold]Plan:[/] {numbers['add']} to add, {numbers['change']} to change, "
-                  f"{numbers['destroy']} to destroy.")
+                  f"{numbers['destroy']} to destroy" + (f", {adopt} to adopt." if adopt else "."))
 
 
 def _print_change(console: Console, change: Change) -> None:
@@ -157,7 +158,8 @@ def _print_change(console: Console, change: Change) -> None:
     why = f"  [dim]# {change.reason}[/]" if change.reason else ""
     if change.action == Action.REPLACE and not change.reason:
         why = "  [dim]# forces replacement[/]"
-    console.print(f"  [{colour}]{symbol:>3}[/] {escape(change.address)}  "
+    verb = "adopt " if change.action == Action.ADOPT else ""
+    console.print(f"  [{colour}]{symbol:>3}[/] {verb}{escape(change.address)}  "
                   f"[dim]({change.kind})[/]{ident}{why}")
     for f in change.fields:
         for line in _field_lines(change, f):
@@ -175,7 +177,7 @@ class LineReporter:
 
     def finished(self, op: Op, seconds: float) -> None:
         done = {"creating": "created", "updating": "updated", "deleting": "deleted",
-                "reading": "read", "forgetting": "forgotten"}[op.verb]
+                "reading": "read", "forgetting": "forgotten", "adopting": "adopted"}[op.verb]
         self.console.print(f"{escape(op.address)}: [green]{done}[/] after {seconds:.1f}s")
 
     def failed(self, op: Op, error: NgpError) -> None:

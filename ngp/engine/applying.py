@@ -170,7 +170,7 @@ def _done_label(op: Op) -> str | None:
     if action == Action.READ and not get_kind(op.change.kind).read_only:
         return "recorded"  # --refresh-only: drift accepted into the state
     return {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted",
-            Action.READ: "read", Action.FORGET: "forgotten"}[action]
+            Action.READ: "read", Action.FORGET: "forgotten", Action.ADOPT: "adopted"}[action]
 
 
 def check(summary: Summary) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_message
-from ngp.engine import ownership
+from ngp.engine import owned, ownership
 from ngp.engine.run import Run, phase
 from ngp.errors import NgpError, ResourceError
 from ngp.graph import Resource
@@ -20,6 +20,12 @@ from ngp.resources.base import ReadOnlyKind
 def refresh(run: Run) -> dict[str, dict[str, Any] | None]:
     """What AWS has for every recorded (and every read-only desired) address: one batched
     read per kind, the kinds read in parallel."""
+    return _refresh(run)[0]
+
+
+def _refresh(run: Run) -> tuple[dict[str, dict[str, Any] | None], owned.Listings]:
+    """refresh, and what each kind AWS lists by tag has tagged for the env (the same one
+    call per kind: the recorded ids are read from it)."""
     wanted: dict[str, dict[str, str]] = {}  # kind -> address -> id
     lookups: dict[str, Resource] = {}  # read-only objects named by a query
     observed: dict[str, dict[str, Any] | None] = {}
@@ -38,9 +44,16 @@ def refresh(run: Run) -> dict[str, dict[str, Any] | None]:
         else:
             lookups[address] = res
 
+    listings: owned.Listings = {}
+    for kind_name in owned.kinds_to_list(run):
+        wanted.setdefault(kind_name, {})
+
     def read(kind_name: str) -> dict[str, dict[str, Any]]:
+        kind, ids = get_kind(kind_name), sorted(set(wanted[kind_name].values()))
         try:
-            return get_kind(kind_name).read_many(run.ctx, sorted(set(wanted[kind_name].values())))
+            if owned.listable(kind):
+                return owned.read_listed(run.ctx, kind, ids, listings)
+            return kind.read_many(run.ctx, ids)
         except ClientError as exc:
             raise ResourceError(f"cannot read: {error_message(exc)}", where=kind_name,
                                 hint="Check the credentials' permissions.") from None
@@ -68,13 +81,16 @@ def refresh(run: Run) -> dict[str, dict[str, Any] | None]:
         for address, id in addresses.items():
             observed[address] = found[kind_name].get(id)
     ownership.check(run, observed)  # each object is the one the state says, or nothing runs
-    return observed
+    return observed, listings
 
 
 def plan(run: Run, *, targets: list[str] | None = None, destroy: bool = False,
-         replace: list[str] | None = None, refresh_only: bool = False) -> Plan:
+         replace: list[str] | None = None, refresh_only: bool = False,
+         keep_unknown: bool = False) -> Plan:
     """The plan of the run: make AWS match the config (replace: rebuild these addresses
-    even if they match), or with refresh_only, make the state match AWS."""
+    even if they match), or with refresh_only, make the state match AWS. An object tagged
+    for the env at an address the state lacks is adopted; with destroy, one the state does
+    not record is deleted too (keep_unknown: only said)."""
     for warning in run.desired.warnings:
         run.reporter.warn(warning)
     if refresh_only:
@@ -83,5 +99,25 @@ def plan(run: Run, *, targets: list[str] | None = None, destroy: bool = False,
                            "--destroy", hint="A refresh-only plan records every drifted "
                            "object and changes nothing in AWS; drop the others.")
         return make_refresh_plan(run.state, refresh(run), outputs=run.desired.outputs)
-    return make_plan(run.desired.graph, run.state, refresh(run), targets=targets, destroy=destroy,
-                     outputs=run.desired.outputs, replace=replace)
+    observed, listings = _refresh(run)
+    if destroy:
+        made = make_plan(run.desired.graph, run.state, observed, targets=targets, destroy=True)
+        return owned.with_unknown(run, made, owned.unknown(run, listings, targets, observed),
+                                  keep=keep_unknown)
+    return make_plan(run.desired.graph, run.state, observed, targets=targets,
+                     outputs=run.desired.outputs, replace=replace,
+                     adopt=owned.adoptions(run, listings, observed))
+
+
+def rebuild_state(run: Run) -> list[str]:
+    """`ngp state rebuild`: a lost state made again from what is tagged for the env; says
+    what could not be known. Refused if the state records anything: it is not lost, and
+    what it knows (the specs last applied, the outputs) no tag holds; a wrong line is
+    fixed by itself (`ngp state rm`, `ngp import`), or the state is moved aside first."""
+    if run.state.resources or run.state.pending:
+        raise NgpError(f"env {run.ctx.env!r} has a state ({len(run.state.resources)} "
+                       "resources): it is not rebuilt over", where=run.store.where,
+                       hint="Rebuild only a lost state: move this one aside first if it is "
+                       "wrong as a whole (`ngp plan` adopts what a line lacks).")
+    observed, listings = _refresh(run)
+    return owned.rebuild(run, observed, owned.adoptions(run, listings, observed), listings)

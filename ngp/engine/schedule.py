@@ -34,7 +34,8 @@ class Op:
     def verb(self) -> str:
         if self.phase == "delete":
             return "forgetting" if self.change.action == Action.FORGET else "deleting"
-        return {Action.UPDATE: "updating", Action.READ: "reading"}.get(
+        return {Action.UPDATE: "updating", Action.READ: "reading",
+                Action.ADOPT: "adopting"}.get(
             self.change.action, "creating")
 
 
@@ -62,7 +63,8 @@ def schedule(run: Run, plan: Plan) -> tuple[dict[tuple[str, str], Op], dict[tupl
         service = get_kind(change.kind).service
         if change.action in (Action.REPLACE, Action.DELETE, Action.FORGET):
             ops[("delete", change.address)] = Op("delete", change, service)
-        if change.action in (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.READ):
+        if change.action in (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.READ,
+                             Action.ADOPT):
             ops[("apply", change.address)] = Op("apply", change, service)
     deps: dict[tuple, set[tuple]] = {key: set() for key in ops}
     for (phase, address), op in ops.items():
@@ -73,6 +75,10 @@ def schedule(run: Run, plan: Plan) -> tuple[dict[tuple[str, str], Op], dict[tupl
                 deps[(phase, address)].add(("delete", address))
             continue
         pure_delete = op.change.action in (Action.DELETE, Action.FORGET)
+        # An object the state never knew (ngp down) is deleted after what needs it too.
+        deps[(phase, address)] |= {key for key, other in ops.items() if key[0] == "delete"
+                                   and other.change.action == Action.DELETE
+                                   and address in other.change.deps and key[1] != address}
         for other, rec in run.state.resources.items():
             if address not in rec.deps:
                 continue

@@ -81,6 +81,21 @@ def _apply(run: Run, op: Op) -> None:
             state.resources[address] = Recorded(change.kind, live["id"], spec,
                                                 kind.outputs_of(live), deps, module)
         return
+    if change.action == Action.ADOPT:
+        # The object is there (tagged for this env at this address): recorded, then changed
+        # where the plan saw it differ; no intent is needed, nothing is made.
+        id, live = change.adopted["id"], change.adopted
+        outputs = kind.outputs_of(live)
+        forced = any(f.forces_replacement for f in change.fields)
+        if change.fields and not forced:
+            outputs = {**outputs, **kind.update(run.ctx, id, change.before, spec)}
+        # A shown field that forces a replacement: recorded as AWS has it, so the next plan
+        # replaces it; else the object now matches the spec.
+        known = kind.canonical({**(spec if kind.created_whole else {}), **{
+            k: live[k] for k in spec if k in live}}) if forced else spec
+        with run.saving() as state:
+            state.resources[address] = Recorded(change.kind, id, known, outputs, deps, module)
+        return
     if change.action == Action.UPDATE:
         rec = run.state.resources[address]
         before = {k: v for k, v in change.before.items() if k != NGP_TAGS}
@@ -135,6 +150,10 @@ def _create(run: Run, kind: Any, address: str, spec: dict[str, Any]) -> tuple[st
 def _delete(run: Run, op: Op) -> None:
     address = op.address
     rec = run.state.resources.get(address)
+    if rec is None and op.change.action == Action.DELETE and op.change.id:
+        # Tagged for the env, never in the state (ngp down): deleted by its id.
+        get_kind(op.change.kind).delete(run.ctx, op.change.id)
+        return
     if rec is None:
         return
     kind = get_kind(rec.kind)

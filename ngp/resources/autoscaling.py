@@ -13,11 +13,13 @@ from ngp.resources.base import (
     Field,
     Health,
     Kind,
+    Owned,
     Registers,
     Verdict,
     Wanted,
     check_owned,
     kind,
+    tags_dict,
     with_owner_tags,
 )
 from ngp.resources.ec2_compute import INSTALL_TAG, install_failure, profile_not_yet
@@ -34,7 +36,7 @@ def _gone(exc: ClientError) -> bool:
 
 
 @kind
-class Group(Health, Registers, Kind):
+class Group(Health, Registers, Owned, Kind):
     """An auto-scaling group of machines from a launch template, in the given subnets,
     optionally registered with classic load balancers.
 
@@ -103,6 +105,13 @@ class Group(Health, Registers, Kind):
         groups = self._describe(ctx, Filters=[{"Name": f"tag:{TAG_ENV}", "Values": [ctx.env]}])
         return {g["AutoScalingGroupName"]: live for g in groups
                 if g["AutoScalingGroupName"] in ids and (live := self._live(g))}
+
+    def list_owned(self, ctx: Context) -> dict[str, dict[str, Any]]:
+        # DescribeAutoScalingGroups takes a `tag:<key>` filter and answers each group's Tags
+        # (docs.aws.amazon.com/autoscaling/ec2/APIReference/API_Filter.html): one call.
+        groups = self._describe(ctx, Filters=[{"Name": f"tag:{TAG_ENV}", "Values": [ctx.env]}])
+        return {g["AutoScalingGroupName"]: {**live, "tags": tags_dict(g.get("Tags"))}
+                for g in groups if (live := self._live(g))}
 
     def registered(self, spec: dict[str, Any]) -> dict[str, int]:
         return {name: spec.get("desired_capacity", 0)

@@ -132,7 +132,7 @@ class Kind(ABC):
 
     Optional capabilities are their own classes: ReadOnlyKind (looked up, never made),
     Health (a live health judged for `ngp status`), Registers (instances it puts behind a
-    balancer) and Importable (`ngp import`).
+    balancer), Importable (`ngp import`) and Owned (every object tagged for the env).
     """
 
     name: ClassVar[str]
@@ -257,6 +257,24 @@ class Importable(ABC):
     @abstractmethod
     def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
         """Add (or overwrite) these tags, leaving the others."""
+
+
+class Owned(ABC):
+    """Capability: every object of the kind tagged for the env, in one call (paginated),
+    each live as read_many gives it plus its `tags` (a dict). Refresh uses it to adopt an
+    object the state lost (ngp.engine.owned), `ngp down` to delete one it never knew, and
+    `ngp state rebuild` to make a state again. A kind AWS cannot list by tag does not have
+    it: its objects are looked for by find, one call per address."""
+
+    @abstractmethod
+    def list_owned(self, ctx: Context) -> dict[str, dict[str, Any]]: ...
+
+
+def tags_dict(tags: list[dict] | dict[str, str] | None) -> dict[str, str]:
+    """Tags as a dict, from AWS's list of Key/Value pairs or a dict."""
+    if isinstance(tags, dict):
+        return dict(tags)
+    return {t["Key"]: t["Value"] for t in tags or []}
 
 
 class ReadOnlyKind(Kind):

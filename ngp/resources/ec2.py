@@ -23,6 +23,7 @@ from ngp.resources.base import (
     Field,
     Importable,
     Kind,
+    Owned,
     ReadOnlyKind,
     kind,
     with_owner_tags,
@@ -47,8 +48,12 @@ def tag_pattern(value: str) -> str:
     return value.replace("[", "?").replace("]", "?")
 
 
-class Ec2Kind(Importable, Kind):
-    """An EC2 object found by describe calls; subclasses give the call's shape as data."""
+class Ec2Kind(Importable, Owned, Kind):
+    """An EC2 object found by describe calls; subclasses give the call's shape as data.
+
+    Every EC2 describe takes a `tag:<key>` filter (docs.aws.amazon.com/AWSEC2/latest/
+    APIReference/API_DescribeVpcs.html, "Filters ... tag:<key>"; the same on DescribeSubnets,
+    DescribeInstances, DescribeNatGateways, ...), so list_owned is one paginated describe."""
 
     service = "ec2"
     describe: ClassVar[str]  # the describe operation, e.g. "describe_vpcs"
@@ -83,6 +88,16 @@ class Ec2Kind(Importable, Kind):
                 return None
             raise
         return next((self.observed(i) for i in items if i[self.id_key] == id), None)
+
+    def list_owned(self, ctx: Context) -> dict[str, dict[str, Any]]:
+        env_filter = [{"Name": f"tag:{TAG_ENV}", "Values": [ctx.env]}]
+        found: dict[str, dict[str, Any]] = {}
+        for item in self._describe(ctx, **{self.filters_param: env_filter}):
+            tags = tags_of(item)
+            # Compare the tag too: moto ignores tag filters on some describes.
+            if tags.get(TAG_ENV) == ctx.env and (live := self.live(item)) is not None:
+                found[item[self.id_key]] = {**live, "tags": tags}
+        return found
 
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:

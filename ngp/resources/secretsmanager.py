@@ -16,8 +16,10 @@ from ngp.resources.base import (
     Context,
     Field,
     Kind,
+    Owned,
     check_owned,
     kind,
+    tags_dict,
     with_owner_tags,
 )
 
@@ -70,7 +72,7 @@ def reveal(ctx: Context, arn: str) -> str:
 
 
 @kind
-class Secret(Kind):
+class Secret(Owned, Kind):
     """A secret whose value ngp generates (a password, or an SSH private key) and stores in
     Secrets Manager; the state keeps its ARN only. Deleted without a recovery window, so an
     env can be taken down and brought up again at once (its create waits out the moment AWS
@@ -104,16 +106,26 @@ class Secret(Kind):
             "description": item.get("Description", ""), "generate": tags.get(TAG_GENERATE),
             "public_key": tags.get(TAG_PUBLIC_KEY), "status": "available"}, tags)
 
+    def _listed(self, ctx: Context) -> list[dict[str, Any]]:
+        # ListSecrets filters by tag-key and tag-value, each alone and by prefix, and answers
+        # each secret's Tags (docs.aws.amazon.com/secretsmanager/latest/apireference/
+        # API_Filter.html): one call, the pair compared exactly by the caller.
+        pages = ctx.aws.client("secretsmanager").get_paginator("list_secrets").paginate(
+            Filters=[{"Key": "tag-key", "Values": [TAG_ENV]},
+                     {"Key": "tag-value", "Values": [ctx.env]}])
+        return [s for page in pages for s in page["SecretList"]]
+
+    def list_owned(self, ctx: Context) -> dict[str, dict[str, Any]]:
+        return {s["ARN"]: {**live, "tags": tags} for s in self._listed(ctx)
+                if (tags := tags_dict(s.get("Tags"))).get(TAG_ENV) == ctx.env
+                and (live := self._live(s)) is not None}
+
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
         wanted = set(ids)
-        pages = ctx.aws.client("secretsmanager").get_paginator("list_secrets").paginate(
-            Filters=[{"Key": "tag-key", "Values": [TAG_ENV]},
-                     {"Key": "tag-value", "Values": [ctx.env]}])
-        found = {s["ARN"]: live for page in pages for s in page["SecretList"]
-                 if s["ARN"] in wanted and (live := self._live(s)) is not None}
-        return found
+        return {s["ARN"]: live for s in self._listed(ctx)
+                if s["ARN"] in wanted and (live := self._live(s)) is not None}
 
     def _describe(self, ctx: Context, id: str) -> dict[str, Any] | None:
         try:

@@ -137,11 +137,12 @@ def test_state_rm_mv_and_list_filters(home):
         assert home.state(env)["serial"] == serial
         forgot = home.ngp("state", "rm", "network.vpc", "--env", env, "--force", check=True)
         assert "Removed network.vpc from the state" in forgot.stdout
-        assert "the next `ngp up` would create a new one" in forgot.stderr
+        assert "the next `ngp up` adopts an object still tagged for it again" in forgot.stderr
         assert home.state(env)["serial"] == serial + 1
         assert "network.vpc" not in home.state(env)["resources"]
         assert home.ec2().describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["VpcId"] == vpc
-        assert changes(plan_of(home, env))["network.vpc"]["action"] == "create"
+        # It still carries its tags: the plan adopts it (issue 18), never makes a second one.
+        assert changes(plan_of(home, env))["network.vpc"]["action"] == "adopt"
 
         # Its own tags name this env and address: it is imported back, and nothing is made.
         home.ngp("import", "network.vpc", vpc, "--env", env, check=True)

@@ -88,7 +88,9 @@ def test_a_read_gives_the_apps_labels_so_a_state_pointing_at_it_is_refused(
     wrong = ownership.refusal("try2", "state/try2.json", {"jenkins.app": app_id}, tags)
     assert wrong is not None and wrong.line().startswith(
         "state/try2.json: its objects are tagged for env 'sandbox', not env 'try2'")
-    assert ownership.refusal("sandbox", "state/sandbox.json", {"sysdig.app": app_id},
+    # The state records jenkins.app elsewhere, so its label is another address's.
+    assert ownership.refusal("sandbox", "state/sandbox.json",
+                             {"sysdig.app": app_id, "jenkins.app": "/shared/platform/other"},
                              {"sysdig.app": tags["jenkins.app"]}).line().startswith(
         "sysdig.app: the state's id /shared/platform/jenkins is another object: its labels "
         "NGP_ADDRESS=jenkins.app, NGP_ENV=sandbox name address jenkins.app.")

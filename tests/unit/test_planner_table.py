@@ -18,7 +18,7 @@ from tests.fake_kinds import Existing, OtherThing, Thing, registered
 
 THING, OTHER, EXISTING = Thing.name, OtherThing.name, Existing.name
 C, U, R, D = Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE
-READ, FORGET, NOOP = Action.READ, Action.FORGET, Action.NOOP
+READ, FORGET, NOOP, ADOPT = Action.READ, Action.FORGET, Action.NOOP, Action.ADOPT
 
 
 @pytest.fixture(autouse=True)
@@ -59,9 +59,29 @@ class Case:
     ids: dict[str, str | None] = field(default_factory=dict)
     targets: list[str] | None = None
     destroy: bool = False
+    adopt: dict[str, dict[str, Any]] = field(default_factory=dict)  # tagged, state lacks
 
 
 CASES = [
+    Case("adopt: tagged for the env at an address the state lacks, as wanted",
+         {"x": want()}, {}, {}, [("x", ADOPT)], fields={"x": []}, ids={"x": "thing-9"},
+         adopt={"x": live("thing-9")}),
+    Case("adopt: what the read shows differs: adopted, then changed in place",
+         {"x": want(size=2)}, {}, {}, [("x", ADOPT)], fields={"x": [("size", 1, 2, False)]},
+         adopt={"x": live("thing-9")}),
+    Case("adopt: a field no read shows is set again, never forces a replacement",
+         {"x": want(secret="s")}, {}, {}, [("x", ADOPT)],
+         fields={"x": [("secret", None, "s", False)]}, adopt={"x": live("thing-9")}),
+    Case("adopt: a shown field that forces a replacement: adopted, replaced next plan",
+         {"x": want(name="b")}, {}, {}, [("x", ADOPT)], fields={"x": [("name", "a", "b", True)]},
+         adopt={"x": live("thing-9")}),
+    Case("adopt: what uses it knows its outputs (no change for it)",
+         {"x": want(), "y": want(parent=Ref("x", "id"))},
+         {"y": rec(id="thing-2", deps=("x",), parent="thing-9")}, {"y": live("thing-2")},
+         [("x", ADOPT), ("y", NOOP)], adopt={"x": live("thing-9")}),
+    Case("adopt: a recorded address is never adopted over",
+         {"x": want()}, {"x": rec()}, {"x": live()}, [("x", NOOP)],
+         adopt={"x": live("thing-9")}),
     Case("create: nothing recorded",
          {"x": want()}, {}, {},
          [("x", C)], fields={"x": [("name", None, "a", False), ("size", None, 1, False)]},
@@ -164,7 +184,8 @@ def test_plan(case: Case):
     graph = Graph.of([Resource(address, kind, spec)
                       for address, (kind, spec) in case.desired.items()])
     state = State(env="t", resources=dict(case.recorded))
-    plan = make_plan(graph, state, case.observed, targets=case.targets, destroy=case.destroy)
+    plan = make_plan(graph, state, case.observed, targets=case.targets, destroy=case.destroy,
+                     adopt=case.adopt)
     assert [(c.address, c.action) for c in plan.changes] == case.actions
     changes = {c.address: c for c in plan.changes}
     for address, expected in case.fields.items():
