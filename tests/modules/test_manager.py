@@ -257,7 +257,7 @@ def test_init_asks_for_the_package_except_in_the_sandbox(tmp_path):
 
     def answers(**given):
         return init.Answers(modules="network,manager", admin_cidrs="203.0.113.0/24",
-                            **given)
+                            account_ids="111122223333", **given)  # no default: given
 
     with pytest.raises(ValueError, match="manager_package: required when the manager"):
         init.ask_all(answers(), set(), None, print)
