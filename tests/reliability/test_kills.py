@@ -16,9 +16,9 @@ from tests.e2e.test_cli import EXPECTED, RESOURCES, counts
 from tests.homes import all_ids, owned_ids, race_at_prompt, state_ids
 from tests.reliability.conftest import REPORT, found
 
-# Trials on the whole platform (CI runs 10, to stay well inside its 30 minutes); the longer
-# mode: NGP_KILL_TRIALS=100.
-TRIALS = int(os.environ.get("NGP_KILL_TRIALS", "10"))
+# Trials on the whole platform: CI runs 6 (with 10 the suite took 24:46 once the tests of
+# issues 17-19 came, too close to CI's 30 minutes); the longer mode: NGP_KILL_TRIALS=100.
+TRIALS = int(os.environ.get("NGP_KILL_TRIALS", "6"))
 NETWORK_TRIALS = max(2, TRIALS // 10)
 
 
