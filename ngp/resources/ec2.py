@@ -81,13 +81,8 @@ class Ec2Kind(Importable, Owned, Kind):
         return getattr(client, self.describe)(**params)[self.items_key]
 
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
-        try:
-            items = self._describe(ctx, **{self.ids_param: [id]})
-        except ClientError as exc:
-            if error_code(exc) in self.not_found:
-                return None
-            raise
-        return next((self.observed(i) for i in items if i[self.id_key] == id), None)
+        item = self._item(ctx, id)
+        return self.observed(item) if item is not None else None
 
     def list_owned(self, ctx: Context) -> dict[str, dict[str, Any]]:
         env_filter = [{"Name": f"tag:{TAG_ENV}", "Values": [ctx.env]}]

@@ -7,12 +7,7 @@ from __future__ import annotations
 
 import json
 
-from tests.homes import Home
-
-
-def state_of(home: Home, id: str) -> str:
-    reservations = home.ec2().describe_instances(InstanceIds=[id])["Reservations"]
-    return reservations[0]["Instances"][0]["State"]["Name"]
+from tests.e2e.test_ownership import running as state_of
 
 
 def test_a_stopped_instance_is_planned_started_and_up_starts_it(home):
