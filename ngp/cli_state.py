@@ -4,15 +4,19 @@ serial, --force) are in ngp/state_moves.py; these commands parse and render."""
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ngp import engine, state_moves
-from ngp.cli_common import Env, Json, find_project, out, pick_env, warn
+from ngp.cli_common import Env, Json, find_project, later, out, pick_env, warn
 from ngp.errors import NgpError
-from ngp.state import LocalStore
-from ngp.state_s3 import S3Store
+
+if TYPE_CHECKING:
+    from ngp import engine, state_moves
+    from ngp.state import LocalStore
+    from ngp.state_s3 import S3Store
+else:  # imported when a command runs (cli_common.later says why)
+    engine, state_moves = later("ngp.engine"), later("ngp.state_moves")
 
 app = typer.Typer(help="The env's state: its backend, versions and lock.", no_args_is_help=True)
 
@@ -70,6 +74,8 @@ def state_push(env: Env = None, force: Force = False) -> None:
     """Move state/<env>.json to the env's S3 state, keeping lineage and serial."""
     env = pick_env(env)
     store = _s3_store(env)
+    from ngp.state import LocalStore
+
     local = LocalStore(find_project().state_dir, env)
     state = state_moves.push(local, store, force=force, warn=warn)
     out.print(f"Pushed {local.path} (serial {state.serial}, lineage {state.lineage}) to "
@@ -81,6 +87,8 @@ def state_pull(env: Env = None, force: Force = False) -> None:
     """Copy the env's S3 state to state/<env>.json, keeping lineage and serial."""
     env = pick_env(env)
     store = _s3_store(env)
+    from ngp.state import LocalStore
+
     local = LocalStore(find_project().state_dir, env)
     state = state_moves.pull(store, local, force=force)
     out.print(f"Pulled {store.where} (serial {state.serial}) to {local.path}.")
