@@ -15,7 +15,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
@@ -117,8 +118,21 @@ def eventually(
     return retrying(call)
 
 
+# One loader for every session of the process: each client reads its service's model (EC2's
+# is megabytes of JSON) once per process, not once per Aws.
+_LOADER = botocore.loaders.create_loader(os.environ.get("AWS_DATA_PATH"))
+
+
+def _s3_transfer_methods(**kwargs: Any) -> None:
+    from boto3.s3.inject import inject_s3_transfer_methods  # with the first S3 client only
+
+    inject_s3_transfer_methods(**kwargs)
+
+
 class Aws:
-    """The run's boto3 session and its clients, with call counts per service and operation."""
+    """The run's botocore session and its clients, with call counts per service and operation.
+    botocore's, not boto3's: boto3 adds nothing ngp uses (resources, S3 transfers) and its
+    import (s3transfer, its resource and docs machinery) costs a tenth of a second."""
 
     def __init__(
         self,
@@ -131,7 +145,15 @@ class Aws:
     ) -> None:
         self.region = region
         self.endpoint_url = endpoint_url
-        self._session = boto3.session.Session(region_name=region, **(credentials or {}))
+        self._session = botocore.session.Session()
+        self._session.register_component("data_loader", _LOADER)
+        self._session.set_config_variable("region", region)
+        # What boto3's session adds to S3 clients: upload_file (large files in parts).
+        self._session.register("creating-client-class.s3", _s3_transfer_methods)
+        if credentials:
+            self._session.set_credentials(credentials["aws_access_key_id"],
+                                          credentials["aws_secret_access_key"],
+                                          credentials.get("aws_session_token"))
         self._config = Config(
             retries={"mode": "adaptive", "max_attempts": max_attempts},
             max_pool_connections=max(10, pool_size * 2),
@@ -150,7 +172,7 @@ class Aws:
         key = service if region in (None, self.region) else f"{service}@{region}"
         with self._lock:
             if key not in self._clients:
-                client = self._session.client(
+                client = self._session.create_client(
                     service, endpoint_url=self.endpoint_url, config=self._config,
                     region_name=region or self.region)
                 client.meta.events.register("before-call.*.*", self._count)

@@ -17,7 +17,7 @@ from ngp.engine.settling import settle_pending
 from ngp.engine.zones import choose_zones, instance_types
 from ngp.errors import NgpError
 from ngp.marathon.endpoints import Marathons
-from ngp.modules import MODULES
+from ngp.modules import load
 from ngp.state import LocalStore, lock_waiting
 from ngp.state_s3 import DynamoLock, S3Lock, S3Store
 
@@ -70,8 +70,8 @@ def connect(project: Project, settings: Settings, sandbox: dict[str, Any] | None
             credentials=SANDBOX_CREDENTIALS), settings.core.domain, read_only=read_only)
         if said and note:
             note(said)
-        for name in settings.modules:
-            for var in MODULES[name].required_env:
+        for mod in load(settings.modules).values():
+            for var in mod.required_env:
                 os.environ.setdefault(var, f"sandbox-placeholder-{var.lower()}")
     else:
         aws = Aws(settings.core.region, endpoint_url=settings.core.endpoint_url,

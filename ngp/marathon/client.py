@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -28,6 +27,9 @@ from tenacity import (
 
 from ngp.errors import NgpError
 from ngp.marathon import rules
+
+if TYPE_CHECKING:
+    import httpx  # imported by the first client: a run with no Marathon app never needs it
 
 DEPLOY_TIMEOUT = 600.0
 MAX_POLL = 5.0  # seconds between two looks at a deployment, at most
@@ -71,6 +73,8 @@ class Marathon:
         self._token: str | None = None
         self._logged_in = False
         self._poll = poll
+        import httpx
+
         self._http = httpx.Client(timeout=timeout)
         self.calls = 0
 
@@ -101,6 +105,8 @@ class Marathon:
               retries: int) -> httpx.Response:
         """The call, tried again while the connection is lost or Marathon answers 503 (no
         leader yet, or a timeout): at most retries more times, the last 503 returned."""
+
+        import httpx
 
         def once() -> httpx.Response:
             self.calls += 1
@@ -268,6 +274,8 @@ class Marathon:
 
 def acs_login(dcos_url: str, uid: str, password: str) -> str:
     """A fresh ACS token from DC/OS's login endpoint."""
+    import httpx
+
     try:
         response = httpx.post(f"{dcos_url.rstrip('/')}/acs/api/v1/auth/login",
                               json={"uid": uid, "password": password}, timeout=30)

@@ -89,3 +89,18 @@ def test_help_paragraphs_are_one_line_each():
     for command in walk(typer.main.get_command(app)):
         for paragraph in (command.help or "").split("\n\n"):
             assert "\n" not in paragraph or paragraph.startswith("\b"), command.name
+
+
+def test_an_env_loads_its_own_modules_only(tmp_path):
+    (tmp_path / "envs").mkdir()
+    text = (REPO / "envs" / "sandbox.toml").read_text()
+    head, _, _ = text.partition("[openvpn]")
+    head = head.replace(head[head.index("modules = ["):head.index("]", head.index(
+        "modules = [")) + 1], 'modules = ["network"]').replace(
+        'domain = "sandbox.ngp.test"', "")
+    (tmp_path / "envs" / "net.toml").write_text(head)
+    lines, imported = run("validate", "--env", "net", NGP_HOME=str(tmp_path))
+    assert "1 module" in lines[-1]
+    assert [m for m in imported if m.startswith("ngp.modules.")] == [
+        "ngp.modules.base", "ngp.modules.network"]
+    assert not [m for m in imported if m.split(".")[0] in ("boto3", "s3transfer", "httpx")]
