@@ -44,6 +44,8 @@ STILL_IN_USE = frozenset({"DependencyViolation", "InvalidIPAddress.InUse"})
 # botocore's service names where IAM's action prefix differs.
 IAM_PREFIXES = {"elb": "elasticloadbalancing", "elbv2": "elasticloadbalancing",
                 "opensearch": "es"}
+# The client of a kind's service (Kind.service is IAM's prefix), for Aws.prefetch.
+CLIENT_OF = {"elasticloadbalancing": "elb", "es": "opensearch"}
 # API Gateway's management actions are HTTP verbs on its resources.
 APIGATEWAY_VERBS = (("Get", "GET"), ("Create", "POST"), ("Put", "PUT"), ("Tag", "PUT"),
                     ("Update", "PATCH"), ("Delete", "DELETE"), ("Untag", "DELETE"))
@@ -118,9 +120,28 @@ def eventually(
     return retrying(call)
 
 
-# One loader for every session of the process: each client reads its service's model (EC2's
-# is megabytes of JSON) once per process, not once per Aws.
-_LOADER = botocore.loaders.create_loader(os.environ.get("AWS_DATA_PATH"))
+class _Loader(botocore.loaders.Loader):
+    """botocore's loader, one model at a time: a run's first reads ask for a service's
+    paginators on ten threads at once, and each thread would parse them (botocore caches a
+    model once loaded, not while it loads)."""
+
+    def __init__(self, extra_search_paths: list[str]) -> None:
+        super().__init__(extra_search_paths=extra_search_paths)
+        self._one_at_a_time = threading.RLock()
+
+    def load_service_model(self, *args: Any, **kwargs: Any) -> Any:
+        with self._one_at_a_time:
+            return super().load_service_model(*args, **kwargs)
+
+    def load_data(self, *args: Any, **kwargs: Any) -> Any:
+        with self._one_at_a_time:
+            return super().load_data(*args, **kwargs)
+
+
+# One loader for every session of the process: each service's model (EC2's is megabytes of
+# JSON) is read once per process, not once per Aws. AWS_DATA_PATH as botocore reads it.
+_LOADER = _Loader([os.path.expanduser(os.path.expandvars(path)) for path in
+                   os.environ.get("AWS_DATA_PATH", "").split(os.pathsep) if path])
 
 
 def _s3_transfer_methods(**kwargs: Any) -> None:
@@ -170,6 +191,9 @@ class Aws:
     def client(self, service: str, region: str | None = None) -> Any:
         """The shared client of a service, in the run's region or another (a state bucket)."""
         key = service if region in (None, self.region) else f"{service}@{region}"
+        made = self._clients.get(key)
+        if made is not None:  # built: no wait behind a client being built (Aws.prefetch)
+            return made
         with self._lock:
             if key not in self._clients:
                 client = self._session.create_client(
@@ -180,6 +204,22 @@ class Aws:
                     client.meta.events.register("before-parameter-build.*.*", self._log)
                 self._clients[key] = client
             return self._clients[key]
+
+    def prefetch(self, services: list[str]) -> None:
+        """Build these clients: the first now (the session's first client sets up what the
+        others share), the others on a thread of their own while the caller goes on. Each
+        parses its service's model (EC2's takes a tenth of a second), which then overlaps
+        the run's first round trips. A failure is left to the caller's own client() call."""
+        if not services:
+            return
+        self.client(services[0])
+
+        def build() -> None:
+            for service in services[1:]:
+                with contextlib.suppress(Exception):
+                    self.client(service)
+
+        threading.Thread(target=build, name="ngp-clients", daemon=True).start()
 
     def _count(self, model: Any, **_: Any) -> None:
         # Counter += is not atomic across threads; the lock keeps the figures exact.

@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ngp.aws import Aws
+from ngp.aws import CLIENT_OF, Aws
 from ngp.config import MAX_PARALLELISM, SANDBOX_ACCOUNT_ID, Project, Settings
 from ngp.engine.run import Desired, Reporter, Run, Store, build_desired
 from ngp.engine.settling import settle_pending
@@ -18,6 +18,7 @@ from ngp.engine.zones import choose_zones, instance_types
 from ngp.errors import NgpError
 from ngp.marathon.endpoints import Marathons
 from ngp.modules import load
+from ngp.resources import get_kind
 from ngp.state import LocalStore, lock_waiting
 from ngp.state_s3 import DynamoLock, S3Lock, S3Store
 
@@ -52,8 +53,14 @@ def sandbox_info(project: Project, settings: Settings, read_only: bool = False,
 
 
 def connect(project: Project, settings: Settings, sandbox: dict[str, Any] | None = None,
-            read_only: bool = False, note: Callable[[str], None] | None = None) -> Aws:
-    """The run's AWS access, checked against the env's allowed accounts."""
+            read_only: bool = False, note: Callable[[str], None] | None = None,
+            desired: Desired | None = None) -> Aws:
+    """The run's AWS access, checked against the env's allowed accounts. Given the desired
+    graph, the clients its kinds use are built while the account is asked."""
+    # STS's first: the account is asked on this thread meanwhile.
+    services = ["sts", *sorted({CLIENT_OF.get(kind, kind) for kind in (
+        get_kind(res.kind).service for res in desired.graph.resources.values())
+        if kind != "marathon"})] if desired is not None else []
     if settings.core.sandbox:
         from ngp.sandbox import control
 
@@ -65,6 +72,7 @@ def connect(project: Project, settings: Settings, sandbox: dict[str, Any] | None
             else SANDBOX_CREDENTIALS
         aws = Aws(settings.core.region, endpoint_url=info["endpoint"],
                   credentials=credentials, pool_size=settings.core.parallelism)
+        aws.prefetch(services)
         said = control.prepare(aws if runner is None else Aws(
             settings.core.region, endpoint_url=info["endpoint"],
             credentials=SANDBOX_CREDENTIALS), settings.core.domain, read_only=read_only)
@@ -76,6 +84,7 @@ def connect(project: Project, settings: Settings, sandbox: dict[str, Any] | None
     else:
         aws = Aws(settings.core.region, endpoint_url=settings.core.endpoint_url,
                   pool_size=settings.core.parallelism)
+        aws.prefetch(services)
     account = aws.account_id()
     if account not in settings.core.allowed_account_ids:
         allowed = ", ".join(settings.core.allowed_account_ids)
@@ -190,7 +199,7 @@ def open_run(
     desired = build_desired(settings)
     read_only = command in READ_ONLY
     sandbox = sandbox_info(project, settings, read_only, reporter.note)
-    aws = connect(project, settings, sandbox, read_only, reporter.note)
+    aws = connect(project, settings, sandbox, read_only, reporter.note, desired)
     marathons = marathon_for(settings, sandbox, force)
     store = store_for(project, settings, aws)
     try:
