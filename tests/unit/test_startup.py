@@ -18,16 +18,19 @@ REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("boto3", "botocore", "moto", "httpx", "ngp.engine", "ngp.config", "ngp.modules",
          "ngp.resources", "ngp.aws", "ngp.sandbox.control", "ngp.render", "ngp.state")
 
-# The console script's own lines (pyproject: ngp.__main__:main), then what got imported.
+# The console script's own lines (pyproject: ngp.__main__:main); ngp ends its process with
+# os._exit, which here first prints what was imported.
 RUN = """
-import json, sys
-sys.argv = ['ngp', *sys.argv[1:]]
+import json, os, sys
+end = os._exit
+def report(code):
+    print(json.dumps(sorted(sys.modules)))
+    sys.stdout.flush()
+    end(code)
+os._exit = report
+sys.argv[0] = 'ngp'
 from ngp.__main__ import main
-try:
-    main()
-except SystemExit:
-    pass
-print(json.dumps(sorted(sys.modules)))
+main()
 """
 
 
