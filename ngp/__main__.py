@@ -4,6 +4,7 @@ most of a second."""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -16,7 +17,31 @@ def main() -> Any:
         return 0
     from ngp.cli import main as cli_main
 
-    return cli_main()
+    try:
+        code = cli_main()
+    except SystemExit as exc:  # click ends every command so, 0 included
+        code = exc.code
+    return _exit_now(code)
+
+
+def _exit_now(code: Any) -> Any:
+    """End the process without tearing the interpreter down: freeing every module and
+    botocore's service models takes a quarter of a second after a `plan` (README, Benchmark).
+    The command's work is done: its threads joined, its files saved; stdio and logs are
+    flushed here."""
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # `ngp ... | head`
+        pass
+    if "logging" in sys.modules:
+        import logging
+
+        logging.shutdown()
+    os._exit(code or 0)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
@@ -44,6 +45,8 @@ STILL_IN_USE = frozenset({"DependencyViolation", "InvalidIPAddress.InUse"})
 # botocore's service names where IAM's action prefix differs.
 IAM_PREFIXES = {"elb": "elasticloadbalancing", "elbv2": "elasticloadbalancing",
                 "opensearch": "es"}
+# The client of a kind's service (Kind.service is IAM's prefix), for Aws.prefetch.
+CLIENT_OF = {"elasticloadbalancing": "elb", "es": "opensearch"}
 # API Gateway's management actions are HTTP verbs on its resources.
 APIGATEWAY_VERBS = (("Get", "GET"), ("Create", "POST"), ("Put", "PUT"), ("Tag", "PUT"),
                     ("Update", "PATCH"), ("Delete", "DELETE"), ("Untag", "DELETE"))
@@ -118,8 +121,40 @@ def eventually(
     return retrying(call)
 
 
+class _Loader(botocore.loaders.Loader):
+    """botocore's loader, one model at a time: a run's first reads ask for a service's
+    paginators on ten threads at once, and each thread would parse them (botocore caches a
+    model once loaded, not while it loads)."""
+
+    def __init__(self, extra_search_paths: list[str]) -> None:
+        super().__init__(extra_search_paths=extra_search_paths)
+        self._one_at_a_time = threading.RLock()
+
+    def load_service_model(self, *args: Any, **kwargs: Any) -> Any:
+        with self._one_at_a_time:
+            return super().load_service_model(*args, **kwargs)
+
+    def load_data(self, *args: Any, **kwargs: Any) -> Any:
+        with self._one_at_a_time:
+            return super().load_data(*args, **kwargs)
+
+
+# One loader for every session of the process: each service's model (EC2's is megabytes of
+# JSON) is read once per process, not once per Aws. AWS_DATA_PATH as botocore reads it.
+_LOADER = _Loader([os.path.expanduser(os.path.expandvars(path)) for path in
+                   os.environ.get("AWS_DATA_PATH", "").split(os.pathsep) if path])
+
+
+def _s3_transfer_methods(**kwargs: Any) -> None:
+    from boto3.s3.inject import inject_s3_transfer_methods  # with the first S3 client only
+
+    inject_s3_transfer_methods(**kwargs)
+
+
 class Aws:
-    """The run's boto3 session and its clients, with call counts per service and operation."""
+    """The run's botocore session and its clients, with call counts per service and operation.
+    botocore's, not boto3's: boto3 adds nothing ngp uses (resources, S3 transfers) and its
+    import (s3transfer, its resource and docs machinery) costs a tenth of a second."""
 
     def __init__(
         self,
@@ -132,7 +167,15 @@ class Aws:
     ) -> None:
         self.region = region
         self.endpoint_url = endpoint_url
-        self._session = boto3.session.Session(region_name=region, **(credentials or {}))
+        self._session = botocore.session.Session()
+        self._session.register_component("data_loader", _LOADER)
+        self._session.set_config_variable("region", region)
+        # What boto3's session adds to S3 clients: upload_file (large files in parts).
+        self._session.register("creating-client-class.s3", _s3_transfer_methods)
+        if credentials:
+            self._session.set_credentials(credentials["aws_access_key_id"],
+                                          credentials["aws_secret_access_key"],
+                                          credentials.get("aws_session_token"))
         self._config = Config(
             retries={"mode": "adaptive", "max_attempts": max_attempts},
             max_pool_connections=max(10, pool_size * 2),
@@ -149,9 +192,12 @@ class Aws:
     def client(self, service: str, region: str | None = None) -> Any:
         """The shared client of a service, in the run's region or another (a state bucket)."""
         key = service if region in (None, self.region) else f"{service}@{region}"
+        made = self._clients.get(key)
+        if made is not None:  # built: no wait behind a client being built (Aws.prefetch)
+            return made
         with self._lock:
             if key not in self._clients:
-                client = self._session.client(
+                client = self._session.create_client(
                     service, endpoint_url=self.endpoint_url, config=self._config,
                     region_name=region or self.region)
                 client.meta.events.register("before-call.*.*", self._count)
@@ -161,6 +207,22 @@ class Aws:
                     debug_log.watch(client.meta.events)
                 self._clients[key] = client
             return self._clients[key]
+
+    def prefetch(self, services: list[str]) -> None:
+        """Build these clients: the first now (the session's first client sets up what the
+        others share), the others on a thread of their own while the caller goes on. Each
+        parses its service's model (EC2's takes a tenth of a second), which then overlaps
+        the run's first round trips. A failure is left to the caller's own client() call."""
+        if not services:
+            return
+        self.client(services[0])
+
+        def build() -> None:
+            for service in services[1:]:
+                with contextlib.suppress(Exception):
+                    self.client(service)
+
+        threading.Thread(target=build, name="ngp-clients", daemon=True).start()
 
     def _count(self, model: Any, **_: Any) -> None:
         # Counter += is not atomic across threads; the lock keeps the figures exact.

@@ -12,12 +12,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from ngp import cli_elk, cli_init, cli_sandbox, cli_snapshots, cli_state, engine, plan_file, render
+from ngp import cli_common, cli_elk, cli_import, cli_init, cli_sandbox, cli_snapshots, cli_state
 from ngp.cli_common import (
     Debug,
     Env,
@@ -32,11 +32,13 @@ from ngp.cli_common import (
 )
 from ngp.cli_common import find_project as _project
 from ngp.cli_common import pick_env as _env  # the names the commands below use
-from ngp.cli_import import app as import_app
-from ngp.config import check_env_name
 from ngp.errors import NgpError, Quit
-from ngp.graph import is_secret_ref
-from ngp.plan import Plan
+
+if TYPE_CHECKING:
+    from ngp import engine, plan_file, render
+    from ngp.plan import Plan
+else:  # imported by the first command that uses them, not by --help nor completion
+    engine, plan_file, render = map(cli_common.later, ("ngp.engine", "ngp.plan_file", "ngp.render"))
 
 app = typer.Typer(
     name="ngp",
@@ -64,7 +66,7 @@ def _options(version: Annotated[bool, typer.Option(
 
 app.add_typer(cli_snapshots.app)  # no name: `ngp snapshot`, `ngp restore`
 app.add_typer(cli_init.app)  # `ngp init`, `ngp modules`
-app.add_typer(import_app)  # `ngp import`
+app.add_typer(cli_import.app)  # `ngp import`
 app.add_typer(cli_state.app, name="state")
 app.add_typer(cli_elk.app, name="elk")
 app.add_typer(cli_sandbox.app, name="sandbox")
@@ -132,6 +134,8 @@ def _apply_saved(path: Path, env: str | None, *, targets: list[str] | None, stat
     if targets:
         raise NgpError("--target cannot narrow a saved plan", where=str(path),
                        hint="Pass --target to `ngp plan --out` instead.")
+    from ngp.config import check_env_name
+
     reporter = render.LineReporter(err)
     with engine.open_run(_project(), check_env_name(plan.env), "up", reporter,
                          force=force, lineage=plan.lineage, parallelism=parallelism,
@@ -288,6 +292,8 @@ def outputs(
     project = _project()
     settings = project.load(env)
     state = engine.store_for(project, settings).load()
+    from ngp.graph import is_secret_ref
+
     values = state.outputs
     if name is not None:
         if name not in values:
@@ -390,3 +396,6 @@ def _quit(signum: int, frame: Any) -> None:
     # Ctrl-C outside an apply: one line and exit 130 (click would turn a KeyboardInterrupt
     # into exit 1 at a prompt, and into a silent exit 130 elsewhere).
     raise Quit("interrupted. What finished is saved; run the command again to continue")
+
+
+cli_common.one_line_paragraphs(app)  # last: after every command and group is added

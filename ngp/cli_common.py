@@ -3,23 +3,55 @@ env a command names. The commands live in ngp/cli.py and its sub-apps in ngp/cli
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import os
 import re
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ngp.config import Project, check_env_name
 from ngp.errors import NgpError
+
+if TYPE_CHECKING:
+    from ngp.config import Project
 
 # Piped output is not cut at 80 columns: addresses and ids are read by scripts too.
 out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, emoji=False,
               width=None if sys.stderr.isatty() else 200)
 
+
+
+class _Later:
+    """A module imported at its first use. The CLI's files name the engine, render, ... at
+    their top, but `ngp --help` and each Tab of shell completion import none of them, nor
+    boto3, pydantic or the modules: that is most of a second (README, Benchmark)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+def later(name: str) -> Any:
+    """`engine = later("ngp.engine")`: the module, imported when an attribute is first read."""
+    return _Later(name)
+
+
+def complete_env(incomplete: str) -> list[str]:
+    """The env names for shell completion: envs/*.toml, read without loading settings."""
+    envs = Path(os.environ.get("NGP_HOME", ".")) / "envs"
+    return sorted(p.stem for p in envs.glob("*.toml") if p.stem.startswith(incomplete))
+
+
 Env = Annotated[str | None, typer.Option("--env", "-e", envvar="NGP_ENV", show_default=False,
+                                         autocompletion=complete_env,
                                          help="The env: envs/<env>.toml (or $NGP_ENV).")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -60,6 +92,8 @@ def parse_duration(text: str, option: str = "--lock-timeout") -> float:
 
 def find_project() -> Project:
     """The project: envs/ and state/ in $NGP_HOME, or the current directory."""
+    from ngp.config import Project
+
     return Project()
 
 
@@ -68,6 +102,8 @@ def pick_env(env: str | None) -> str:
     if not env:
         known = ", ".join(find_project().env_names()) or "none in envs/"
         raise NgpError("no env given", hint=f"Pass --env NAME or set NGP_ENV (known: {known}).")
+    from ngp.config import check_env_name
+
     return check_env_name(env)
 
 
@@ -75,3 +111,18 @@ def warn(message: str) -> None:
     """A warning on stderr, in the one format every command uses."""
     err.print(f"[yellow]warning:[/] {escape(message)}")
 
+
+
+def one_line_paragraphs(app: typer.Typer) -> None:
+    """Docstrings wrap at 100 columns in the source; the help wraps them again at the
+    terminal's width. Join each paragraph's lines, or the command list breaks lines where
+    the source did ("attach it / to / the user")."""
+    for info in app.registered_commands:
+        doc = info.help if info.help is not None else inspect.getdoc(info.callback)
+        if doc:
+            info.help = "\n\n".join(
+                part if part.startswith("\b") else " ".join(part.split("\n"))
+                for part in inspect.cleandoc(doc).split("\n\n"))
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            one_line_paragraphs(group.typer_instance)

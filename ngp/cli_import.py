@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ngp import render
-from ngp.cli_common import Env, LockTimeout, err, find_project, out, parse_duration, pick_env, warn
+from ngp.cli_common import (
+    Env,
+    LockTimeout,
+    err,
+    find_project,
+    later,
+    out,
+    parse_duration,
+    pick_env,
+    warn,
+)
+
+if TYPE_CHECKING:
+    from ngp import render
+else:  # imported when the command runs (cli_common.later says why)
+    render = later("ngp.render")
 
 app = typer.Typer()
 

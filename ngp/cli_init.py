@@ -11,7 +11,6 @@ import typer
 from rich.markup import escape
 
 from ngp.cli_common import Json, err, find_project, out
-from ngp.config import check_env_name
 from ngp.errors import NgpError
 
 app = typer.Typer()
@@ -45,6 +44,8 @@ def init(
     """Write envs/<env>.toml from a few questions (what configure.sh asked), each checked as
     it is typed; flags answer them for scripts, --yes takes the defaults."""
     from ngp import init as wizard
+    from ngp.config import check_env_name
+
     check_env_name(env)
     project = find_project()
     path = project.envs_dir / f"{env}.toml"

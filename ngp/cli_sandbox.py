@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ngp import engine, render
-from ngp.cli_common import Json, err, find_project, out
+from ngp.cli_common import Json, err, find_project, later, out
 from ngp.errors import NgpError
-from ngp.sandbox import control
+
+if TYPE_CHECKING:
+    from ngp import engine, render
+    from ngp.sandbox import control
+else:  # imported when a command runs (cli_common.later says why)
+    engine, render, control = later("ngp.engine"), later("ngp.render"), later("ngp.sandbox.control")
 
 app = typer.Typer(help="The local AWS (moto's server) on loopback.", no_args_is_help=True)
 

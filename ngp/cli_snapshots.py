@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from ngp import engine, render
-from ngp.cli_common import Debug, Env, Json, Yes, err, find_project, out, pick_env
+from ngp.cli_common import Debug, Env, Json, Yes, err, find_project, later, out, pick_env
 from ngp.errors import NgpError
+
+if TYPE_CHECKING:
+    from ngp import engine, render
+else:  # imported when a command runs (cli_common.later says why)
+    engine, render = later("ngp.engine"), later("ngp.render")
 
 # Its commands are the main app's own (added without a group name).
 app = typer.Typer()

@@ -5,17 +5,17 @@ render."""
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ngp import engine, render, state_moves
 from ngp.cli_common import (
     Env,
     Json,
     LockTimeout,
     err,
     find_project,
+    later,
     out,
     parse_duration,
     pick_env,
@@ -23,8 +23,14 @@ from ngp.cli_common import (
 )
 from ngp.errors import NgpError
 from ngp.graph import matches
-from ngp.state import LocalStore
-from ngp.state_s3 import S3Store
+
+if TYPE_CHECKING:
+    from ngp import engine, render, state_moves
+    from ngp.state import LocalStore
+    from ngp.state_s3 import S3Store
+else:  # imported when a command runs (cli_common.later says why)
+    engine, render, state_moves = (later("ngp.engine"), later("ngp.render"),
+                                   later("ngp.state_moves"))
 
 app = typer.Typer(help="The env's state: its backend, versions and lock.", no_args_is_help=True)
 
@@ -83,6 +89,8 @@ def state_push(env: Env = None, force: Force = False) -> None:
     pushed, runs refuse an empty S3 state while state/<env>.json holds resources)."""
     env = pick_env(env)
     store = _s3_store(env)
+    from ngp.state import LocalStore
+
     local = LocalStore(find_project().state_dir, env)
     state = state_moves.push(local, store, force=force, warn=warn)
     out.print(f"Pushed {local.path} (serial {state.serial}, lineage {state.lineage}) to "
@@ -94,6 +102,8 @@ def state_pull(env: Env = None, force: Force = False) -> None:
     """Copy the env's S3 state to state/<env>.json, keeping lineage and serial."""
     env = pick_env(env)
     store = _s3_store(env)
+    from ngp.state import LocalStore
+
     local = LocalStore(find_project().state_dir, env)
     state = state_moves.pull(store, local, force=force)
     out.print(f"Pulled {store.where} (serial {state.serial}) to {local.path}.")

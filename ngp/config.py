@@ -18,7 +18,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ngp.errors import ConfigError
-from ngp.modules import MODULES
+from ngp.modules import NAMES, load
+from ngp.modules.base import MODULES as REGISTERED
 from ngp.modules.base import ModuleSettings
 from ngp.names import BUCKET_NAME_MAX, valid_bucket_name
 
@@ -236,13 +237,14 @@ def _unknown_keys(table: dict[str, Any], model: type[BaseModel], section: str,
     return found
 
 
-def _check_keys(raw: dict[str, Any], where: str) -> None:
+def _check_keys(raw: dict[str, Any], where: str, module_names: set[str]) -> None:
     """Unknown keys first, in every section, each with the nearest known one: a misspelt
-    required key would otherwise be reported only as missing."""
-    unknown = _unknown_keys(raw, CoreSettings, "", also=MODULES)
-    for name, mod in MODULES.items():
-        if isinstance(raw.get(name), dict):
-            unknown += _unknown_keys(raw[name], mod.settings_model, name)
+    required key would otherwise be reported only as missing. Only the modules whose table
+    the file has are imported for it."""
+    unknown = _unknown_keys(raw, CoreSettings, "", also=sorted(module_names))
+    tables = [name for name in sorted(module_names) if isinstance(raw.get(name), dict)]
+    for name, mod in load(tables).items():
+        unknown += _unknown_keys(raw[name], mod.settings_model, name)
     if not unknown:
         return
 
@@ -275,8 +277,10 @@ def load_settings(project: Project, env: str, environ: Any) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", where=where, hint="Fix the syntax.") from None
 
-    _check_keys(raw, where)
-    core_raw = {k: v for k, v in raw.items() if k not in MODULES}
+    # Module names, their modules not imported: only the env's are (ngp.modules.load).
+    module_names = set(NAMES) | set(REGISTERED)
+    _check_keys(raw, where, module_names)
+    core_raw = {k: v for k, v in raw.items() if k not in module_names}
     try:
         core = CoreSettings.model_validate(core_raw)
     except ValidationError as exc:
@@ -284,20 +288,22 @@ def load_settings(project: Project, env: str, environ: Any) -> Settings:
         raise ConfigError(what, where=f"{where}: {key}") from None
 
     for index, name in enumerate(core.modules):
-        if name not in MODULES:
+        if name not in module_names:
             raise ConfigError(
-                f"unknown module {name!r}; known modules: {', '.join(sorted(MODULES))}",
+                f"unknown module {name!r}; known modules: {', '.join(sorted(module_names))}",
                 where=f"{where}: modules[{index}]",
             )
+    # The env's modules, and those whose table the file has (checked even when off).
+    modules = load([*core.modules, *(name for name in raw if name in module_names)])
     for name in core.modules:
-        for needed in MODULES[name].needs:
+        for needed in modules[name].needs:
             if needed not in core.modules:
                 raise ConfigError(
                     f"module {name!r} needs module {needed!r}; add it to modules",
                     where=f"{where}: modules",
                 )
 
-    apps = [name for name in core.modules if MODULES[name].marathon]
+    apps = [name for name in core.modules if modules[name].marathon]
     # Marathon is the sandbox's, the dcos module's own cluster's, or at marathon_url.
     if apps and not (core.sandbox or core.marathon_url or "dcos" in core.modules):
         raise ConfigError(
@@ -307,7 +313,7 @@ def load_settings(project: Project, env: str, environ: Any) -> Settings:
             "(https://<dcos>/service/marathon), or take the app modules out of modules.")
 
     module_settings: dict[str, ModuleSettings] = {}
-    for name, mod in MODULES.items():
+    for name, mod in sorted(modules.items()):
         table = raw.get(name, {})
         if not isinstance(table, dict):
             raise ConfigError(f"[{name}] must be a table", where=f"{where}: {name}")
@@ -320,7 +326,7 @@ def load_settings(project: Project, env: str, environ: Any) -> Settings:
             raise ConfigError(what, where=f"{where}: {key}") from None
 
     for name in core.modules:
-        for var in MODULES[name].required_env:
+        for var in modules[name].required_env:
             # The sandbox talks to no real Sysdig or Tyk: it makes do with a placeholder.
             if not environ.get(var) and not core.sandbox:
                 raise ConfigError(
@@ -331,7 +337,7 @@ def load_settings(project: Project, env: str, environ: Any) -> Settings:
     settings = Settings(env=env, path=path, core=core, module_settings=module_settings,
                         ssh_public_key=_public_key(project, core, where))
     for name in core.modules:
-        for purpose in MODULES[name].buckets:
+        for purpose in modules[name].buckets:
             bucket = settings.bucket_name(purpose)
             if not valid_bucket_name(bucket):
                 too_long = len(bucket) > BUCKET_NAME_MAX

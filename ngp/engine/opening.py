@@ -12,14 +12,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp import debug_log
-from ngp.aws import Aws
+from ngp.aws import CLIENT_OF, Aws
 from ngp.config import MAX_PARALLELISM, SANDBOX_ACCOUNT_ID, Project, Settings
 from ngp.engine.run import Desired, Reporter, Run, Store, build_desired, phase
 from ngp.engine.settling import settle_pending
 from ngp.engine.zones import choose_zones, instance_types
 from ngp.errors import NgpError, StateError
 from ngp.marathon.endpoints import Marathons
-from ngp.modules import MODULES
+from ngp.modules import load
+from ngp.resources import get_kind
 from ngp.state import LocalStore, State, lock_waiting
 from ngp.state_s3 import DynamoLock, S3Lock, S3Store
 
@@ -66,16 +67,22 @@ def sandbox_info(project: Project, settings: Settings, read_only: bool = False,
 def start_debug_log(project: Project, settings: Settings,
                     note: Callable[[str], None] | None = None) -> None:
     """Open the debug log if asked for (--debug, NGP_LOG=debug), and say where it is."""
-    keys = tuple(var for name in settings.modules for var in MODULES[name].required_env)
+    keys = tuple(var for mod in load(settings.modules).values() for var in mod.required_env)
     path = debug_log.start(project.state_dir, settings.env, keys)
     if path is not None:
         (note or _on_stderr)(f"writing the debug log to {path} (secrets redacted)")
 
 
 def connect(project: Project, settings: Settings, sandbox: dict[str, Any] | None = None,
-            read_only: bool = False, note: Callable[[str], None] | None = None) -> Aws:
-    """The run's AWS access, checked against the env's allowed accounts."""
+            read_only: bool = False, note: Callable[[str], None] | None = None,
+            desired: Desired | None = None) -> Aws:
+    """The run's AWS access, checked against the env's allowed accounts. Given the desired
+    graph, the clients its kinds use are built while the account is asked."""
     start_debug_log(project, settings, note)
+    # STS's first: the account is asked on this thread meanwhile.
+    services = ["sts", *sorted({CLIENT_OF.get(kind, kind) for kind in (
+        get_kind(res.kind).service for res in desired.graph.resources.values())
+        if kind != "marathon"})] if desired is not None else []
     if settings.core.sandbox:
         from ngp.sandbox import control
 
@@ -87,17 +94,19 @@ def connect(project: Project, settings: Settings, sandbox: dict[str, Any] | None
             else SANDBOX_CREDENTIALS
         aws = Aws(settings.core.region, endpoint_url=info["endpoint"],
                   credentials=credentials, pool_size=settings.core.parallelism)
+        aws.prefetch(services)
         said = control.prepare(aws if runner is None else Aws(
             settings.core.region, endpoint_url=info["endpoint"],
             credentials=SANDBOX_CREDENTIALS), settings.core.domain, read_only=read_only)
         if said and note:
             note(said)
-        for name in settings.modules:
-            for var in MODULES[name].required_env:
+        for mod in load(settings.modules).values():
+            for var in mod.required_env:
                 os.environ.setdefault(var, f"sandbox-placeholder-{var.lower()}")
     else:
         aws = Aws(settings.core.region, endpoint_url=settings.core.endpoint_url,
                   pool_size=settings.core.parallelism)
+        aws.prefetch(services)
     account = aws.account_id()
     if account not in settings.core.allowed_account_ids:
         allowed = ", ".join(settings.core.allowed_account_ids)
@@ -237,7 +246,7 @@ def open_run(
     where = sandbox["endpoint"] if sandbox else settings.core.endpoint_url or \
         settings.core.region
     with phase(reporter, f"Connecting to AWS ({where})"):
-        aws = connect(project, settings, sandbox, read_only, reporter.note)
+        aws = connect(project, settings, sandbox, read_only, reporter.note, desired)
         marathons = marathon_for(settings, sandbox, force)
         store = store_for(project, settings, aws)
     try:

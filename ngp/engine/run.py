@@ -13,7 +13,7 @@ from ngp.config import Settings
 from ngp.errors import NgpError
 from ngp.graph import Graph, Resource
 from ngp.marathon.endpoints import Marathons, recorded_endpoint
-from ngp.modules import MODULES
+from ngp.modules import load
 from ngp.permissions import with_boundary
 from ngp.resources import Context
 from ngp.state import LocalStore, State
@@ -64,8 +64,8 @@ def build_desired(settings: Settings) -> Desired:
     resources: list[Resource] = []
     outputs: dict[str, Any] = {}
     warnings: list[str] = []
-    for name in settings.modules:
-        built = MODULES[name].build(settings)
+    for name, mod in load(settings.modules).items():
+        built = mod.build(settings)
         resources.extend(replace(res, module=name) for res in built.resources)
         outputs.update(built.outputs)
         warnings.extend(built.warnings)

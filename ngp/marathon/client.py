@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -29,6 +28,9 @@ from tenacity import (
 from ngp import debug_log
 from ngp.errors import NgpError
 from ngp.marathon import rules
+
+if TYPE_CHECKING:
+    import httpx  # imported by the first client: a run with no Marathon app never needs it
 
 DEPLOY_TIMEOUT = 600.0
 MAX_POLL = 5.0  # seconds between two looks at a deployment, at most
@@ -72,6 +74,8 @@ class Marathon:
         self._token: str | None = None
         self._logged_in = False
         self._poll = poll
+        import httpx
+
         self._http = httpx.Client(timeout=timeout)
         self.calls = 0
 
@@ -103,6 +107,8 @@ class Marathon:
               retries: int) -> httpx.Response:
         """The call, tried again while the connection is lost or Marathon answers 503 (no
         leader yet, or a timeout): at most retries more times, the last 503 returned."""
+
+        import httpx
 
         attempt = 0
 
@@ -283,6 +289,8 @@ class Marathon:
 
 def acs_login(dcos_url: str, uid: str, password: str) -> str:
     """A fresh ACS token from DC/OS's login endpoint."""
+    import httpx
+
     url, t0 = f"{dcos_url.rstrip('/')}/acs/api/v1/auth/login", time.monotonic()
     debug_log.secret(password)
     try:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from ngp.aws import wait_until
 from ngp.marathon.app import marathons_of
 from ngp.marathon.endpoints import marathon_url, reach
@@ -21,6 +19,8 @@ READY_TIMEOUT = 1800.0  # a real install takes 10-20 minutes after the machines 
 
 def dcos_version(dcos_url: str) -> str | None:
     """DC/OS's version from Admin Router's public metadata, or None while it does not answer."""
+    import httpx  # here: every run loads this kind, few talk to a cluster
+
     try:
         response = httpx.get(f"{dcos_url.rstrip('/')}/dcos-metadata/dcos-version.json",
                              timeout=10)

@@ -97,8 +97,11 @@ def no_aws(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("an AWS call was attempted while loading settings")
 
+    import botocore.session
+
     monkeypatch.setattr(boto3.session.Session, "client", refuse)
     monkeypatch.setattr(boto3, "client", refuse)
+    monkeypatch.setattr(botocore.session.Session, "create_client", refuse)  # ngp's own clients
 
 
 @settings(max_examples=250, deadline=None,

@@ -3,13 +3,14 @@ each kind only the fields it declares (so replace_on and the set fields mean wha
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
 
 from ngp.config import Project
 from ngp.engine import build_desired
-from ngp.modules import MODULES
+from ngp.modules import MODULES, NAMES, base
 from ngp.resources import KINDS
 from ngp.resources.base import (
     REQUIRED,
@@ -37,6 +38,14 @@ def spec_keys() -> dict[str, dict[str, set[str]]]:
             for key in res.spec:
                 found.setdefault(res.kind, {}).setdefault(key, set()).add(f"{env}: {address}")
     return found
+
+
+def test_names_are_every_module_file():
+    # Settings import only the env's modules, found by NAMES: a module file missing from it
+    # would be unknown to every env.
+    for path in (REPO / "ngp" / "modules").glob("*.py"):
+        importlib.import_module(f"ngp.modules.{path.stem}")
+    assert sorted(base.MODULES) == sorted(NAMES) == sorted(MODULES)
 
 
 def test_the_shipped_envs_use_every_module():
