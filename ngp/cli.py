@@ -338,26 +338,27 @@ def graph(
                        "graphviz), or use --format svg, which ngp draws itself.")
     project = _project()
     desired = engine.build_desired(project.load(env))
-    actions: dict[str, str] | None = None
+    from ngp import render_graph
+
+    drawn, actions = desired.graph, None
     if with_plan:
         with engine.open_run(project, env, "graph", render.LineReporter(err),
                              lock=False) as run:
-            actions = {c.address: str(c.action) for c in engine.plan(run).changes}
-            desired = run.desired  # built with the zones the run chose
-    from ngp import render_graph
+            # Built with the zones the run chose; what the plan deletes is drawn too.
+            drawn, actions = render_graph.with_plan(run.desired.graph, engine.plan(run).changes)
 
     if fmt == "mermaid":
-        data: bytes = render_graph.mermaid(desired.graph, actions).encode()
+        data: bytes = render_graph.mermaid(drawn, actions).encode()
     elif fmt == "svg":
-        data = render_graph.svg(desired.graph, actions).encode()
+        data = render_graph.svg(drawn, actions).encode()
     else:
-        data = render_graph.dot(desired.graph, actions).encode()
+        data = render_graph.dot(drawn, actions).encode()
         if fmt == "png":
             data = subprocess.run(["dot", "-Tpng"], input=data, capture_output=True,
                                   check=True, timeout=120).stdout
     if output:
         Path(output).write_bytes(data)
-        out.print(f"Wrote {output} ({len(desired.graph.resources)} resources).")
+        out.print(f"Wrote {output} ({len(drawn.resources)} resources).")
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

@@ -7,10 +7,12 @@ and a symbol in the label), and a legend says which is which.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from html import escape as esc
 from typing import NamedTuple
 
-from ngp.graph import Graph
+from ngp.graph import Graph, Resource
+from ngp.plan import Change
 
 # Module colours: qualitative colours from ColorBrewer (Dark2, Paired, Set3) and Okabe-Ito,
 # each next one the farthest in CIELAB from those before it, so the first n are as
@@ -37,10 +39,24 @@ ACTIONS = {
     "replace": Look("#d35400", "10,3,2,3", 4, "dashed", "-/+"),  # DOT: a double border too
     "delete": Look("#c62828", "1,3", 3, "dotted", "-"),
     "read": Look("#1f5f99", "2,2", 2, "dotted", "<="),
+    "adopt": Look("#00838f", "6,2,1,2", 3, "dashed", "<= adopt"),
     "forget": Look("#777777", "1,3", 1, "dotted", "."),
     "no-op": Look("#777777", "", 1, "solid", ""),
 }
 PLAIN = "#555555"  # a border when no plan is shown
+
+
+def with_plan(graph: Graph, changes: Iterable[Change]) -> tuple[Graph, dict[str, str]]:
+    """The graph to draw with a plan, and each address's action: what the plan deletes is
+    in no desired graph, so it is drawn too, where its module and recorded edges put it."""
+    changes = list(changes)
+    gone = {c.address: c for c in changes if c.address not in graph.resources}
+    if gone:
+        known = graph.resources.keys() | gone.keys()
+        graph = Graph.of([*graph.resources.values(), *(
+            Resource(c.address, c.kind, {}, tuple(d for d in c.deps if d in known),
+                     c.module or c.address.split(".")[0]) for c in gone.values())])
+    return graph, {c.address: str(c.action) for c in changes}
 
 
 def module_colours(graph: Graph) -> dict[str, str]:

@@ -22,3 +22,21 @@ def test_plan_is_grouped_by_module_and_mermaid_graph_shows_the_plan(home):
     assert "classDef act_create stroke:" in picture
     plain = home.ngp("graph", "--env", env, "--format", "mermaid", check=True).stdout
     assert "act_create" not in plain and "classDef mod_network" in plain
+
+
+def test_graph_of_a_plan_draws_what_it_deletes_and_what_it_adopts(home):
+    """A delete is in no desired graph and an adoption was a KeyError: both are drawn."""
+    env = home.env("graphplan", modules='["network", "ecr"]')
+    home.ngp("up", "--env", env, "--yes", check=True)
+    path = home.root / "envs" / f"{env}.toml"
+    path.write_text(path.read_text().replace('modules = ["network", "ecr"]',
+                                             'modules = ["network"]'))
+    picture = home.ngp("graph", "--env", env, "--plan", "--format", "mermaid",
+                       check=True).stdout
+    deleted = next(line for line in picture.splitlines() if line.endswith(" act_delete"))
+    assert '["- ecr.' in picture and len(deleted.split()[1].split(",")) >= 2, picture
+    assert "subgraph mod_ecr" in picture or "ecr" in picture.split("act_delete")[0]
+
+    (home.root / "state" / f"{env}.json").unlink()  # lost: the network is adopted by its tags
+    svg = home.ngp("graph", "--env", env, "--plan", "--format", "svg", check=True).stdout
+    assert "&lt;= adopt network.vpc" in svg, svg[:2000]

@@ -12,6 +12,7 @@ from ngp import render_graph
 from ngp.config import Project
 from ngp.engine import build_desired
 from ngp.modules import MODULES
+from ngp.plan import Action
 from tests.homes import REPO
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -79,6 +80,7 @@ def test_the_sandbox_modules_get_one_colour_each_and_readable_text(graph):
 
 def test_actions_have_distinct_borders_and_symbols():
     looks = render_graph.ACTIONS
+    assert set(looks) == {str(action) for action in Action}  # every plan can be drawn
     assert len({(k.colour, k.dashes, k.width) for k in looks.values()}) == len(looks)
     assert len({k.dot_style for k in looks.values()}) >= 3
     assert len({k.symbol for k in looks.values()}) == len(looks)
