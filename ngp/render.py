@@ -265,8 +265,10 @@ def print_restore_plan(console: Console, plan: RestorePlan, env: str) -> None:
         for id in plan.create:
             console.print(f"  [green]  +[/] {escape(id)}  [dim]# gone from Marathon[/]")
         for id, fields in plan.change.items():
-            console.print(f"  [yellow]  ~[/] {escape(id)}  [dim]# differs in:[/] "
-                          + escape(", ".join(fields)))
+            values = plan.values.get(id, {})
+            console.print(f"  [yellow]  ~[/] {escape(id)}  [dim]# differs in:[/] " + escape(
+                ", ".join(f"{f} {values[f]['now']} -> {values[f]['snapshot']}" if f in values
+                          else f for f in fields)))
         console.print(f"\n[bold]Restore:[/] {len(plan.create)} to create, "
                       f"{len(plan.change)} to change, {len(plan.same)} the same (left alone).")
     for label, ids in (("Left to their own envs", plan.other_envs_apps),

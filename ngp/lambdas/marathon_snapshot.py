@@ -224,6 +224,9 @@ class RestorePlan:
     taken_at: str | None
     create: list[str] = field(default_factory=list)
     change: dict[str, list[str]] = field(default_factory=dict)
+    # Of the fields that differ, the numbers and switches (instances, cpus, mem...): now and
+    # in the snapshot. Other values are not shown: an app's env may hold a secret.
+    values: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     same: list[str] = field(default_factory=list)
     other_envs_apps: list[str] = field(default_factory=list)
     not_in_snapshot: list[str] = field(default_factory=list)
@@ -234,7 +237,8 @@ class RestorePlan:
 
     def to_dict(self) -> dict[str, Any]:
         return {"snapshot": self.snapshot, "taken_at": self.taken_at, "create": self.create,
-                "change": [{"id": id, "fields": f} for id, f in self.change.items()],
+                "change": [{"id": id, "fields": f, "values": self.values.get(id, {})}
+                           for id, f in self.change.items()],
                 "same": self.same, "other_envs_apps": self.other_envs_apps,
                 "not_in_snapshot": self.not_in_snapshot}
 
@@ -258,6 +262,9 @@ def plan(key: str, document: dict[str, Any], live: list[dict[str, Any]],
             differ = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
             if differ:
                 result.change[app["id"]] = differ
+                result.values[app["id"]] = {
+                    k: {"now": old[k], "snapshot": new[k]} for k in differ
+                    if isinstance(old.get(k), int | float) and isinstance(new.get(k), int | float)}
             else:
                 result.same.append(app["id"])
     result.not_in_snapshot.extend(sorted(set(now) - {a["id"] for a in document["apps"]}))

@@ -85,7 +85,9 @@ def test_services_up_snapshot_restore_allow_ip_and_down(home):
     shown = json.loads(planned.stdout)
     assert shown["plan"]["snapshot"] == taken["snapshot"] and shown["plan"]["taken_at"]
     assert shown["plan"]["create"] == [registry]
-    assert shown["plan"]["change"] == [{"id": other, "fields": ["cpus"]}]
+    assert [(c["id"], c["fields"]) for c in shown["plan"]["change"]] == [(other, ["cpus"])]
+    assert shown["plan"]["change"][0]["values"]["cpus"] == {"now": 0.05, "snapshot": changed[
+        "cpus"]}
     assert sorted(shown["restored"]["apps"]) == sorted([registry, other])
     after = {a["id"]: a["version"] for a in home.marathon_apps()}
     assert {i: v for i, v in after.items() if i not in (registry, other)} == {

@@ -14,8 +14,9 @@ from io import BytesIO
 
 import pytest
 import yaml
+from rich.console import Console
 
-from ngp import snapshots
+from ngp import render, snapshots
 from ngp.config import Project
 from ngp.engine import build_desired
 from ngp.errors import ConfigError
@@ -172,8 +173,12 @@ def test_restore_plans_and_puts_back_only_the_apps_that_differ(marathon, bucket)
     assert key_ == key and planned.taken_at == document["taken_at"]
     assert planned.to_dict() | {"taken_at": None} == {
         "snapshot": key, "taken_at": None, "create": ["/platform/web"],
-        "change": [{"id": "/platform/jobs/worker", "fields": ["mem"]}], "same": [],
+        "change": [{"id": "/platform/jobs/worker", "fields": ["mem"],
+                    "values": {"mem": {"now": 256, "snapshot": 128}}}], "same": [],
         "other_envs_apps": [], "not_in_snapshot": ["/platform/extra"]}
+    shown = Console(record=True, width=200)
+    render.print_restore_plan(shown, planned, "sandbox")
+    assert "/platform/jobs/worker  # differs in: mem 256 -> 128" in shown.export_text()
     result = logic.restore(request, bucket, SNAPSHOTS, secret=secret, planned=planned)
     assert result["apps"] == ["/platform/jobs/worker", "/platform/web"]
     assert sorted(puts) == ["/v2/apps/platform/jobs/worker?partialUpdate=false",
