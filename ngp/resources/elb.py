@@ -51,6 +51,18 @@ def describe_one(ctx: Context, name: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
+def _not_yet(state: dict[str, str]) -> bool:
+    """An instance OutOfService only because it is new: still booting (ReasonCode Instance,
+    "Instance is in pending state.", as a group's new machine is right after `ngp up`), or
+    registered and not yet through HealthyThreshold health checks (ReasonCode ELB).
+    https://docs.aws.amazon.com/elasticloadbalancing/2012-06-01/APIReference/API_InstanceState.html"""
+    if state.get("State") != "OutOfService":
+        return False
+    why = state.get("Description", "")
+    return (state.get("ReasonCode") == "ELB" and "not passed" in why) or (
+        state.get("ReasonCode") == "Instance" and "pending state" in why)
+
+
 @kind
 class LoadBalancer(Health, Kind):
     """A classic load balancer: listeners, a health check and cross-zone balancing. Groups
@@ -140,11 +152,7 @@ class LoadBalancer(Health, Kind):
             return Verdict(healthy=False, status=f"0/{wanted.members} in service, "
                            "no instances registered")
         serving = sum(1 for s in states if s["State"] == "InService")
-        # Newly registered instances are OutOfService until they pass HealthyThreshold
-        # health checks (ReasonCode ELB): not yet healthy, rather than failing.
-        # https://docs.aws.amazon.com/elasticloadbalancing/2012-06-01/APIReference/API_InstanceState.html
-        waiting = sum(1 for s in states if s["State"] == "OutOfService"
-                      and s.get("ReasonCode") == "ELB" and "not passed" in s.get("Description", ""))
+        waiting = sum(1 for s in states if _not_yet(s))
         total = max(len(states), wanted.members)
         health = f"{serving}/{total} in service"
         return Verdict(healthy=serving >= total,

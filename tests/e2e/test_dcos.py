@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 from tests.homes import all_ids, owned_ids, state_ids
 
@@ -122,7 +123,16 @@ def test_cluster_up_scale_agents_in_place_and_down(home):
     text = home.ngp("status", "--env", env, "--no-probe").stdout
     assert "2 of " in text and "resources not healthy: dcos.public_agents," in text
     home.ngp("up", "--env", env, "--yes", check=True)  # the spec's sizes back
-    assert home.ngp("status", "--env", env, "--no-probe", "--detailed-exitcode").returncode == 0
+    # The group's new machine boots, then passes the balancer's health checks (a second each
+    # here): until then the balancer's row says why it is not healthy yet, and then it is.
+    deadline = time.monotonic() + 30
+    while (judged := home.ngp("status", "--env", env, "--json", "--no-probe",
+                              "--detailed-exitcode")).returncode != 0:
+        assert judged.returncode == 2 and time.monotonic() < deadline, judged.stdout
+        waiting = [r for r in json.loads(judged.stdout)["resources"] if not r["healthy"]]
+        assert [(r["address"], r["status"]) for r in waiting] == [
+            ("dcos.public_agents_lb", "0/1 in service, 1 not yet healthy")], waiting
+        time.sleep(0.5)
 
     # One more private agent: one in-place change of its group, nothing else.
     path = home.root / "envs" / f"{env}.toml"
