@@ -6,7 +6,7 @@ import dataclasses
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -242,27 +242,33 @@ def open_run(
         desired = build_desired(settings)
     read_only = command in READ_ONLY
     start_debug_log(project, settings, reporter.note)
-    sandbox = sandbox_info(project, settings, read_only, reporter.note, reporter.progress)
-    where = sandbox["endpoint"] if sandbox else settings.core.endpoint_url or \
-        settings.core.region
-    with phase(reporter, f"Connecting to AWS ({where})"):
-        aws = connect(project, settings, sandbox, read_only, reporter.note, desired)
-        marathons = marathon_for(settings, sandbox, force)
-        store = store_for(project, settings, aws)
-    try:
-        if not lock:
-            with phase(reporter, "Reading the state and the zones"):
-                run = _run(project, settings, desired, aws, store, reporter, marathons)
-            yield run
-            return
-        with lock_waiting(lambda: store.lock(command, reporter.warn), lock_timeout,
-                          reporter.note):
-            with phase(reporter, "Reading the state and the zones"):
-                run = _run(project, settings, desired, aws, store, reporter, marathons, lineage)
-            if (left := len(run.state.pending)):
-                with phase(reporter, f"Settling {left} step{'s' * (left != 1)} an "
-                           "interrupted run left"):
-                    settle_pending(run)
-            yield run
-    finally:
-        marathons.close()
+    local = settings.core.state.backend == "local"
+    with ExitStack() as held:
+        store: Store
+        if lock and local:
+            # The env's lock before anything starts: two `ngp up --env sandbox` started
+            # together then wait for each other (or the second names the first), instead of
+            # each starting a sandbox (issue 19). An S3 lock needs AWS (the sandbox) first.
+            store = LocalStore(project.state_dir, settings.env)
+            held.enter_context(lock_waiting(lambda: store.lock(command, reporter.warn),
+                                            lock_timeout, reporter.note))
+        sandbox = sandbox_info(project, settings, read_only, reporter.note, reporter.progress)
+        where = sandbox["endpoint"] if sandbox else settings.core.endpoint_url or \
+            settings.core.region
+        with phase(reporter, f"Connecting to AWS ({where})"):
+            aws = connect(project, settings, sandbox, read_only, reporter.note, desired)
+            marathons = marathon_for(settings, sandbox, force)
+            held.callback(marathons.close)
+            if not (lock and local):
+                store = store_for(project, settings, aws)
+        if lock and not local:
+            held.enter_context(lock_waiting(lambda: store.lock(command, reporter.warn),
+                                            lock_timeout, reporter.note))
+        with phase(reporter, "Reading the state and the zones"):
+            run = _run(project, settings, desired, aws, store, reporter, marathons,
+                       lineage if lock else None)
+        if lock and (left := len(run.state.pending)):
+            with phase(reporter, f"Settling {left} step{'s' * (left != 1)} an "
+                       "interrupted run left"):
+                settle_pending(run)
+        yield run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,18 +105,61 @@ def status(project: Project) -> dict[str, Any] | None:
     return info
 
 
+def remove_own(path: Path, pid: int) -> None:
+    """Remove a sandbox's file (server.json, runner.json) only if it names pid: a sandbox
+    stopped late, or one started by mistake beside the live one, must not remove the live
+    one's, which would leave it running unseen."""
+    try:
+        if json.loads(path.read_text()).get("pid") == pid:
+            path.unlink(missing_ok=True)
+    except (FileNotFoundError, ValueError):
+        pass
+
+
+@contextlib.contextmanager
+def _one_starter(project: Project) -> Iterator[None]:
+    """Hold state/sandbox/start.lock while the sandbox is looked for and started: whoever
+    asks, one project has one sandbox. flock(2) is released by the kernel when its holder
+    dies, so a starter killed mid-start never blocks the next one."""
+    project.state_dir.mkdir(mode=0o700, exist_ok=True)  # state: owner only
+    _dir(project).mkdir(parents=True, exist_ok=True)
+    with open(_dir(project) / "start.lock", "a") as held:
+        deadline = time.monotonic() + START_TIMEOUT + 5
+        while True:
+            try:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise NgpError("another ngp has been starting the sandbox for over "
+                                   f"{START_TIMEOUT:.0f}s", hint=f"See {log_path(project)}; "
+                                   "`ngp sandbox stop` then try again.") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+
+
 def start(project: Project, latency_ms: float = 0.0, deploy_seconds: float = 0.5,
           marathon_token: str | None = None, faults: str = "",
           model_scale: float = 0.0, lenient: tuple[str, ...] = (),
           marathon_nodes: tuple[int, int] = (2, 1)) -> tuple[dict[str, Any], bool]:
-    """Start the sandbox unless it runs; returns its info and whether it was started now."""
-    info = status(project)
-    if info is not None:
-        return info, False
-    project.state_dir.mkdir(mode=0o700, exist_ok=True)  # state: owner only
-    _dir(project).mkdir(parents=True, exist_ok=True)
+    """Start the sandbox unless it runs; returns its info and whether it was started now.
+    Two callers at once get one sandbox: the second waits, then finds the first's."""
+    with _one_starter(project):
+        info = status(project)
+        if info is not None:
+            return info, False
+        return _spawn(project, latency_ms, deploy_seconds, marathon_token, faults,
+                      model_scale, lenient, marathon_nodes), True
+
+
+def _spawn(project: Project, latency_ms: float, deploy_seconds: float,
+           marathon_token: str | None, faults: str, model_scale: float,
+           lenient: tuple[str, ...], marathon_nodes: tuple[int, int]) -> dict[str, Any]:
     path = info_path(project)
-    path.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)  # no sandbox answers (status): the file is a dead one's
     with open(log_path(project), "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ngp.sandbox", "serve", "--info", str(path),
@@ -136,7 +181,7 @@ def start(project: Project, latency_ms: float = 0.0, deploy_seconds: float = 0.5
                            "(pip install -e '.[sandbox]')?")
         info = status(project)
         if info is not None and info["pid"] == proc.pid:
-            return info, True
+            return info
         time.sleep(0.05)
     proc.kill()
     raise NgpError(f"the sandbox did not answer within {START_TIMEOUT:.0f}s",
@@ -159,8 +204,8 @@ def stop(project: Project) -> dict[str, Any] | None:
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
         _reap(pid)
-    info_path(project).unlink(missing_ok=True)
-    runner_path(project).unlink(missing_ok=True)
+    remove_own(info_path(project), pid)
+    remove_own(runner_path(project), pid)
     return info
 
 

@@ -255,7 +255,9 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
     try:
         server.serve_forever()
     finally:
-        info_path.unlink(missing_ok=True)
+        from ngp.sandbox.control import remove_own
+
+        remove_own(info_path, os.getpid())
     # Everything the sandbox holds is in memory and meant to go: skip the slow teardown
     # of moto's backends and of open connections.
     os._exit(0)
