@@ -14,10 +14,12 @@ service allows it, and what the others do instead:
 - Classic ELB: DescribeTags takes at most 20 names and nothing lists by tag
   (docs.aws.amazon.com/elasticloadbalancing/2012-06-01/APIReference/API_DescribeTags.html);
   IAM: ListRoles answers no tags (boto3 iam list_roles: "does not return ... Tags"), so a
-  listing would be one call per role; S3 buckets: GetBucketTagging is per bucket. These,
+  listing would be one call per role; S3 buckets: GetBucketTagging is per bucket. These and
   the untaggable (associations, a function's permissions, a rule's targets, stages: the
-  PerParentKind children) and Marathon apps are looked for by `find`, one call per address
-  the state lacks, as an interrupted create is.
+  PerParentKind children) are looked for by `find`, one call per address the state lacks,
+  as an interrupted create is.
+- Marathon apps: GET /v2/apps takes a label selector (NGP_ENV==<env>): one call. Their
+  labels carry no lineage (Owned.lineage_tagged), so any state of the env takes them.
 
 Which lineage counts: an object tagged for the env with the state's lineage (or with the
 lineage of an object the state records: an env whose state was rebuilt keeps its first
@@ -183,9 +185,9 @@ def _refuse_taken(run: Run, listings: Listings, seen: dict[str, list[Tagged]]) -
     for address in graph.order():
         res = graph.resources[address]
         kind = get_kind(res.kind, where=address)
-        if address in run.state.resources or address in seen or res.kind not in listings:
+        if address in run.state.resources or address in seen or res.kind not in listings \
+                or not isinstance(kind, Owned):
             continue
-        assert isinstance(kind, Owned)
         id = kind.chosen_id(res.spec)
         live = listings[res.kind].get(id) if id else None
         if live is None:

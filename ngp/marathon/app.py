@@ -232,12 +232,13 @@ class App(Health, Owned, Kind):
         # At the new endpoint: a cluster with a new address may not have the app yet.
         # Its address label then comes from the endpoint it was at (update has no address),
         # so the app made at the new one is labelled as its refresh will check.
-        app = at_endpoint(ctx, new).get_app(id) or self._at_old(ctx, id, old, new) \
+        there = at_endpoint(ctx, new).get_app(id)
+        app = there or self._at_old(ctx, id, old, new) \
             or {"id": id, "labels": {LABEL_ENV: ctx.env}}
         address = app.get("labels", {}).get(LABEL_ADDRESS, "")
         self._check_owned(ctx, address or f"marathon app {id}", app)
-        if app.get("version") and self._as_wanted(app, new):
-            return {"id": app["id"], "version": app["version"]}  # only its endpoint moved
+        if there is not None and self._as_wanted(there, new):
+            return {"id": id, "version": there["version"]}  # only its endpoint's name moved
         return self._apply(ctx, address, new)
 
     @staticmethod
