@@ -14,10 +14,12 @@ service allows it, and what the others do instead:
 - Classic ELB: DescribeTags takes at most 20 names and nothing lists by tag
   (docs.aws.amazon.com/elasticloadbalancing/2012-06-01/APIReference/API_DescribeTags.html);
   IAM: ListRoles answers no tags (boto3 iam list_roles: "does not return ... Tags"), so a
-  listing would be one call per role; S3 buckets: GetBucketTagging is per bucket. These,
+  listing would be one call per role; S3 buckets: GetBucketTagging is per bucket. These and
   the untaggable (associations, a function's permissions, a rule's targets, stages: the
-  PerParentKind children) and Marathon apps are looked for by `find`, one call per address
-  the state lacks, as an interrupted create is.
+  PerParentKind children) are looked for by `find`, one call per address the state lacks,
+  as an interrupted create is.
+- Marathon apps: GET /v2/apps takes a label selector (NGP_ENV==<env>): one call. Their
+  labels carry no lineage (Owned.lineage_tagged), so any state of the env takes them.
 
 Which lineage counts: an object tagged for the env with the state's lineage (or with the
 lineage of an object the state records: an env whose state was rebuilt keeps its first
@@ -36,11 +38,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code, error_message
+from ngp.engine.ownership import shown
 from ngp.engine.run import Run
 from ngp.errors import NgpError, NotOwnedError, ResourceError
 from ngp.graph import UNKNOWN, Ref, matches, resolve
-from ngp.marathon.app import LABEL_ADDRESS, LABEL_ENV
-from ngp.marathon.app import recorded as marathon_of
 from ngp.plan import Action, Change, Plan, make_plan
 from ngp.resources import get_kind
 from ngp.resources.base import (
@@ -86,7 +87,14 @@ def read_listed(ctx: Context, kind: Kind, ids: list[str],
     """read_many's answer for ids, from one listing of what the env owns (kept in
     listings); an id the listing lacks (its tags removed by hand, or gone) is read alone."""
     assert isinstance(kind, Owned)
-    listing = kind.list_owned(ctx)
+    try:
+        listing = kind.list_owned(ctx)
+    except NgpError:
+        if ids:
+            raise  # what the state records must be read
+        # Its service does not answer (a Marathon not up yet) and the state records none of
+        # it: nothing is known; find looks again per address, and a create says why.
+        return {}
     listings[kind.name] = listing
     found = {id: _untagged(listing[id]) for id in ids if id in listing}
     for id in ids:
@@ -99,7 +107,7 @@ def _untagged(live: dict[str, Any]) -> dict[str, Any]:
     """read_many's answer from a listed object: its ngp tags where a read puts them, for the
     ownership check (engine/ownership.py: an id must be the address's own object)."""
     return {**{k: v for k, v in live.items() if k != "tags"},
-            OWNER_TAGS: owner_tags(live["tags"])}
+            OWNER_TAGS: live.get(OWNER_TAGS) or owner_tags(live["tags"])}  # an app's labels
 
 
 def _lineages(run: Run, listings: Listings) -> set[str] | None:
@@ -109,7 +117,12 @@ def _lineages(run: Run, listings: Listings) -> set[str] | None:
     recorded = {(rec.kind, rec.id) for rec in run.state.resources.values()}
     return {run.state.lineage} | {
         live["tags"].get(TAG_LINEAGE, "") for kind, listing in listings.items()
-        for id, live in listing.items() if (kind, id) in recorded}
+        if _lineage_tagged(kind) for id, live in listing.items() if (kind, id) in recorded}
+
+
+def _lineage_tagged(kind: str) -> bool:
+    found = get_kind(kind)
+    return not isinstance(found, Owned) or found.lineage_tagged
 
 
 def tagged(run: Run, listings: Listings) -> list[Tagged]:
@@ -123,7 +136,7 @@ def tagged(run: Run, listings: Listings) -> list[Tagged]:
             lineage = tags.get(TAG_LINEAGE, "")
             if tags.get(TAG_ENV) != run.ctx.env or not tags.get(TAG_ADDRESS):
                 continue
-            if accepted is None or lineage in accepted:
+            if accepted is None or lineage in accepted or not _lineage_tagged(kind):
                 found.append(Tagged(kind, id, tags[TAG_ADDRESS], lineage, _untagged(live)))
     return found
 
@@ -145,6 +158,7 @@ def adoptions(run: Run, listings: Listings,
         res, rec = graph.resources.get(obj.address), state.resources.get(obj.address)
         if (res and res.kind == obj.kind) or (rec and rec.kind == obj.kind):
             by_address.setdefault(obj.address, []).append(obj)
+    _refuse_taken(run, listings, by_address)  # first: the more precise of two refusals
     for address, objs in sorted(by_address.items()):
         if len(objs) > 1:
             ids = " and ".join(o.id for o in objs)
@@ -162,6 +176,27 @@ def adoptions(run: Run, listings: Listings,
               and a in graph.resources and get_kind(graph.resources[a].kind).read_only}
     adopt.update(_found(run, missing, {**looked, **adopt}))
     return adopt
+
+
+def _refuse_taken(run: Run, listings: Listings, seen: dict[str, list[Tagged]]) -> None:
+    """A wanted address the state lacks whose object's id ngp chooses (an app's), held by a
+    listed object tagged for another address: a create would overwrite that one."""
+    graph = run.desired.graph
+    for address in graph.order():
+        res = graph.resources[address]
+        kind = get_kind(res.kind, where=address)
+        if address in run.state.resources or address in seen or res.kind not in listings \
+                or not isinstance(kind, Owned):
+            continue
+        id = kind.chosen_id(res.spec)
+        live = listings[res.kind].get(id) if id else None
+        if live is None:
+            continue
+        said = _untagged(live)[OWNER_TAGS]
+        raise NotOwnedError(
+            f"{id} is another address's object ({shown(said)}), so it is not taken over",
+            where=address, hint="Nothing was changed. If it is this address's, set its "
+            "address label (tag) to this address; if it is no longer used, delete it.")
 
 
 def _found(run: Run, addresses: Iterable[str],
@@ -233,30 +268,13 @@ def unknown(run: Run, listings: Listings, targets: list[str] | None = None,
         kind = graph.resources[address].kind
         if (kind, live["id"]) not in recorded:
             found.append(Tagged(kind, live["id"], address, "", live))
-    found += _unknown_apps(run, recorded)
+    for kind in sorted(kinds_to_list(run) - set(listings)):
+        # Its service did not answer (read_listed): what it holds unrecorded is not known.
+        run.reporter.warn(f"what the env has of {kind} could not be listed (its service did "
+                          "not answer): an object the state does not record is left")
     if targets:
         found = [o for o in found if any(matches(o.address, t) for t in targets)]
     return found
-
-
-def _unknown_apps(run: Run, recorded: set[tuple[str, str]]) -> list[Tagged]:
-    """The Marathon apps labelled for the env that the state does not record, from one
-    listing of the env's Marathon (the recorded gate's, or its fixed one): their endpoint
-    comes from the ready gate, so find cannot look for them when the state lacks it. Only
-    `ngp down` asks (an up's plan must not wait on a cluster); one that does not answer is said."""
-    kinds = {r.kind for r in run.desired.graph.resources.values()}
-    kinds |= {r.kind for r in run.state.resources.values()}
-    if "marathon.app" not in kinds or run.ctx.marathons is None:
-        return []
-    try:
-        apps = marathon_of(run.ctx).list_apps()
-    except NgpError as exc:
-        run.reporter.warn(f"the env's Marathon apps could not be listed ({exc.summary}): an "
-                          "app the state does not record is left")
-        return []
-    return [Tagged("marathon.app", app["id"], labels[LABEL_ADDRESS], "", app)
-            for app in apps if (labels := app.get("labels") or {}).get(LABEL_ENV) == run.ctx.env
-            and labels.get(LABEL_ADDRESS) and ("marathon.app", app["id"]) not in recorded]
 
 
 def with_unknown(run: Run, plan: Plan, found: list[Tagged], *, keep: bool) -> Plan:
@@ -314,7 +332,8 @@ def rebuild(run: Run, observed: dict[str, dict[str, Any] | None],
     a generated secret's value, a role's description) is taken as the config's, as after an
     interrupted create of a kind one call makes whole, and said."""
     graph = run.desired.graph
-    lineages = sorted({o.lineage for o in tagged(run, listings) if o.address in adopt})
+    lineages = sorted({o.lineage for o in tagged(run, listings)
+                       if o.address in adopt and _lineage_tagged(o.kind)})
     notes: list[str] = []
     if len(lineages) == 1 and lineages[0]:
         run.state.lineage = lineages[0]  # the objects' own: the next run's tags match

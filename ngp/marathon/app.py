@@ -10,7 +10,19 @@ from ngp.graph import is_secret_ref
 from ngp.marathon import rules
 from ngp.marathon.client import Marathon
 from ngp.marathon.endpoints import FIELD, Marathons
-from ngp.resources.base import OWNER_TAGS, Context, Field, Health, Kind, Verdict, Wanted, kind
+from ngp.resources.base import (
+    OWNER_TAGS,
+    TAG_ADDRESS,
+    TAG_ENV,
+    Context,
+    Field,
+    Health,
+    Kind,
+    Owned,
+    Verdict,
+    Wanted,
+    kind,
+)
 
 LABEL_ENV = "NGP_ENV"
 LABEL_ADDRESS = "NGP_ADDRESS"
@@ -54,11 +66,12 @@ def _tasks(live: dict[str, Any], want: int) -> tuple[bool, str]:
 
 
 @kind
-class App(Health, Kind):
+class App(Health, Owned, Kind):
     """A Marathon app, written in the current format (networks, container.portMappings,
     fetch). Applied as a complete replacement and waited for until its tasks run (and are
     healthy); compared after Marathon's defaults, with set-like fields in any order. ngp
-    labels it with the env and the address, which is how an interrupted create is adopted.
+    labels it with the env and the address: the refresh lists the env's apps by that label
+    (one call), so an interrupted create or a lost state line is adopted, never PUT again.
     An env value {"secret": <ARN>} is read from Secrets Manager when the app is applied and
     shown as that reference everywhere else (Marathon on DC/OS OSS has no secret store).
     `marathon`, where the env's cluster is ngp's, is the endpoint the app is pushed to (the
@@ -121,33 +134,65 @@ class App(Health, Kind):
         healthy, status = _tasks(wanted.live, wanted.spec.get("instances", 1))
         return Verdict(healthy=healthy, status=status)
 
+    # The labels name the env and the address, no lineage: an app is the env's whatever
+    # state made it (two states for one env on one cluster is a mistake ngp cannot see).
+    lineage_tagged = False
+
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
         return {app["id"]: self._live(app, ctx.recorded_marathon)
                 for app in recorded(ctx).list_apps() if app["id"] in ids}
 
+    def list_owned(self, ctx: Context) -> dict[str, dict[str, Any]]:
+        """The env's apps (labelled NGP_ENV=<env>) at the recorded gate's Marathon or the
+        env's fixed one, in one call; none where the env has no Marathon known yet (a dcos
+        env whose gate the state lacks: its endpoint is the cluster's, unknown)."""
+        if ctx.marathons is None or (ctx.recorded_marathon is None
+                                     and ctx.marathons.fixed is None):
+            return {}
+        apps = recorded(ctx).list_apps(label=rules.label_equals(LABEL_ENV, ctx.env))
+        found = {}
+        for app in apps:
+            labels = app.get("labels") or {}
+            if labels.get(LABEL_ENV) != ctx.env:
+                continue  # the selector's, checked again: a Marathon that ignored it
+            tags = {TAG_ENV: ctx.env} | ({TAG_ADDRESS: labels[LABEL_ADDRESS]}
+                                         if labels.get(LABEL_ADDRESS) else {})
+            found[app["id"]] = {**self._live(app, ctx.recorded_marathon), "tags": tags}
+        return found
+
+    def chosen_id(self, spec: dict[str, Any]) -> str | None:
+        app_id = spec.get("id")
+        return rules.absolute(app_id) if isinstance(app_id, str) and \
+            not rules.id_errors(app_id) else None
+
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
         app = recorded(ctx).get_app(id)
         return self._live(app, ctx.recorded_marathon) if app else None
 
-    def _check_owned(self, ctx: Context, address: str, app: dict[str, Any]) -> None:
+    def _check_owned(self, ctx: Context, address: str, app: dict[str, Any],
+                     adopting: bool = False) -> None:
         """Refuse to take over, change or delete an app this env did not deploy: its id may
-        be another env's (two envs on one cluster), or someone's own app."""
-        owner = app.get("labels", {}).get(LABEL_ENV)
-        if owner == ctx.env:
+        be another env's (two envs on one cluster), or someone's own app. Taken over at an
+        address (adopting), it must also be labelled with that address, not another's."""
+        labels = app.get("labels") or {}
+        owner, said = labels.get(LABEL_ENV), labels.get(LABEL_ADDRESS)
+        if owner == ctx.env and not (adopting and said and said != address):
             return
-        made = f"belongs to env {owner!r}" if owner else "was not deployed by ngp"
-        raise NotOwnedError(f"Marathon app {app['id']} {made}, not env {ctx.env!r}",
-                            where=address,
-                            hint="Leave it to its own env (ngp changes only its own apps), "
-                            "or delete it from Marathon yourself if it is no longer used.")
+        made = (f"belongs to env {owner!r}, not env {ctx.env!r}" if owner != ctx.env else
+                f"is address {said}'s") if owner else "was not deployed by ngp"
+        shown = ", ".join(f"{k}={labels[k]}" for k in (LABEL_ADDRESS, LABEL_ENV) if k in labels)
+        raise NotOwnedError(f"Marathon app {app['id']} {made}"
+                            + (f" (labels {shown})" if shown else ""), where=address,
+                            hint="Nothing was changed. Leave it to its owner (ngp changes only "
+                            "its own apps), or delete it from Marathon if it is no longer used.")
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         app = at_endpoint(ctx, spec).get_app(spec["id"])
         if app is None:
             return None
-        self._check_owned(ctx, address, app)
+        self._check_owned(ctx, address, app, adopting=True)
         return app["id"], self._live(app, spec.get(FIELD))
 
     def _apply(self, ctx: Context, address: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -164,22 +209,36 @@ class App(Health, Kind):
         return {"id": app["id"], "version": app["version"]}
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
-        # A PUT creates or replaces: look first, so another env's app is never overwritten.
+        # A PUT creates or replaces: look first, so another env's (or address's) app is
+        # never overwritten, and ours, already as wanted, is not deployed again.
         if isinstance(spec.get("id"), str) and not rules.id_errors(spec["id"]):
             existing = at_endpoint(ctx, spec).get_app(spec["id"])
             if existing is not None:
-                self._check_owned(ctx, address, existing)
+                self._check_owned(ctx, address, existing, adopting=True)
+                if self._as_wanted(existing, spec):
+                    return existing["id"], {"id": existing["id"], "version": existing["version"]}
         outputs = self._apply(ctx, address, spec)
         return outputs["id"], outputs
+
+    def _as_wanted(self, app: dict[str, Any], spec: dict[str, Any]) -> bool:
+        """Whether a live app already is the spec (after Marathon's defaults; its labels
+        less ngp's): a PUT would only make a new version of it. A secret is compared by
+        its reference, as a plan compares it."""
+        want, have = self.canonical(definition(spec)), self._live(app, None)
+        return all(want.get(f.name) == have.get(f.name) for f in self.fields
+                   if f.name != FIELD)
 
     def update(self, ctx: Context, id: str, old: dict, new: dict) -> dict:
         # At the new endpoint: a cluster with a new address may not have the app yet.
         # Its address label then comes from the endpoint it was at (update has no address),
         # so the app made at the new one is labelled as its refresh will check.
-        app = at_endpoint(ctx, new).get_app(id) or self._at_old(ctx, id, old, new) \
+        there = at_endpoint(ctx, new).get_app(id)
+        app = there or self._at_old(ctx, id, old, new) \
             or {"id": id, "labels": {LABEL_ENV: ctx.env}}
         address = app.get("labels", {}).get(LABEL_ADDRESS, "")
         self._check_owned(ctx, address or f"marathon app {id}", app)
+        if there is not None and self._as_wanted(there, new):
+            return {"id": id, "version": there["version"]}  # only its endpoint's name moved
         return self._apply(ctx, address, new)
 
     @staticmethod

@@ -181,8 +181,11 @@ class Marathon:
             raise self._fail("reading the app", response, app_id)
         return response.json()["app"]
 
-    def list_apps(self) -> list[dict[str, Any]]:
-        response = self.request("GET", "/v2/apps")
+    def list_apps(self, label: str | None = None) -> list[dict[str, Any]]:
+        """Every app, or those a label selector picks (`NGP_ENV==dev`; Marathon's selector
+        syntax: `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, bare `k`; comma-separated
+        selectors must all hold)."""
+        response = self.request("GET", "/v2/apps", params={"label": label} if label else None)
         if response.status_code != 200:
             raise self._fail("listing apps", response, "*")
         return response.json()["apps"]

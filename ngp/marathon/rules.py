@@ -144,3 +144,58 @@ def shape_errors(app: Any) -> list[dict[str, Any]]:
             if not isinstance(value, str):
                 details.append({"path": f"/labels/{name}", "errors": ["error.expected.jsstring"]})
     return details
+
+
+# Label selectors (GET /v2/apps?label=, raml/v2/apps.raml): comma-separated, all must hold;
+# a name or value outside -A-Za-z0-9_. has its other characters backslash-escaped.
+_PLAIN = re.compile(r"[^-A-Za-z0-9_.]")
+_TERM = r"(?:\\.|[-A-Za-z0-9_.])+"
+_SELECTOR = re.compile(
+    rf"^\s*(?P<key>{_TERM})\s*(?:(?P<op>==|!=)\s*(?P<value>{_TERM})"
+    rf"|\s(?P<set>in|notin)\s*\((?P<values>[^)]*)\))?\s*$")
+
+
+def label_equals(key: str, value: str) -> str:
+    """The selector `key==value`, escaped as Marathon reads it."""
+    def escape(text: str) -> str:
+        return _PLAIN.sub(lambda m: "\\" + m.group(), text)
+    return f"{escape(key)}=={escape(value)}"
+
+
+def _split(text: str) -> list[str]:
+    """Split on the commas outside parentheses and escapes."""
+    parts, depth, current, escaped = [], 0, "", False
+    for char in text:
+        if escaped:
+            current, escaped = current + char, False
+            continue
+        if char == "\\":
+            escaped = True
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return [*parts, current]
+
+
+def selects(selector: str, labels: dict[str, str]) -> bool:
+    """Whether labels satisfy a label selector; ValueError for one Marathon cannot parse."""
+    def plain(term: str) -> str:
+        return re.sub(r"\\(.)", r"\1", term.strip())
+
+    for part in _split(selector):
+        found = _SELECTOR.match(part)
+        if found is None:
+            raise ValueError(f"invalid label selector: {part!r}")
+        key = plain(found["key"])
+        if key not in labels:
+            return False
+        if found["op"] and (labels[key] == plain(found["value"])) != (found["op"] == "=="):
+            return False
+        if found["set"]:
+            values = {plain(v) for v in _split(found["values"])}
+            if (labels[key] in values) != (found["set"] == "in"):
+                return False
+    return True

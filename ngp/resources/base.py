@@ -266,8 +266,17 @@ class Owned(ABC):
     `ngp state rebuild` to make a state again. A kind AWS cannot list by tag does not have
     it: its objects are looked for by find, one call per address."""
 
+    # Whether its objects carry ngp:lineage (a Marathon app's labels name env and address
+    # only): those that do not are the env's whatever lineage the state has.
+    lineage_tagged: ClassVar[bool] = True
+
     @abstractmethod
     def list_owned(self, ctx: Context) -> dict[str, dict[str, Any]]: ...
+
+    def chosen_id(self, spec: dict[str, Any]) -> str | None:
+        """The id a spec's object takes, where ngp chooses it (a Marathon app's): a listed
+        object with that id tagged for another address is refused, never overwritten."""
+        return None
 
 
 def tags_dict(tags: list[dict] | dict[str, str] | None) -> dict[str, str]:

@@ -384,8 +384,13 @@ class LocalMarathon:
 
     def on_apps(self, request: Request) -> Response:
         if request.method == "GET":
-            wanted = request.args.get("id", "").lower()
-            return _json({"apps": [self._info(i) for i in sorted(self.apps) if wanted in i]})
+            wanted, selector = request.args.get("id", "").lower(), request.args.get("label")
+            try:
+                return _json({"apps": [self._info(i) for i in sorted(self.apps) if wanted in i
+                                       and (selector is None or rules.selects(
+                                           selector, self.apps[i].definition["labels"]))]})
+            except ValueError as exc:
+                return _json({"message": str(exc)}, 400)
         body, bad = self._body(request)
         if bad:
             return bad
