@@ -11,7 +11,17 @@ from enum import StrEnum
 from typing import Any
 
 from ngp.errors import NgpError
-from ngp.graph import UNKNOWN, Graph, Ref, closure, dependents, matches, resolve, stable_order
+from ngp.graph import (
+    UNKNOWN,
+    Graph,
+    Ref,
+    closure,
+    dependents,
+    has_unknown,
+    matches,
+    resolve,
+    stable_order,
+)
 from ngp.resources import get_kind
 from ngp.resources.base import NGP_TAGS, TAG_ADDRESS, TAG_ENV, TAG_LINEAGE
 from ngp.state import State
@@ -201,7 +211,11 @@ def make_plan(
             continue
 
         if rec is None or rec.kind != res.kind or (address in observed and live is None):
-            known[address] = None
+            # To be made: only what its spec decides is known (a key pair's name); a
+            # replacement is not made yet either, but its old half's delete may cut off
+            # what uses it (a role leaves its profile), so nothing of it is known.
+            known[address] = _echoed(kind, spec) if rec is None or rec.kind == res.kind \
+                else None
             if rec is None:
                 changes.append(Change(action=Action.CREATE, fields=tuple(
                     FieldChange(n, None, v) for n, v in sorted(spec.items())), **common))
@@ -257,6 +271,13 @@ def make_plan(
         changes = [c for c in changes if c.address in selected]
     return Plan(env=state.env, changes=tuple(changes), destroy=destroy, lineage=state.lineage,
                 serial=state.serial, outputs={} if destroy else dict(outputs or {}))
+
+
+def _echoed(kind: Any, spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The outputs of an object still to be made that its spec already says (Kind.echoes)."""
+    said = {out: spec[name] for out, name in kind.echoes.items()
+            if name in spec and not has_unknown(spec[name])}
+    return said or None
 
 
 def _adoption(kind: Any, spec: dict[str, Any], live: dict[str, Any],

@@ -57,7 +57,8 @@ class Summary:
 
 def schedule(run: Run, plan: Plan) -> tuple[dict[tuple[str, str], Op], dict[tuple, set[tuple]]]:
     """The plan as a graph of steps. Creates and updates follow the config's references;
-    deletes follow the recorded ones, reversed; a replaced object is deleted, then created."""
+    deletes follow the recorded ones, reversed; a replaced object is deleted (once what its
+    new half needs is made), then created."""
     ops: dict[tuple[str, str], Op] = {}
     for change in plan.actionable:
         service = get_kind(change.kind).service
@@ -86,7 +87,37 @@ def schedule(run: Run, plan: Plan) -> tuple[dict[tuple[str, str], Op], dict[tupl
                 deps[(phase, address)].add(("delete", other))
             elif pure_delete and ("apply", other) in ops:
                 deps[(phase, address)].add(("apply", other))  # it stops using us first
+    _inputs_before_replacing(ops, deps)
     return ops, deps
+
+
+def _inputs_before_replacing(ops: dict[tuple[str, str], Op],
+                             deps: dict[tuple, set[tuple]]) -> None:
+    """A replaced object's old half is deleted only once what its new half needs is made
+    or changed: a new input that fails (a key pair that cannot be imported) then leaves the
+    old object running, instead of deleted with nothing to take its place (issue 19). Not
+    where that input itself waits for this delete (it is replaced too, or needs what is):
+    that order is the only one there is."""
+    for (phase, address), op in ops.items():
+        if phase != "delete" or op.change.action != Action.REPLACE:
+            continue
+        for dep in op.change.deps:
+            if ("apply", dep) in ops and not _reaches(deps, ("apply", dep),
+                                                      ("delete", address)):
+                deps[("delete", address)].add(("apply", dep))
+
+
+def _reaches(deps: dict[tuple, set[tuple]], start: tuple, goal: tuple) -> bool:
+    """Whether start waits, directly or not, for goal."""
+    seen, todo = set(), [start]
+    while todo:
+        key = todo.pop()
+        if key == goal:
+            return True
+        if key not in seen:
+            seen.add(key)
+            todo.extend(deps.get(key, ()))
+    return False
 
 
 def heights(deps: dict[tuple, set[tuple]], weight: Callable[[tuple], float]

@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import eventually, wait_until
 from ngp.resources.base import (
+    NAMED,
     TAG_ENV,
     Context,
     Field,
@@ -65,6 +66,7 @@ class Group(Health, Registers, Owned, Kind):
               Field("load_balancer_names", set=True), Field("health_check_type"),
               Field("health_check_grace_period"))
     outputs = ("id", "name", "arn")
+    echoes = NAMED
 
     def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
         # More than order: AWS answers the template's version as text.

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from ngp.aws import error_code, error_message, eventually, wait_until
 from ngp.errors import ResourceError
 from ngp.resources.base import (
+    NAMED,
     Context,
     Field,
     Kind,
@@ -91,6 +92,7 @@ class Function(Kind):
               Field("memory"), Field("environment"), Field("subnet_ids", set=True),
               Field("security_group_ids", set=True))
     outputs = ("id", "name", "arn")
+    echoes = NAMED
 
     def _live(self, item: dict[str, Any]) -> dict[str, Any]:
         vpc = item.get("VpcConfig") or {}

@@ -145,6 +145,12 @@ class Kind(ABC):
     # (the caller needs iam:CreateServiceLinkedRole for it), e.g. "autoscaling.amazonaws.com".
     linked_service: ClassVar[str | None] = None
     outputs: ClassVar[tuple[str, ...]] = ("id",)
+    # Outputs a create gives back as its spec gave them (output -> spec field: a name ngp
+    # chooses, an id that is that name), so they are known when an object still to be made
+    # is planned: what uses them is not replaced for a value "known after apply" (a key
+    # pair missing from the state must not replace the instances that name it). As
+    # Terraform knows a configured argument (key_name) before apply.
+    echoes: ClassVar[dict[str, str]] = {}
     # A read-only kind (a ReadOnlyKind) refers to an object ngp does not own.
     read_only: ClassVar[bool] = False
     # A read-only lookup that is kept once made, until its spec changes (a newer image must
@@ -277,6 +283,9 @@ class Owned(ABC):
         """The id a spec's object takes, where ngp chooses it (a Marathon app's): a listed
         object with that id tagged for another address is refused, never overwritten."""
         return None
+
+
+NAMED = {"id": "name", "name": "name"}  # echoes of a kind whose id is the name it is given
 
 
 def tags_dict(tags: list[dict] | dict[str, str] | None) -> dict[str, str]:

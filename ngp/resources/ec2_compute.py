@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from ngp.aws import error_code, error_message, eventually, wait_until
 from ngp.errors import NgpError, ResourceError
 from ngp.resources.base import (
+    NAMED,
     TAG_ENV,
     Context,
     Field,
@@ -127,6 +128,7 @@ class KeyPair(Ec2Kind):
     tag_key = "KeyPairId"  # CreateTags takes the key pair's id, not its name (the kind's id)
     fields = (Field("name", replaces=True), Field("public_key", replaces=True))
     outputs = ("id", "name", "fingerprint")
+    echoes = NAMED
 
     def _describe(self, ctx: Context, **params: Any) -> list[dict[str, Any]]:
         return super()._describe(ctx, IncludePublicKey=True, **params)

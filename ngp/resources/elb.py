@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
 from ngp.resources.base import (
+    NAMED,
     Context,
     Field,
     Health,
@@ -102,6 +103,7 @@ class LoadBalancer(Health, Kind):
               Field("subnets", set=True), Field("security_groups", set=True),
               Field("listeners", set=True, by="port"), Field("health_check"), Field("cross_zone"))
     outputs = ("id", "name", "dns_name", "zone_id")
+    echoes = NAMED
 
     def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
         # More than order: AWS answers protocols in upper case.

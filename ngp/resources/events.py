@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.resources.base import Context, Field, Kind, PerParentKind, check_owned, kind
+from ngp.resources.base import NAMED, Context, Field, Kind, PerParentKind, check_owned, kind
 
 GONE = frozenset({"ResourceNotFoundException"})
 
@@ -28,6 +28,7 @@ class Rule(Kind):
     fields = (Field("name", replaces=True), Field("schedule"), Field("description"),
               Field("enabled"))
     outputs = ("id", "name", "arn")
+    echoes = NAMED
 
     def _live(self, item: dict[str, Any]) -> dict[str, Any]:
         return {"id": item["Name"], "name": item["Name"], "arn": item["Arn"],

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.resources.base import Context, Field, Kind, check_owned, kind, with_owner_tags
+from ngp.resources.base import NAMED, Context, Field, Kind, check_owned, kind, with_owner_tags
 
 GONE = frozenset({"NoSuchEntity"})
 EC2_TRUST = {"Version": "2012-10-17", "Statement": [{
@@ -67,6 +67,7 @@ class Role(Kind):
               Field("trust"), Field("policies"), Field("managed_policies", set=True),
               Field("boundary"))
     outputs = ("id", "name", "arn")
+    echoes = NAMED
 
     def _live(self, detail: dict[str, Any]) -> dict[str, Any]:
         boundary = (detail.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
@@ -186,6 +187,7 @@ class InstanceProfile(Kind):
     service = "iam"
     fields = (Field("name", replaces=True), Field("path", replaces=True), Field("role"))
     outputs = ("id", "name", "arn")
+    echoes = NAMED
 
     def _live(self, profile: dict[str, Any]) -> dict[str, Any]:
         roles = [r["RoleName"] for r in profile.get("Roles", [])]
@@ -280,6 +282,7 @@ class Policy(Kind):
     fields = (Field("name", replaces=True), Field("path", replaces=True),
               Field("description", replaces=True), Field("document"))
     outputs = ("id", "arn", "name")
+    echoes = {"name": "name"}  # its id is its ARN
     # CreatePolicy sets every field: an adopted policy is not replaced for a description the
     # read does not show (a replacement detaches it from every role).
     created_whole = True

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.resources.base import Context, Field, Kind, check_owned, kind
+from ngp.resources.base import NAMED, Context, Field, Kind, check_owned, kind
 
 GONE = frozenset({"ResourceNotFoundException"})
 
@@ -27,6 +27,7 @@ class LogGroup(Kind):
                "logs:TagResource", "logs:PutRetentionPolicy", "logs:DeleteLogGroup")
     fields = (Field("name", replaces=True), Field("retention_days"))
     outputs = ("id", "name", "arn")
+    echoes = NAMED
 
     def _live(self, item: dict[str, Any]) -> dict[str, Any]:
         return {"id": item["logGroupName"], "name": item["logGroupName"],

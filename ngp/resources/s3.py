@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
 from ngp.errors import ResourceError
-from ngp.resources.base import Context, Field, Kind, check_owned, kind
+from ngp.resources.base import NAMED, Context, Field, Kind, check_owned, kind
 
 GONE = frozenset({"NoSuchBucket", "404"})
 
@@ -69,6 +69,7 @@ class Bucket(Kind):
                "s3:GetObject", "s3:PutObject")
     fields = (Field("name", replaces=True), Field("versioning"), Field("expire_days"))
     outputs = ("id", "name", "arn")
+    echoes = NAMED
 
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:

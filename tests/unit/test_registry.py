@@ -72,6 +72,9 @@ def test_every_kind_declares_its_fields_and_replace_on_and_sets_are_among_them(n
     assert k.replace_on <= k.field_names, f"{name}: {sorted(k.replace_on - k.field_names)}"
     assert k.set_fields <= k.field_names, f"{name}: {sorted(k.set_fields - k.field_names)}"
     assert all(f.by is None or f.set for f in k.fields), f"{name}: `by` orders sets only"
+    # An echoed output is one of its outputs, said by one of its fields.
+    assert set(k.echoes) <= set(k.outputs), f"{name}: echoes {sorted(k.echoes)}"
+    assert set(k.echoes.values()) <= k.field_names, f"{name}: echoes {k.echoes}"
 
 
 @pytest.mark.parametrize("name", sorted(KINDS))
