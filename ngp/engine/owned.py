@@ -325,12 +325,14 @@ def _kind_uses(run: Run) -> dict[str, set[str]]:
 
 
 def rebuild(run: Run, observed: dict[str, dict[str, Any] | None],
-            adopt: dict[str, dict[str, Any]], listings: Listings) -> list[str]:
+            adopt: dict[str, dict[str, Any]], listings: Listings) -> tuple[list[str], bool]:
     """Record every adopted object in the (empty) state, and the read-only lookups, changing
-    nothing in AWS; returns what could not be known. What a read shows is recorded as AWS has
-    it (the next plan changes what differs from the config); what no read shows (user data,
-    a generated secret's value, a role's description) is taken as the config's, as after an
-    interrupted create of a kind one call makes whole, and said."""
+    nothing in AWS (a gate that only waits, marathon.ready, is waited for); returns what could
+    not be known, and whether a gate was passed (what it leads to can now be listed). What a
+    read shows is recorded as AWS has it (the next plan changes what differs from the config);
+    what no read shows (user data, a generated secret's value, a role's description) is taken
+    as the config's, as after an interrupted create of a kind one call makes whole, and
+    said."""
     graph = run.desired.graph
     lineages = sorted({o.lineage for o in tagged(run, listings)
                        if o.address in adopt and _lineage_tagged(o.kind)})
@@ -348,9 +350,18 @@ def rebuild(run: Run, observed: dict[str, dict[str, Any] | None],
         return UNKNOWN if rec is None else rec.outputs.get(ref.output, UNKNOWN)
 
     for change in plan.changes:
+        kind = get_kind(change.kind)
+        if change.action == Action.CREATE and kind.only_waits and change.address not in done:
+            # A gate (the cluster answers) makes nothing AWS could list: waited for again,
+            # as `ngp up` would, so what comes after it (the apps' endpoint) is known.
+            spec = kind.canonical(resolve(change.spec, lookup))
+            if not _unknown(spec):
+                id, outputs = kind.create(run.ctx, change.address, spec)
+                done[change.address] = Recorded(change.kind, id, spec, outputs,
+                                                list(change.deps), change.module)
+            continue
         if change.action not in (Action.ADOPT, Action.READ):
             continue
-        kind = get_kind(change.kind)
         spec = kind.canonical(resolve(change.spec, lookup))
         live = change.adopted if change.action == Action.ADOPT else change.before
         visible = {k: live[k] for k in spec if k in live}
@@ -370,4 +381,4 @@ def rebuild(run: Run, observed: dict[str, dict[str, Any] | None],
                                         list(change.deps), change.module)
     with run.saving() as state:
         state.resources.update(done)
-    return notes
+    return notes, any(get_kind(r.kind).only_waits for r in done.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -12,6 +13,7 @@ from ngp.engine import owned, ownership
 from ngp.engine.run import Run, phase
 from ngp.errors import NgpError, ResourceError
 from ngp.graph import Resource
+from ngp.marathon.endpoints import recorded_endpoint
 from ngp.plan import Plan, make_plan, make_refresh_plan
 from ngp.resources import get_kind
 from ngp.resources.base import ReadOnlyKind
@@ -120,4 +122,13 @@ def rebuild_state(run: Run) -> list[str]:
                        hint="Rebuild only a lost state: move this one aside first if it is "
                        "wrong as a whole (`ngp plan` adopts what a line lacks).")
     observed, listings = _refresh(run)
-    return owned.rebuild(run, observed, owned.adoptions(run, listings, observed), listings)
+    notes, gated = owned.rebuild(run, observed, owned.adoptions(run, listings, observed),
+                                 listings)
+    if gated:  # the apps' Marathon is known now: list them, and adopt what is there
+        run.ctx = dataclasses.replace(run.ctx, lineage=run.state.lineage,
+                                      recorded_marathon=recorded_endpoint(run.state))
+        observed, listings = _refresh(run)
+        more, _ = owned.rebuild(run, observed, owned.adoptions(run, listings, observed),
+                                listings)
+        notes += [note for note in more if note not in notes]
+    return notes

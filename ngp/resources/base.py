@@ -151,6 +151,9 @@ class Kind(ABC):
     # pair missing from the state must not replace the instances that name it). As
     # Terraform knows a configured argument (key_name) before apply.
     echoes: ClassVar[dict[str, str]] = {}
+    # It makes nothing, it waits (a cluster answers: marathon.ready): `ngp state rebuild`
+    # waits for it again rather than finding an object.
+    only_waits: ClassVar[bool] = False
     # A read-only kind (a ReadOnlyKind) refers to an object ngp does not own.
     read_only: ClassVar[bool] = False
     # A read-only lookup that is kept once made, until its spec changes (a newer image must
