@@ -59,7 +59,8 @@ def import_object(run: Run, address: str, id: str) -> Imported:
                        hint="Set it in the env's file; `ngp up` reads it.")
     if not isinstance(kind, Importable):
         raise NgpError(f"ngp cannot import {res.kind} objects yet", where=address,
-                       hint="The EC2 kinds can be imported (README, Import); let `ngp up` make "
+                       hint="The EC2 kinds, S3 buckets and IAM roles can be imported (README, "
+                       "Import); let `ngp up` make "
                        "this one, or delete it by hand and let ngp make it.")
     other = next((a for a, r in run.state.resources.items() if r.id == id and r.kind == res.kind),
                  None)

@@ -14,7 +14,17 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.resources.base import NAMED, Context, Field, Kind, check_owned, kind, with_owner_tags
+from ngp.resources.base import (
+    NAMED,
+    Context,
+    Field,
+    Importable,
+    Kind,
+    check_owned,
+    kind,
+    tags_dict,
+    with_owner_tags,
+)
 
 GONE = frozenset({"NoSuchEntity"})
 EC2_TRUST = {"Version": "2012-10-17", "Statement": [{
@@ -39,7 +49,7 @@ def _doc(value: Any) -> dict[str, Any]:
 
 
 @kind
-class Role(Kind):
+class Role(Importable, Kind):
     """An IAM role under /ngp/<env>/ with a trust policy, inline policies, and managed
     policies attached (another module's, such as the registry's bucket access).
 
@@ -107,6 +117,18 @@ class Role(Kind):
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
         role = self._fetch(ctx, id)
         return self._live(role) if role else None
+
+    def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
+        try:
+            return tags_dict(ctx.aws.client("iam").get_role(RoleName=id)["Role"].get("Tags"))
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return None
+            raise
+
+    def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
+        ctx.aws.client("iam").tag_role(RoleName=id, Tags=[{"Key": k, "Value": v}
+                                                          for k, v in tags.items()])
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         role = self._fetch(ctx, spec["name"])

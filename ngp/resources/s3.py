@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
 from ngp.errors import ResourceError
-from ngp.resources.base import NAMED, Context, Field, Kind, check_owned, kind
+from ngp.resources.base import NAMED, Context, Field, Importable, Kind, check_owned, kind, tags_dict
 
 GONE = frozenset({"NoSuchBucket", "404"})
 
@@ -44,7 +44,7 @@ def secure(s3: Any, name: str, versioning: bool) -> None:
 
 
 @kind
-class Bucket(Kind):
+class Bucket(Importable, Kind):
     """A private bucket: SSE-S3 encryption, every public access blocked, a policy that
     refuses plain HTTP, and optionally versioning. `ngp down` empties it (every version)
     before deleting it, so nothing of the env is left behind.
@@ -88,6 +88,23 @@ class Bucket(Kind):
                 return None
             raise
         return self._live(id)
+
+    def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
+        if self.read(ctx, id) is None:
+            return None
+        try:
+            return tags_dict(ctx.aws.client("s3").get_bucket_tagging(Bucket=id)["TagSet"])
+        except ClientError as exc:
+            if error_code(exc) == "NoSuchTagSet":
+                return {}
+            raise
+
+    def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
+        # PutBucketTagging replaces the whole set: the bucket's own tags are kept with ngp's.
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketTagging.html
+        merged = {**(self.tags(ctx, id) or {}), **tags}
+        ctx.aws.client("s3").put_bucket_tagging(Bucket=id, Tagging={"TagSet": [
+            {"Key": k, "Value": v} for k, v in merged.items()]})
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         if self.read(ctx, spec["name"]) is None:

@@ -153,3 +153,50 @@ def test_state_rm_mv_and_list_filters(home):
         assert home.state(env)["resources"]["network.vpc"]["id"] == vpc
     finally:
         home.ngp("down", "--env", env, "--yes", timeout=300)
+
+
+def test_import_a_bucket_and_a_role_made_by_hand_then_up_secures_and_tags_them(home):
+    env = home.env("impb", modules='["network", "marathon_snapshot"]')
+    # The env's hosted zone, as a real account has it (ngp up makes it in the sandbox).
+    home.client("route53").create_hosted_zone(Name=f"{env}.ngp.test", CallerReference=env)
+    wanted = changes(plan_of(home, env))
+    bucket = next(f["new"] for f in wanted["marathon_snapshot.bucket"]["fields"]
+                  if f["name"] == "name")
+    role = {f["name"]: f["new"] for f in wanted["marathon_snapshot.snapshot_role"]["fields"]}
+    s3, iam = home.client("s3"), home.client("iam")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "team", "Value": "ops"}]})
+    iam.create_role(RoleName=role["name"], Path=role["path"],
+                    AssumeRolePolicyDocument=json.dumps(role["trust"]))
+    try:
+        for address, id in (("marathon_snapshot.bucket", bucket),
+                            ("marathon_snapshot.snapshot_role", role["name"])):
+            done = home.ngp("import", address, id, "--env", env, check=True)
+            assert f"at {address}" in done.stdout
+        assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [
+            {"Key": "team", "Value": "ops"}], "import writes nothing to AWS"
+
+        planned = changes(plan_of(home, env))
+        for address in ("marathon_snapshot.bucket", "marathon_snapshot.snapshot_role"):
+            assert planned[address]["action"] == "update", planned[address]
+            fields = {f["name"]: f for f in planned[address]["fields"]}
+            assert fields["ngp:tags"]["new"]["ngp:address"] == address
+
+        home.ngp("up", "--env", env, "--yes", check=True)
+        quiet = home.ngp("plan", "--env", env, "--detailed-exitcode")
+        assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+        # ngp's tags beside the bucket's own (PutBucketTagging replaces the whole set), and
+        # the bucket secured as one ngp makes.
+        bucket_tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
+        assert bucket_tags["team"] == "ops"
+        assert bucket_tags["ngp:address"] == "marathon_snapshot.bucket"
+        assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"][
+            "BlockPublicPolicy"]
+        role_tags = {t["Key"]: t["Value"] for t in iam.get_role(RoleName=role["name"])["Role"][
+            "Tags"]}
+        assert role_tags["ngp:env"] == env
+        assert role_tags["ngp:address"] == "marathon_snapshot.snapshot_role"
+    finally:
+        home.ngp("down", "--env", env, "--yes", timeout=300)
+    assert bucket not in home.buckets(), "imported, it is ngp's: down deletes it"
+    assert role["name"] not in {r["RoleName"] for r in iam.list_roles()["Roles"]}
