@@ -190,8 +190,8 @@ def _refuse_taken(run: Run, listings: Listings, seen: dict[str, list[Tagged]]) -
             continue
         id = kind.chosen_id(res.spec)
         live = listings[res.kind].get(id) if id else None
-        if live is None:
-            continue
+        if live is None or not (live.get("tags") or {}).get(TAG_ADDRESS):
+            continue  # none, or the env's without an address: find adopts it (app labels)
         said = _untagged(live)[OWNER_TAGS]
         raise NotOwnedError(
             f"{id} is another address's object ({shown(said)}), so it is not taken over",
@@ -344,6 +344,7 @@ def rebuild(run: Run, observed: dict[str, dict[str, Any] | None],
                      f"the state takes {run.state.lineage}")
     plan = make_plan(graph, run.state, observed, adopt=adopt)
     done: dict[str, Recorded] = {}
+    gates: list[tuple[Change, dict[str, Any]]] = []
 
     def lookup(ref: Ref) -> Any:
         rec = done.get(ref.address)
@@ -351,14 +352,10 @@ def rebuild(run: Run, observed: dict[str, dict[str, Any] | None],
 
     for change in plan.changes:
         kind = get_kind(change.kind)
-        if change.action == Action.CREATE and kind.only_waits and change.address not in done:
-            # A gate (the cluster answers) makes nothing AWS could list: waited for again,
-            # as `ngp up` would, so what comes after it (the apps' endpoint) is known.
+        if change.action == Action.CREATE and kind.only_waits:
             spec = kind.canonical(resolve(change.spec, lookup))
             if not _unknown(spec):
-                id, outputs = kind.create(run.ctx, change.address, spec)
-                done[change.address] = Recorded(change.kind, id, spec, outputs,
-                                                list(change.deps), change.module)
+                gates.append((change, spec))
             continue
         if change.action not in (Action.ADOPT, Action.READ):
             continue
@@ -381,4 +378,18 @@ def rebuild(run: Run, observed: dict[str, dict[str, Any] | None],
                                         list(change.deps), change.module)
     with run.saving() as state:
         state.resources.update(done)
-    return notes, any(get_kind(r.kind).only_waits for r in done.values())
+    # A gate (the cluster answers) made nothing AWS could list: waited for again, as `ngp up`
+    # would, once what was found is saved (a cluster that does not answer loses none of it),
+    # so that what comes after it (the apps' endpoint) can be listed.
+    passed = False
+    for change, spec in gates:
+        try:
+            id, outputs = get_kind(change.kind).create(run.ctx, change.address, spec)
+        except NgpError as exc:
+            notes.append(f"{change.address}: {exc.summary}; the next `ngp up` waits again")
+            continue
+        with run.saving() as state:
+            state.resources[change.address] = Recorded(change.kind, id, spec, outputs,
+                                                       list(change.deps), change.module)
+        passed = True
+    return notes, passed
