@@ -49,6 +49,8 @@ def import_(
         warn(f"{', '.join(done.replaces)} differ{'s' * (len(done.replaces) == 1)} from the "
              f"spec and cannot change in place: the next `ngp up` would replace "
              f"{done.address} (`ngp state rm {done.address}` undoes this import)")
+    if done.warning:
+        warn(f"{done.address}: {done.warning}")
     if done.untagged:
         out.print("The next `ngp up` adds ngp's tags to it; `ngp plan` shows that and "
                   "anything else that differs from the spec.")

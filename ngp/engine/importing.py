@@ -30,6 +30,7 @@ class Imported:
     id: str
     untagged: bool  # ngp's tags are still to be written (an update)
     replaces: tuple[str, ...]  # fields that differ from the spec and force a replacement
+    warning: str = ""  # what the next `up` does beyond its fields (Importable.import_warning)
 
 
 def suggestion(name: str, known: list[str]) -> str:
@@ -98,4 +99,4 @@ def import_object(run: Run, address: str, id: str) -> Imported:
     with run.saving() as state:
         state.resources[address] = Recorded(res.kind, id, spec, kind.outputs_of(live),
                                             sorted(res.deps()), res.module)
-    return Imported(address, res.kind, id, untagged, replaces)
+    return Imported(address, res.kind, id, untagged, replaces, kind.import_warning)

@@ -198,7 +198,9 @@ class App(Health, Owned, Kind):
     def _apply(self, ctx: Context, address: str, spec: dict[str, Any]) -> dict[str, Any]:
         from ngp.resources.secretsmanager import reveal
 
-        env, labels = {}, {**spec.get("labels", {}), LABEL_ENV: ctx.env, LABEL_ADDRESS: address}
+        # No address label rather than an empty one (an update of an app found without it).
+        env, labels = {}, {**spec.get("labels", {}), LABEL_ENV: ctx.env,
+                           **({LABEL_ADDRESS: address} if address else {})}
         for name, value in spec.get("env", {}).items():
             if is_secret_ref(value):  # fetched now, sent to Marathon, kept nowhere else
                 env[name] = reveal(ctx, value["secret"])

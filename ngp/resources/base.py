@@ -259,6 +259,9 @@ class Importable(ABC):
     """Capability: an object made by hand can be adopted with `ngp import` (its tags are read
     to check whose it is, and ngp's are written by the next `up`)."""
 
+    # What the next `up` does to an imported object beyond its fields, said by the import.
+    import_warning: ClassVar[str] = ""
+
     @abstractmethod
     def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
         """The object's tags, or None if it is gone."""

@@ -55,12 +55,14 @@ def describe_one(ctx: Context, name: str) -> dict[str, Any] | None:
 def _not_yet(state: dict[str, str]) -> bool:
     """An instance OutOfService only because it is new: still booting (ReasonCode Instance,
     "Instance is in pending state.", as a group's new machine is right after `ngp up`), or
-    registered and not yet through HealthyThreshold health checks (ReasonCode ELB).
+    registered and not yet through HealthyThreshold health checks, or its registration still
+    in progress (ReasonCode ELB).
     https://docs.aws.amazon.com/elasticloadbalancing/2012-06-01/APIReference/API_InstanceState.html"""
     if state.get("State") != "OutOfService":
         return False
     why = state.get("Description", "")
-    return (state.get("ReasonCode") == "ELB" and "not passed" in why) or (
+    return (state.get("ReasonCode") == "ELB" and ("not passed" in why or
+                                                  "still in progress" in why)) or (
         state.get("ReasonCode") == "Instance" and "pending state" in why)
 
 

@@ -70,6 +70,9 @@ class Bucket(Importable, Kind):
     fields = (Field("name", replaces=True), Field("versioning"), Field("expire_days"))
     outputs = ("id", "name", "arn")
     echoes = NAMED
+    import_warning = ("the next `ngp up` sets its encryption, public access block and bucket "
+                      "policy as ngp makes them, replacing its own (with expire_days, its "
+                      "lifecycle rules too), and `ngp down` deletes it with every object in it")
 
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:

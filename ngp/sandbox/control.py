@@ -189,7 +189,15 @@ def _spawn(project: Project, latency_ms: float, deploy_seconds: float,
 
 
 def stop(project: Project) -> dict[str, Any] | None:
-    """Stop the sandbox (everything in it is lost); returns what was stopped, or None."""
+    """Stop the sandbox (everything in it is lost); returns what was stopped, or None.
+    Under the start lock: a stop never removes the file of a sandbox still starting."""
+    if not info_path(project).exists() and not runner_path(project).exists():
+        return None  # nothing to stop (and no state/ to make for a lock)
+    with _one_starter(project):
+        return _stop(project)
+
+
+def _stop(project: Project) -> dict[str, Any] | None:
     info = status(project)
     if info is None:
         info_path(project).unlink(missing_ok=True)

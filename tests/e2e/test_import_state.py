@@ -173,6 +173,8 @@ def test_import_a_bucket_and_a_role_made_by_hand_then_up_secures_and_tags_them(h
                             ("marathon_snapshot.snapshot_role", role["name"])):
             done = home.ngp("import", address, id, "--env", env, check=True)
             assert f"at {address}" in done.stdout
+            # A bucket's own policy, encryption and lifecycle are replaced by the next up: said.
+            assert ("replacing its own" in done.stderr) == (address.endswith("bucket"))
         assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [
             {"Key": "team", "Value": "ops"}], "import writes nothing to AWS"
 

@@ -94,3 +94,13 @@ def test_a_read_gives_the_apps_labels_so_a_state_pointing_at_it_is_refused(
                              {"sysdig.app": tags["jenkins.app"]}).line().startswith(
         "sysdig.app: the state's id /shared/platform/jenkins is another object: its labels "
         "NGP_ADDRESS=jenkins.app, NGP_ENV=sandbox name address jenkins.app.")
+
+
+def test_an_update_of_an_app_without_an_address_label_writes_none_empty(marathon, marathons):
+    # The env's app, found without its address (its old cluster gone): updated, it is not
+    # labelled NGP_ADDRESS="" (which the next refresh would take for another address's).
+    marathon.apply({**APP, "labels": {LABEL_ENV: "sandbox"}})
+    kind, env = get_kind("marathon.app"), ctx_for("sandbox", marathons)
+    kind.update(env, APP["id"], APP, {**APP, "mem": 128})
+    live = marathon.get_app(APP["id"])
+    assert live["mem"] == 128 and LABEL_ADDRESS not in live["labels"]
