@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ngp.sandbox.control import remove_own
+
 # moto reads these at import: make wrong AMIs, instance types and key names fail as on AWS.
 VALIDATION_FLAGS = {
     "MOTO_ENABLE_AMI_VALIDATION": "true",
@@ -255,8 +257,6 @@ def serve(info_path: Path, port: int = 0, latency_ms: float = 0.0,
     try:
         server.serve_forever()
     finally:
-        from ngp.sandbox.control import remove_own
-
         remove_own(info_path, os.getpid())
     # Everything the sandbox holds is in memory and meant to go: skip the slow teardown
     # of moto's backends and of open connections.
