@@ -28,6 +28,7 @@ from ngp.cli_common import (
     err,
     out,
     parse_duration,
+    say,
     warn,
 )
 from ngp.cli_common import find_project as _project
@@ -358,7 +359,7 @@ def graph(
                                   check=True, timeout=120).stdout
     if output:
         Path(output).write_bytes(data)
-        out.print(f"Wrote {output} ({len(drawn.resources)} resources).")
+        say(f"Wrote {output} ({len(drawn.resources)} resources).")
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

@@ -107,6 +107,11 @@ def pick_env(env: str | None) -> str:
     return check_env_name(env)
 
 
+def say(message: str) -> None:
+    """One line to stdout, as written: an address's brackets (subnet.public[a]) are no markup."""
+    out.print(escape(message))
+
+
 def warn(message: str) -> None:
     """A warning on stderr, in the one format every command uses."""
     err.print(f"[yellow]warning:[/] {escape(message)}")

@@ -12,9 +12,9 @@ from ngp.cli_common import (
     err,
     find_project,
     later,
-    out,
     parse_duration,
     pick_env,
+    say,
     warn,
 )
 
@@ -30,7 +30,8 @@ app = typer.Typer()
 def import_(
     address: Annotated[str, typer.Argument(help="The address the env's graph has for it "
                                            "(network.vpc); see `ngp graph`.")],
-    id: Annotated[str, typer.Argument(help="The object's id in AWS (vpc-0a1b...).")],
+    id: Annotated[str, typer.Argument(help="The object's id in AWS: a VPC's vpc-0a1b..., a "
+                                      "bucket's or a group's name, a policy's ARN.")],
     env: Env = None,
     lock_timeout: LockTimeout = "0",
 ) -> None:
@@ -44,7 +45,7 @@ def import_(
     with engine.open_run(find_project(), env, "import", render.LineReporter(err),
                          lock_timeout=parse_duration(lock_timeout)) as run:
         done = import_object(run, address, id)
-    out.print(f"Imported {done.kind} {done.id} at {done.address} into env {env!r}.")
+    say(f"Imported {done.kind} {done.id} at {done.address} into env {env!r}.")
     if done.replaces:
         warn(f"{', '.join(done.replaces)} differ{'s' * (len(done.replaces) == 1)} from the "
              f"spec and cannot change in place: the next `ngp up` would replace "
@@ -52,5 +53,5 @@ def import_(
     if done.warning:
         warn(f"{done.address}: {done.warning}")
     if done.untagged:
-        out.print("The next `ngp up` adds ngp's tags to it; `ngp plan` shows that and "
-                  "anything else that differs from the spec.")
+        say("The next `ngp up` adds ngp's tags to it; `ngp plan` shows that and "
+            "anything else that differs from the spec.")

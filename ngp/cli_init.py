@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from ngp.cli_common import Json, err, find_project, out
+from ngp.cli_common import Json, err, find_project, out, say
 from ngp.errors import NgpError
 
 app = typer.Typer()
@@ -81,10 +81,10 @@ def init(
     except NgpError:
         path.unlink()  # never leave a file that does not load
         raise
-    out.print(f"Wrote {path}. Next: `ngp plan --env {env}`.")
+    say(f"Wrote {path}. Next: `ngp plan --env {env}`.")
     if needed:
-        out.print("The modules you chose need these environment variables (secrets never go "
-                  "in the file): " + ", ".join(needed))
+        say("The modules you chose need these environment variables (secrets never go "
+            "in the file): " + ", ".join(needed))
 
 
 @app.command("modules")

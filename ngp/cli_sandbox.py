@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ngp.cli_common import Json, err, find_project, later, out
+from ngp.cli_common import Json, err, find_project, later, out, say
 from ngp.errors import NgpError
 
 if TYPE_CHECKING:
@@ -85,8 +85,8 @@ def sandbox_start(
     if info.get("lenient"):
         err.print("[yellow]warning:[/] the sandbox is lenient about "
                   f"{', '.join(info['lenient'])}: AWS is not (for diagnosis only)")
-    out.print(f"Sandbox {'started' if started else 'already running'}: AWS at "
-              f"{info['endpoint']}, Marathon at {info.get('marathon_url')} (pid {info['pid']}).")
+    say(f"Sandbox {'started' if started else 'already running'}: AWS at "
+        f"{info['endpoint']}, Marathon at {info.get('marathon_url')} (pid {info['pid']}).")
 
 
 @app.command("rules")
@@ -106,7 +106,7 @@ def sandbox_rules(as_json: Json = False) -> None:
 def sandbox_stop() -> None:
     """Stop the local AWS; everything in it is gone."""
     info = control.stop(find_project())
-    out.print(f"Sandbox stopped (pid {info['pid']})." if info else "The sandbox was not running.")
+    say(f"Sandbox stopped (pid {info['pid']})." if info else "The sandbox was not running.")
 
 
 @app.command("status")
@@ -116,13 +116,13 @@ def sandbox_status(as_json: Json = False) -> None:
     if as_json:
         print(json.dumps({"running": info is not None, **(info or {})}))
     elif info is None:
-        out.print("The sandbox is not running (`ngp sandbox start`).")
+        say("The sandbox is not running (`ngp sandbox start`).")
     else:
-        out.print(f"Sandbox running: AWS at {info['endpoint']}, pid {info['pid']}, "
-                  f"latency {info.get('latency_ms', 0)} ms, since {info.get('started', '?')}.")
+        say(f"Sandbox running: AWS at {info['endpoint']}, pid {info['pid']}, "
+            f"latency {info.get('latency_ms', 0)} ms, since {info.get('started', '?')}.")
         if info.get("marathon_url"):
             private, public = info.get("marathon_nodes", [2, 1])
-            out.print(f"Marathon at {info['marathon_url']}, placing tasks on {private} "
-                      f"private and {public} public agents.")
+            say(f"Marathon at {info['marathon_url']}, placing tasks on {private} "
+                f"private and {public} public agents.")
         if info.get("lenient"):
-            out.print(f"Lenient about {', '.join(info['lenient'])} (for diagnosis only).")
+            say(f"Lenient about {', '.join(info['lenient'])} (for diagnosis only).")

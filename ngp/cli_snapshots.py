@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from ngp.cli_common import Debug, Env, Json, Yes, err, find_project, later, out, pick_env
+from ngp.cli_common import Debug, Env, Json, Yes, err, find_project, later, out, pick_env, say
 from ngp.errors import NgpError
 
 if TYPE_CHECKING:
@@ -41,9 +41,9 @@ def snapshot(
                 print(json.dumps(found, indent=2))
             else:
                 for item in found:
-                    out.print(f"{item['key']}  {item['size']:>9} bytes  {item['modified']}")
+                    say(f"{item['key']}  {item['size']:>9} bytes  {item['modified']}")
                 if not found:
-                    out.print("No snapshots yet.")
+                    say("No snapshots yet.")
             return
         key = snapshots.take(run)
         print(json.dumps({"snapshot": key}) if as_json else f"Snapshot written: {key}")
@@ -75,12 +75,12 @@ def restore(
             if as_json:
                 print(json.dumps(record, indent=2))
                 return
-            out.print(f"Restore {record['id']}: {record['status']}, snapshot "
-                      f"{record['snapshot'] or '(the latest)'}, started {record['started']}"
-                      + (f", finished {record['finished']}" if record["finished"] else ""))
+            say(f"Restore {record['id']}: {record['status']}, snapshot "
+                f"{record['snapshot'] or '(the latest)'}, started {record['started']}"
+                + (f", finished {record['finished']}" if record["finished"] else ""))
             for what in ("done", "failed", "unchanged"):
                 if record.get(what):
-                    out.print(f"  {what}: " + ", ".join(record[what]))
+                    say(f"  {what}: " + ", ".join(record[what]))
             if record["error"]:
                 out.print(f"  error: {escape(record['error'])}")
             return
@@ -103,7 +103,7 @@ def restore(
         if as_json:
             print(json.dumps({"plan": planned.to_dict(), "restored": result}, indent=2))
         else:
-            out.print(f"Restored {len(result['apps'])} apps from {result['snapshot']}: "
-                      + ", ".join(result["apps"])
-                      + (f"; {len(result['unchanged'])} left alone" if result["unchanged"]
-                         else ""))
+            say(f"Restored {len(result['apps'])} apps from {result['snapshot']}: "
+                + ", ".join(result["apps"])
+                + (f"; {len(result['unchanged'])} left alone" if result["unchanged"]
+                   else ""))

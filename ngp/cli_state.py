@@ -16,9 +16,9 @@ from ngp.cli_common import (
     err,
     find_project,
     later,
-    out,
     parse_duration,
     pick_env,
+    say,
     warn,
 )
 from ngp.errors import NgpError
@@ -53,8 +53,8 @@ def state_bootstrap(env: Env = None) -> None:
     env = pick_env(env)
     project = find_project()
     made = engine.bootstrap_backend(project, project.load(env))
-    out.print(f"Made {', '.join(made)}." if made else "The state backend was there already; "
-              "its settings are checked.")
+    say(f"Made {', '.join(made)}." if made else "The state backend was there already; "
+        "its settings are checked.")
 
 
 @app.command("history")
@@ -66,8 +66,8 @@ def state_history(env: Env = None, as_json: Json = False) -> None:
         print(json.dumps(versions, indent=2))
         return
     for v in versions:
-        out.print(f"{v['version']}  serial {v['serial']}  {v['modified']}  {v['size']} bytes"
-                  + ("  (current)" if v["latest"] else ""))
+        say(f"{v['version']}  serial {v['serial']}  {v['modified']}  {v['size']} bytes"
+            + ("  (current)" if v["latest"] else ""))
 
 
 @app.command("restore")
@@ -79,8 +79,8 @@ def state_restore(
     """Make an earlier version of the env's S3 state the current one (as a new version)."""
     env = pick_env(env)
     restored = state_moves.restore(_s3_store(env), version, force=force, warn=warn)
-    out.print(f"Version {version} is the current state of env {env!r} "
-              f"(serial {restored.serial}).")
+    say(f"Version {version} is the current state of env {env!r} "
+        f"(serial {restored.serial}).")
 
 
 @app.command("push")
@@ -93,8 +93,8 @@ def state_push(env: Env = None, force: Force = False) -> None:
 
     local = LocalStore(find_project().state_dir, env)
     state = state_moves.push(local, store, force=force, warn=warn)
-    out.print(f"Pushed {local.path} (serial {state.serial}, lineage {state.lineage}) to "
-              f"{store.where}.")
+    say(f"Pushed {local.path} (serial {state.serial}, lineage {state.lineage}) to "
+        f"{store.where}.")
 
 
 @app.command("pull")
@@ -106,7 +106,7 @@ def state_pull(env: Env = None, force: Force = False) -> None:
 
     local = LocalStore(find_project().state_dir, env)
     state = state_moves.pull(store, local, force=force)
-    out.print(f"Pulled {store.where} (serial {state.serial}) to {local.path}.")
+    say(f"Pulled {store.where} (serial {state.serial}) to {local.path}.")
 
 
 @app.command("list")
@@ -153,7 +153,7 @@ def state_rm(
                                                         where=store.where),
         lock_timeout=parse_duration(lock_timeout), warn=warn)
     for address in gone:
-        out.print(f"Removed {address} from the state of env {env!r}; the object is left in AWS.")
+        say(f"Removed {address} from the state of env {env!r}; the object is left in AWS.")
     again = [a for a in gone if a in wanted]
     if again:
         warn(f"the env still wants {', '.join(again)}: the next `ngp up` adopts an object "
@@ -180,7 +180,7 @@ def state_mv(
                                                         where=store.where),
         lock_timeout=parse_duration(lock_timeout), warn=warn)
     for old, new in moves:
-        out.print(f"Moved {old} to {new} in the state of env {env!r}.")
+        say(f"Moved {old} to {new} in the state of env {env!r}.")
 
 
 @app.command("show")
@@ -204,9 +204,9 @@ def state_unlock(
     env = pick_env(env)
     holder = state_moves.break_lock(_store(env), env, force=force)
     if holder is None:
-        out.print(f"Env {env!r} is not locked.")
+        say(f"Env {env!r} is not locked.")
     else:
-        out.print(f"Unlocked env {env!r}; the lock was held by {holder}.")
+        say(f"Unlocked env {env!r}; the lock was held by {holder}.")
 
 
 @app.command("rebuild")
@@ -219,5 +219,5 @@ def state_rebuild(env: Env = None) -> None:
         count = len(run.state.resources)
     for note in notes:
         warn(note)
-    out.print(f"Rebuilt the state of env {env!r} from its tags: {count} resource"
-              f"{'' if count == 1 else 's'} recorded. `ngp plan` shows what differs.")
+    say(f"Rebuilt the state of env {env!r} from its tags: {count} resource"
+        f"{'' if count == 1 else 's'} recorded. `ngp plan` shows what differs.")

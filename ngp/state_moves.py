@@ -178,8 +178,9 @@ def remove(state: State, patterns: list[str], *, force: bool, where: str) -> lis
 def _retagged(rec: Any, old: str, new: str, state: State) -> dict[str, Any]:
     """A moved object's spec, marked (as an imported one is) with the ngp tags it carries,
     so the next `up` rewrites them to name its new address, where ngp can retag the kind
-    (Importable: EC2's, buckets, roles); others keep naming the old address, which the
-    refresh accepts while the state records no other object there. Moved back, the mark goes."""
+    (Importable: every kind that carries tags); others (a Marathon app's labels) keep naming
+    the old address, which the refresh accepts while the state records no other object
+    there. Moved back, the mark goes."""
     from ngp.resources import get_kind
     from ngp.resources.base import NGP_TAGS, TAG_ADDRESS, TAG_ENV, TAG_LINEAGE, Importable
 

@@ -59,15 +59,8 @@ def import_object(run: Run, address: str, id: str) -> Imported:
         raise NgpError(f"{res.kind} is looked up by every plan, never imported", where=address,
                        hint="Set it in the env's file; `ngp up` reads it.")
     if not isinstance(kind, Importable):
-        raise NgpError(f"ngp cannot import {res.kind} objects yet", where=address,
-                       hint="The EC2 kinds, S3 buckets and IAM roles can be imported (README, "
-                       "Import); let `ngp up` make "
-                       "this one, or delete it by hand and let ngp make it.")
-    other = next((a for a, r in run.state.resources.items() if r.id == id and r.kind == res.kind),
-                 None)
-    if other:
-        raise StateError(f"{res.kind} {id} is in the state already, at {other}", where=address,
-                         hint=f"`ngp state mv {other} {address}` moves it.")
+        raise NgpError(f"{res.kind} objects are not imported: {kind.not_imported}",
+                       where=address, hint="Run `ngp plan` to see it adopted (README, Import).")
     try:
         live = kind.read(run.ctx, id)
         tags = kind.tags(run.ctx, id) if live is not None else None
@@ -78,6 +71,12 @@ def import_object(run: Run, address: str, id: str) -> Imported:
         raise ResourceError(f"there is no {res.kind} with id {id!r}", where=address,
                             hint=f"Check the id, and the env's region ({run.settings.core.region})"
                             " and account.")
+    id = live.get("id") or id  # as ngp names it (a secret's ARN, for its name)
+    other = next((a for a, r in run.state.resources.items() if r.id == id and r.kind == res.kind),
+                 None)
+    if other:
+        raise StateError(f"{res.kind} {id} is in the state already, at {other}", where=address,
+                         hint=f"`ngp state mv {other} {address}` moves it.")
     owner, at = tags.get(TAG_ENV), tags.get(TAG_ADDRESS)
     if (owner and owner != env) or (at and at != address):
         shown = ", ".join(f"{k}={v}" for k, v in sorted(tags.items()) if k.startswith("ngp:"))
@@ -86,6 +85,11 @@ def import_object(run: Run, address: str, id: str) -> Imported:
                             hint="It belongs to another env or address: import it there, or "
                             "remove its ngp: tags by hand if it is really this one.")
     spec = {k: live[k] for k in res.spec if k in live}
+    try:
+        spec.update(kind.import_fields(resolve(res.spec, lambda ref: UNKNOWN), tags))
+    except NgpError as exc:
+        exc.where = exc.where or address
+        raise
     ours = {TAG_ENV: env, TAG_ADDRESS: address, TAG_LINEAGE: run.state.lineage}
     untagged = any(tags.get(k) != v for k, v in ours.items())
     if untagged:

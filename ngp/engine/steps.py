@@ -104,7 +104,7 @@ def _apply(run: Run, op: Op) -> None:
             outputs = kind.update(run.ctx, rec.id, before, spec)
         if any(f.name == NGP_TAGS for f in change.fields):  # an imported object's first up
             assert isinstance(kind, Importable)  # only importable kinds are imported
-            kind.tag(run.ctx, rec.id, run.ctx.tags(address))
+            kind.tag(run.ctx, rec.id, {**run.ctx.tags(address), **kind.spec_tags(spec)})
         with run.saving() as state:
             state.resources[address] = Recorded(change.kind, rec.id, spec,
                                                 {**rec.outputs, **outputs}, deps, module)

@@ -86,6 +86,9 @@ class App(Health, Owned, Kind):
     """
 
     name = "marathon.app"
+    not_imported = ("an app is the env's by its labels: label it NGP_ENV=<env> and "
+                    "NGP_ADDRESS=<address> in Marathon, and `ngp up` adopts it (and makes it "
+                    "match)")
     created_whole = True
     typical_seconds, typical_delete_seconds = 60.0, 10.0
     service = "marathon"

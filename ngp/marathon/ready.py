@@ -50,6 +50,7 @@ class Ready(Kind):
     name = "marathon.ready"
     typical_seconds, typical_delete_seconds = 600.0, 0.0
     only_waits = True
+    not_imported = "it makes nothing, it waits for the cluster: there is nothing to import"
     service = "marathon"
     fields = (Field("dcos_url", replaces=True), Field("internal_url"), Field("vpc_id"),
               Field("timeout"))

@@ -14,11 +14,13 @@ from ngp.resources.base import (
     TAG_ENV,
     Context,
     Field,
+    Importable,
     Kind,
     PerParentKind,
     kind,
     never_updated,
     owner_tags,
+    tags_dict,
 )
 
 GONE = frozenset({"NotFoundException"})
@@ -30,7 +32,7 @@ def invocation_uri(region: str, function_arn: str) -> str:
 
 
 @kind
-class RestApi(Kind):
+class RestApi(Importable, Kind):
     """A regional REST API with routes that proxy to Lambda functions, each protected by an
     authorization type (AWS_IAM: only signed requests from principals allowed to invoke it).
     API names are not unique: an interrupted create is found by its tags. Routes are made
@@ -50,10 +52,10 @@ class RestApi(Kind):
     service = "apigateway"
     actions = ("apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH",
                "apigateway:DELETE")
-    # Routes are made with the API (a change of routes is a new API): their order is the
-    # modules' and is kept as given.
+    # Routes are made with the API (a change of routes is a new API); they are siblings, so
+    # their order means nothing. Only a read of one API shows them (GetResources).
     fields = (Field("name", replaces=True), Field("description"),
-              Field("routes", replaces=True))
+              Field("routes", replaces=True, set=True))
     outputs = ("id", "execution_arn")
 
     def _live(self, ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +72,44 @@ class RestApi(Kind):
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
-        return {api["id"]: self._live(ctx, api) for api in self._apis(ctx) if api["id"] in ids}
+        return {api["id"]: self.canonical({**self._live(ctx, api),
+                                           "routes": self._routes(ctx, api["id"])})
+                for api in self._apis(ctx) if api["id"] in ids}
+
+    def _get(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        try:
+            return ctx.aws.client("apigateway").get_rest_api(restApiId=id)
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return None
+            raise
+
+    def _routes(self, ctx: Context, id: str) -> list[dict[str, Any]]:
+        """Its routes, as a spec gives them: one GetResources with the methods embedded."""
+        pages = ctx.aws.client("apigateway").get_paginator("get_resources").paginate(
+            restApiId=id, embed=["methods"])
+        routes = []
+        for resource in (r for page in pages for r in page["items"]):
+            for verb, method in (resource.get("resourceMethods") or {}).items():
+                uri = (method.get("methodIntegration") or {}).get("uri", "")
+                routes.append({"path": resource.get("pathPart", ""), "method": verb,
+                               "authorization": method.get("authorizationType"),
+                               "function_arn": uri.partition("/functions/")[2].removesuffix(
+                                   "/invocations")})
+        return routes
+
+    def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        api = self._get(ctx, id)
+        return self.canonical({**self._live(ctx, api), "routes": self._routes(ctx, id)}) \
+            if api else None  # read_many's answer, for one API in two calls
+
+    def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
+        api = self._get(ctx, id)
+        return tags_dict(api.get("tags")) if api else None
+
+    def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
+        ctx.aws.client("apigateway").tag_resource(
+            resourceArn=f"arn:aws:apigateway:{ctx.aws.region}::/restapis/{id}", tags=tags)
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         mine = [self._live(ctx, api) for api in self._apis(ctx)

@@ -9,10 +9,12 @@ from botocore.exceptions import ClientError
 from ngp.aws import eventually, wait_until
 from ngp.resources.base import (
     NAMED,
+    TAG_ADDRESS,
     TAG_ENV,
     Context,
     Field,
     Health,
+    Importable,
     Kind,
     Owned,
     Registers,
@@ -36,8 +38,15 @@ def _gone(exc: ClientError) -> bool:
     return "not found" in str(exc).lower()
 
 
+def _group_tags(name: str, tags: dict[str, str]) -> list[dict[str, Any]]:
+    """A group's tags, each given to the machines it launches but ngp:address (a machine is
+    not the group's address)."""
+    return [{"Key": k, "Value": v, "PropagateAtLaunch": k != TAG_ADDRESS, "ResourceId": name,
+             "ResourceType": "auto-scaling-group"} for k, v in tags.items()]
+
+
 @kind
-class Group(Health, Registers, Owned, Kind):
+class Group(Health, Importable, Registers, Owned, Kind):
     """An auto-scaling group of machines from a launch template, in the given subnets,
     optionally registered with classic load balancers.
 
@@ -145,6 +154,13 @@ class Group(Health, Registers, Owned, Kind):
         groups = self._describe(ctx, AutoScalingGroupNames=[id])
         return self._live(groups[0]) if groups else None
 
+    def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
+        groups = self._describe(ctx, AutoScalingGroupNames=[id])
+        return tags_dict(groups[0].get("Tags")) if groups else None
+
+    def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
+        ctx.aws.client("autoscaling").create_or_update_tags(Tags=_group_tags(id, tags))
+
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         groups = self._describe(ctx, AutoScalingGroupNames=[spec["name"]])
         if not groups:
@@ -165,11 +181,8 @@ class Group(Health, Registers, Owned, Kind):
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
         client = ctx.aws.client("autoscaling")
-        tags = [{"Key": k, "Value": v, "PropagateAtLaunch": k != "ngp:address",
-                 "ResourceId": spec["name"], "ResourceType": "auto-scaling-group"}
-                for k, v in ctx.tags(address, spec["name"]).items()]
         eventually(lambda: client.create_auto_scaling_group(
-            **self._params(spec), Tags=tags,
+            **self._params(spec), Tags=_group_tags(spec["name"], ctx.tags(address, spec["name"])),
             LoadBalancerNames=spec.get("load_balancer_names", [])),
             codes=(), also=profile_not_yet, deadline=PROFILE_DEADLINE)
         live = self.read(ctx, spec["name"]) or {}

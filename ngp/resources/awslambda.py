@@ -20,11 +20,13 @@ from ngp.resources.base import (
     NAMED,
     Context,
     Field,
+    Importable,
     Kind,
     PerParentKind,
     check_owned,
     kind,
     never_updated,
+    tags_dict,
 )
 
 GONE = frozenset({"ResourceNotFoundException"})
@@ -64,7 +66,7 @@ def _role_not_yet(exc: BaseException) -> bool:
 
 
 @kind
-class Function(Kind):
+class Function(Importable, Kind):
     """A Lambda function from one of ngp's packages (ngp/lambdas/<package>.py), optionally
     in the VPC. The code is compared by hash: a changed package is uploaded, an unchanged one
     never is.
@@ -82,8 +84,11 @@ class Function(Kind):
     created_whole = True
     typical_seconds, typical_delete_seconds = 75.0, 1.0
     service = "lambda"
-    actions = ("lambda:ListFunctions", "lambda:GetFunction", "lambda:CreateFunction",
-               "lambda:TagResource", "lambda:UpdateFunctionCode",
+    # GetFunction answers a function's tags only to a caller allowed lambda:ListTags
+    # (GetFunction's response, Tags; https://docs.aws.amazon.com/lambda/latest/dg/
+    # configuration-tags.html): without it, ngp's own function would look untagged.
+    actions = ("lambda:ListFunctions", "lambda:GetFunction", "lambda:ListTags",
+               "lambda:CreateFunction", "lambda:TagResource", "lambda:UpdateFunctionCode",
                "lambda:UpdateFunctionConfiguration", "lambda:DeleteFunction",
                "iam:PassRole", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
                "ec2:DescribeVpcs", "ec2:DescribeNetworkInterfaces")
@@ -126,12 +131,21 @@ class Function(Kind):
         found = self._get(ctx, id)
         return self._live(found["Configuration"]) if found else None
 
+    def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
+        found = self._get(ctx, id)
+        return tags_dict(found.get("Tags")) if found else None
+
+    def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
+        found = self._get(ctx, id)
+        if found:
+            ctx.aws.client("lambda").tag_resource(Resource=found["Configuration"]["FunctionArn"],
+                                                  Tags=tags)
+
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         found = self._get(ctx, spec["name"])
         if found is None:
             return None
-        tags = [{"Key": k, "Value": v} for k, v in (found.get("Tags") or {}).items()]
-        check_owned(ctx, address, "Lambda function", spec["name"], tags)
+        check_owned(ctx, address, "Lambda function", spec["name"], tags_dict(found.get("Tags")))
         return spec["name"], self._live(found["Configuration"])
 
     def _configuration(self, spec: dict[str, Any]) -> dict[str, Any]:

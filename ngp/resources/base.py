@@ -89,6 +89,12 @@ def check_owned(ctx: Context, address: str, what: str, name: str,
         "its file), or delete the object if nothing uses it.")
 
 
+def found_by(how: str) -> str:
+    """Kind.not_imported of an untaggable kind, whose objects find adopts by what they join."""
+    return (f"it carries no tags: `ngp plan` finds one made by hand by {how}, and `ngp up` "
+            "adopts it (and makes it match)")
+
+
 @dataclass(frozen=True)
 class Field:
     """One key of a kind's spec, as the planner must treat it.
@@ -156,6 +162,8 @@ class Kind(ABC):
     only_waits: ClassVar[bool] = False
     # A read-only kind (a ReadOnlyKind) refers to an object ngp does not own.
     read_only: ClassVar[bool] = False
+    # A kind that is not Importable: why `ngp import` refuses it, and what to do instead.
+    not_imported: ClassVar[str] = ""
     # A read-only lookup that is kept once made, until its spec changes (a newer image must
     # not replace running machines by surprise).
     lookup_once: ClassVar[bool] = False
@@ -270,6 +278,16 @@ class Importable(ABC):
     def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
         """Add (or overwrite) these tags, leaving the others."""
 
+    def import_fields(self, spec: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+        """Fields of the spec no read can show, which `ngp import` records as the spec's (a
+        secret's origin: its value is kept); NgpError refuses the import."""
+        return {}
+
+    def spec_tags(self, spec: dict[str, Any]) -> dict[str, str]:
+        """ngp's tags that record such fields, written with the owner tags by the first up
+        (so that a read, and a rebuilt state, see them)."""
+        return {}
+
 
 class Owned(ABC):
     """Capability: every object of the kind tagged for the env, in one call (paginated),
@@ -337,6 +355,7 @@ class PerParentKind(Kind):
 
     parent_field: ClassVar[str]
     child_field: ClassVar[str]
+    not_imported = found_by("its parent and its name")
     parent_gone: ClassVar[frozenset[str]]
 
     @abstractmethod

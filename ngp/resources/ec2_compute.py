@@ -20,6 +20,7 @@ from ngp.resources.base import (
     Kind,
     ReadOnlyKind,
     check_owned,
+    found_by,
     kind,
     never_updated,
 )
@@ -343,6 +344,7 @@ class EipAssociation(Kind):
     """
 
     name = "ec2.eip_association"
+    not_imported = found_by("the two objects it joins")
     actions = ("ec2:DescribeAddresses", "ec2:AssociateAddress", "ec2:DisassociateAddress")
     service = "ec2"
     fields = (Field("allocation_id", replaces=True), Field("instance_id", replaces=True))

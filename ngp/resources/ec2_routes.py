@@ -14,6 +14,7 @@ from ngp.resources.base import (
     Context,
     Field,
     Kind,
+    found_by,
     kind,
     never_updated,
 )
@@ -304,6 +305,7 @@ class RouteTableAssociation(Kind):
     """
 
     name = "ec2.route_table_association"
+    not_imported = found_by("the two objects it joins")
     actions = ("ec2:DescribeRouteTables", "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable")
     service = "ec2"
     fields = (Field("subnet_id", replaces=True), Field("route_table_id", replaces=True))

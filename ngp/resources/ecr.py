@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.resources.base import Context, Field, Kind, check_owned, kind
+from ngp.resources.base import Context, Field, Importable, Kind, check_owned, kind, tags_dict
 
 GONE = frozenset({"RepositoryNotFoundException"})
 
@@ -22,7 +22,7 @@ def keep_last(count: int) -> dict[str, Any]:
 
 
 @kind
-class Repository(Kind):
+class Repository(Importable, Kind):
     """An ECR repository, encrypted (AES256), tagged at creation; `ngp down` deletes it with
     its images.
 
@@ -71,12 +71,24 @@ class Repository(Kind):
             raise
         return self._live(found[0]) if found else None
 
+    def _tags(self, ctx: Context, arn: str) -> dict[str, str]:
+        return tags_dict(ctx.aws.client("ecr").list_tags_for_resource(resourceArn=arn)["tags"])
+
+    def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
+        live = self.read(ctx, id)
+        return self._tags(ctx, live["arn"]) if live else None
+
+    def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
+        live = self.read(ctx, id)
+        if live:
+            ctx.aws.client("ecr").tag_resource(resourceArn=live["arn"], tags=[
+                {"Key": k, "Value": v} for k, v in tags.items()])
+
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         live = self.read(ctx, spec["name"])
         if live is None:
             return None
-        tags = ctx.aws.client("ecr").list_tags_for_resource(resourceArn=live["arn"])["tags"]
-        check_owned(ctx, address, "repository", spec["name"], tags)
+        check_owned(ctx, address, "repository", spec["name"], self._tags(ctx, live["arn"]))
         return live["id"], live
 
     def _lifecycle(self, ctx: Context, name: str, keep: int) -> None:

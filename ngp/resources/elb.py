@@ -12,12 +12,15 @@ from ngp.resources.base import (
     Context,
     Field,
     Health,
+    Importable,
     Kind,
     Registers,
     Verdict,
     Wanted,
     check_owned,
+    found_by,
     kind,
+    tags_dict,
 )
 from ngp.resources.route53 import CLASSIC_ELB_ZONES
 
@@ -67,7 +70,7 @@ def _not_yet(state: dict[str, str]) -> bool:
 
 
 @kind
-class LoadBalancer(Health, Kind):
+class LoadBalancer(Health, Importable, Kind):
     """A classic load balancer: listeners, a health check and cross-zone balancing. Groups
     register their instances themselves; lone instances through an `elb.attachment`.
 
@@ -162,13 +165,26 @@ class LoadBalancer(Health, Kind):
         return Verdict(healthy=serving >= total,
                        status=f"{health}, {waiting} not yet healthy" if waiting else health)
 
+    def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
+        try:
+            found = ctx.aws.client("elb").describe_tags(LoadBalancerNames=[id])
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return None
+            raise
+        described = found["TagDescriptions"]
+        return tags_dict(described[0].get("Tags")) if described else None
+
+    def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
+        ctx.aws.client("elb").add_tags(LoadBalancerNames=[id], Tags=[
+            {"Key": k, "Value": v} for k, v in tags.items()])
+
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         live = self.read(ctx, spec["name"])
-        if live is None:
+        tags = self.tags(ctx, spec["name"]) if live else None
+        if live is None or tags is None:
             return None
-        tags = ctx.aws.client("elb").describe_tags(LoadBalancerNames=[spec["name"]])
-        check_owned(ctx, address, "load balancer", spec["name"],
-                    tags["TagDescriptions"][0].get("Tags", []))
+        check_owned(ctx, address, "load balancer", spec["name"], tags)
         return spec["name"], live
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:
@@ -239,6 +255,7 @@ class Attachment(Registers, Kind):
     """
 
     name = "elb.attachment"
+    not_imported = found_by("the two objects it joins")
     service = "elasticloadbalancing"
     actions = ("elasticloadbalancing:DescribeLoadBalancers",
                "elasticloadbalancing:RegisterInstancesWithLoadBalancer",

@@ -7,13 +7,23 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.resources.base import NAMED, Context, Field, Kind, PerParentKind, check_owned, kind
+from ngp.resources.base import (
+    NAMED,
+    Context,
+    Field,
+    Importable,
+    Kind,
+    PerParentKind,
+    check_owned,
+    kind,
+    tags_dict,
+)
 
 GONE = frozenset({"ResourceNotFoundException"})
 
 
 @kind
-class Rule(Kind):
+class Rule(Importable, Kind):
     """A scheduled rule on the default event bus.
 
     spec: {"name": "ngp-snapshot-dev", "schedule": "rate(60 minutes)",
@@ -52,12 +62,24 @@ class Rule(Kind):
                 return None
             raise
 
+    def _tags(self, ctx: Context, arn: str) -> dict[str, str]:
+        return tags_dict(ctx.aws.client("events").list_tags_for_resource(ResourceARN=arn)["Tags"])
+
+    def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
+        live = self.read(ctx, id)
+        return self._tags(ctx, live["arn"]) if live else None
+
+    def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
+        live = self.read(ctx, id)
+        if live:
+            ctx.aws.client("events").tag_resource(ResourceARN=live["arn"], Tags=[
+                {"Key": k, "Value": v} for k, v in tags.items()])
+
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         live = self.read(ctx, spec["name"])
         if live is None:
             return None
-        tags = ctx.aws.client("events").list_tags_for_resource(ResourceARN=live["arn"])["Tags"]
-        check_owned(ctx, address, "EventBridge rule", spec["name"], tags)
+        check_owned(ctx, address, "EventBridge rule", spec["name"], self._tags(ctx, live["arn"]))
         return live["id"], live
 
     def _put(self, ctx: Context, spec: dict[str, Any], **extra: Any) -> str:

@@ -195,7 +195,7 @@ class Role(Importable, Kind):
 
 
 @kind
-class InstanceProfile(Kind):
+class InstanceProfile(Importable, Kind):
     """An instance profile under /ngp/<env>/ holding one role.
 
     spec: {"name": "ngp-openvpn-dev", "path": "/ngp/dev/", "role": Ref("openvpn.role", "name")}
@@ -231,22 +231,30 @@ class InstanceProfile(Kind):
         return found
 
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
+        profile = self._fetch(ctx, id)
+        return self._live(profile) if profile else None
+
+    def _fetch(self, ctx: Context, id: str) -> dict[str, Any] | None:
         try:
-            profile = ctx.aws.client("iam").get_instance_profile(InstanceProfileName=id)
+            return ctx.aws.client("iam").get_instance_profile(
+                InstanceProfileName=id)["InstanceProfile"]
         except ClientError as exc:
             if error_code(exc) in GONE:
                 return None
             raise
-        return self._live(profile["InstanceProfile"])
+
+    def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
+        profile = self._fetch(ctx, id)
+        return tags_dict(profile.get("Tags")) if profile else None
+
+    def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
+        ctx.aws.client("iam").tag_instance_profile(InstanceProfileName=id, Tags=[
+            {"Key": k, "Value": v} for k, v in tags.items()])
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
-        try:
-            profile = ctx.aws.client("iam").get_instance_profile(
-                InstanceProfileName=spec["name"])["InstanceProfile"]
-        except ClientError as exc:
-            if error_code(exc) in GONE:
-                return None
-            raise
+        profile = self._fetch(ctx, spec["name"])
+        if profile is None:
+            return None
         check_owned(ctx, address, "instance profile", spec["name"], profile.get("Tags", []))
         return spec["name"], self._live(profile)
 
@@ -285,7 +293,7 @@ class InstanceProfile(Kind):
 
 
 @kind
-class Policy(Kind):
+class Policy(Importable, Kind):
     """A customer-managed policy under /ngp/<env>/, for roles another module makes (the
     registry's bucket access, attached to the DC/OS agents' role). A change makes a new
     default version; old versions are pruned to stay under AWS's five.
@@ -314,7 +322,10 @@ class Policy(Kind):
                         if v.get("IsDefaultVersion")), {})
         # moto leaves PolicyName out of GetAccountAuthorizationDetails: the ARN ends with it.
         name = detail.get("PolicyName") or detail["Arn"].rsplit("/", 1)[-1]
-        return {"id": detail["Arn"], "arn": detail["Arn"], "name": name,
+        # Its description, where the answer has it (GetPolicy's does; AWS leaves an empty one
+        # out): a field that forces a replacement, so an imported policy's is compared.
+        said = {"description": detail["Description"]} if "Description" in detail else {}
+        return {"id": detail["Arn"], "arn": detail["Arn"], "name": name, **said,
                 "path": detail["Path"], "document": _doc(default.get("Document", "{}")),
                 "status": f"attached {detail.get('AttachmentCount', 0)}x"}
 
@@ -347,6 +358,14 @@ class Policy(Kind):
     def _arn(self, ctx: Context, spec: dict[str, Any]) -> str:
         account = ctx.aws.account_id()
         return f"arn:aws:iam::{account}:policy{spec['path']}{spec['name']}"
+
+    def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
+        policy = self._fetch(ctx, id)
+        return tags_dict(policy.get("Tags")) if policy else None
+
+    def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
+        ctx.aws.client("iam").tag_policy(PolicyArn=id, Tags=[
+            {"Key": k, "Value": v} for k, v in tags.items()])
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         arn = self._arn(ctx, spec)

@@ -8,13 +8,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
-from ngp.resources.base import NAMED, Context, Field, Kind, check_owned, kind
+from ngp.resources.base import NAMED, Context, Field, Importable, Kind, check_owned, kind
 
 GONE = frozenset({"ResourceNotFoundException"})
 
 
 @kind
-class LogGroup(Kind):
+class LogGroup(Importable, Kind):
     """A log group with a retention.
 
     spec: {"name": "/aws/lambda/ngp-snapshot-dev", "retention_days": 30}
@@ -48,13 +48,23 @@ class LogGroup(Kind):
         return {g["logGroupName"]: self._live(g) for g in self._describe(ctx, prefix)
                 if g["logGroupName"] in ids}
 
+    def _tags(self, ctx: Context, arn: str) -> dict[str, str]:
+        return dict(ctx.aws.client("logs").list_tags_for_resource(resourceArn=arn)["tags"])
+
+    def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
+        live = self.read(ctx, id)
+        return self._tags(ctx, live["arn"]) if live else None
+
+    def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
+        live = self.read(ctx, id)
+        if live:  # the ARN without its ":*" (TagResource, CloudWatch Logs API reference)
+            ctx.aws.client("logs").tag_resource(resourceArn=live["arn"], tags=tags)
+
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         live = self.read(ctx, spec["name"])
         if live is None:
             return None
-        tags = ctx.aws.client("logs").list_tags_for_resource(resourceArn=live["arn"])["tags"]
-        check_owned(ctx, address, "log group", spec["name"],
-                    [{"Key": k, "Value": v} for k, v in tags.items()])
+        check_owned(ctx, address, "log group", spec["name"], self._tags(ctx, live["arn"]))
         return live["id"], live
 
     def create(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict]:

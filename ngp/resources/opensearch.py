@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ngp.aws import error_code, error_message, eventually, wait_until
-from ngp.resources.base import Context, Field, Kind, check_owned, kind
+from ngp.resources.base import Context, Field, Importable, Kind, check_owned, kind, tags_dict
 
 GONE = frozenset({"ResourceNotFoundException"})
 LINKED_SERVICE = "opensearchservice.amazonaws.com"
@@ -37,7 +37,7 @@ def _scalars(value: Any) -> Any:
 
 
 @kind
-class Domain(Kind):
+class Domain(Importable, Kind):
     """An OpenSearch domain: engine version, instances, EBS, encryption at rest and between
     nodes, HTTPS only, an access policy (built by the module), and, with `vpc_id`, its place
     in the VPC: one subnet per zone it spans (two or three turn zone awareness on) and the
@@ -129,12 +129,28 @@ class Domain(Kind):
             raise
         return self._live(item)
 
+    import_warning = ("ngp does not read a domain's encryption and HTTPS settings, and never "
+                      "changes them: ngp makes its own domains encrypted at rest and between "
+                      "nodes, HTTPS only, TLS 1.2 at least; check this one's")
+
+    def _tags(self, ctx: Context, arn: str) -> dict[str, str]:
+        return tags_dict(ctx.aws.client("opensearch").list_tags(ARN=arn)["TagList"])
+
+    def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
+        live = self.read(ctx, id)
+        return self._tags(ctx, live["arn"]) if live else None
+
+    def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
+        live = self.read(ctx, id)
+        if live:
+            ctx.aws.client("opensearch").add_tags(ARN=live["arn"], TagList=[
+                {"Key": k, "Value": v} for k, v in tags.items()])
+
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         live = self.read(ctx, spec["name"])
         if live is None:
             return None
-        tags = ctx.aws.client("opensearch").list_tags(ARN=live["arn"])["TagList"]
-        check_owned(ctx, address, "OpenSearch domain", spec["name"], tags)
+        check_owned(ctx, address, "OpenSearch domain", spec["name"], self._tags(ctx, live["arn"]))
         if live["status"] != "active":
             # An interrupted create left it processing, with no endpoint yet: adopted once
             # it is active, so no empty endpoint is ever recorded.

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import error_code
 from ngp.errors import NgpError, NotOwnedError
-from ngp.resources.base import Context, Field, Kind, ReadOnlyKind, kind
+from ngp.resources.base import Context, Field, Kind, ReadOnlyKind, found_by, kind
 
 # Classic ELBs' alias hosted zones per region (moto does not return them; AWS documents them
 # under "Elastic Load Balancing endpoints and quotas").
@@ -84,6 +84,7 @@ class Record(Kind):
     """
 
     name = "route53.record"
+    not_imported = found_by("its zone, name and type")
     typical_seconds, typical_delete_seconds = 35.0, 35.0
     actions = ("route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets")
     service = "route53"

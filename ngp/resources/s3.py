@@ -212,6 +212,8 @@ class Object(Kind):
     """
 
     name = "s3.object"
+    not_imported = ("an object is ngp's by its bucket, key and content: `ngp up` uploads it "
+                    "where it differs")
     typical_seconds, typical_delete_seconds = 30.0, 1.0
     service = "s3"
     # upload_file sends large files in parts (PutObject covers CreateMultipartUpload,

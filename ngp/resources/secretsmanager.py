@@ -15,6 +15,7 @@ from ngp.resources.base import (
     TAG_ENV,
     Context,
     Field,
+    Importable,
     Kind,
     Owned,
     check_owned,
@@ -72,7 +73,7 @@ def reveal(ctx: Context, arn: str) -> str:
 
 
 @kind
-class Secret(Owned, Kind):
+class Secret(Importable, Owned, Kind):
     """A secret whose value ngp generates (a password, or an SSH private key) and stores in
     Secrets Manager; the state keeps its ARN only. Deleted without a recovery window, so an
     env can be taken down and brought up again at once (its create waits out the moment AWS
@@ -101,9 +102,11 @@ class Secret(Owned, Kind):
         if item.get("DeletedDate"):
             return None
         tags = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
+        # How its value was made is known from ngp's tag only: one made by hand says nothing.
+        made = {"generate": tags[TAG_GENERATE]} if TAG_GENERATE in tags else {}
         return with_owner_tags({
             "id": item["ARN"], "arn": item["ARN"], "name": item["Name"],
-            "description": item.get("Description", ""), "generate": tags.get(TAG_GENERATE),
+            "description": item.get("Description", ""), **made,
             "public_key": tags.get(TAG_PUBLIC_KEY), "status": "available"}, tags)
 
     def _listed(self, ctx: Context) -> list[dict[str, Any]]:
@@ -138,6 +141,27 @@ class Secret(Owned, Kind):
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
         item = self._describe(ctx, id)
         return self._live(item) if item else None
+
+    def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
+        item = self._describe(ctx, id)
+        return tags_dict(item.get("Tags")) if item and not item.get("DeletedDate") else None
+
+    def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
+        ctx.aws.client("secretsmanager").tag_resource(SecretId=id, Tags=[
+            {"Key": k, "Value": v} for k, v in tags.items()])
+
+    def import_fields(self, spec: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+        # A secret made by hand keeps its value: it is taken as made the spec's way, never
+        # replaced for an origin no read can see.
+        if spec["generate"] == "ssh-ed25519" and TAG_PUBLIC_KEY not in tags:
+            raise NgpError("a key's secret made by hand has no ngp:public-key tag, so ngp "
+                           "cannot give its public half to the key pair",
+                           hint=f"Tag the secret {TAG_PUBLIC_KEY}=<its public key, "
+                           "\"ssh-ed25519 AAAA...\">, then import it again.")
+        return {k: spec[k] for k in ("generate", "variable") if k in spec}
+
+    def spec_tags(self, spec: dict[str, Any]) -> dict[str, str]:
+        return {TAG_GENERATE: spec["generate"]}
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         item = self._describe(ctx, spec["name"])

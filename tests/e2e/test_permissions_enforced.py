@@ -13,7 +13,7 @@ import pytest
 from tests.homes import Home, all_ids
 
 # Kinds whose create is turned back into an interrupted one, for the adoption path.
-ADOPTED = ("iam.role", "iam.policy", "iam.instance_profile", "s3.bucket")
+ADOPTED = ("iam.role", "iam.policy", "iam.instance_profile", "s3.bucket", "lambda.function")
 
 
 def interrupt_creates(home, env):

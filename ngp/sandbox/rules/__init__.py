@@ -2,6 +2,7 @@
 `@rule` (ngp/sandbox/strict.py). Imported explicitly, so nothing depends on import order."""
 
 from ngp.sandbox.rules import (  # noqa: F401
+    apigateway,
     async_states,
     ec2_network,
     ec2_offerings,

@@ -25,7 +25,7 @@ from typing import Any
 
 from ngp.aws import iam_action
 from ngp.sandbox.policy_eval import ALLOWED, Request, decide
-from ngp.sandbox.strict import AUTHORIZATION, Call, Refusal, Rule, backend, rule
+from ngp.sandbox.strict import AUTHORIZATION, Answer, Call, Refusal, Rule, backend, rule
 
 # SigV4 signing names whose botocore service has another name.
 BOTOCORE = {"es": "opensearch", "elasticloadbalancing": "elb", "email": "ses"}
@@ -185,3 +185,25 @@ class IdentityPolicies(Rule):
                    f"because no identity-based policy allows the {request.action} action")
         code = DENIED_CODES.get(call.service, "AccessDeniedException")
         raise Refusal(code, message, status=400 if code == "UnauthorizedOperation" else 403)
+
+
+@rule
+class LambdaTagsNeedListTags(Rule):
+    name = "lambda.tags-need-list-tags"
+    summary = ("GetFunction answers a function's Tags only to a caller allowed lambda:ListTags; "
+               "to others it answers TagsError instead")
+    source = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-tags.html"
+    phase = AUTHORIZATION
+
+    def after(self, call: Call, answer: Answer) -> None:
+        if call.service != "lambda" or call.method != "GET" or answer.status != 200 \
+                or action_of(call) != "lambda:GetFunction":
+            return
+        user = user_of(call)
+        if user is None or decide(policies_of(user), Request("lambda:ListTags", None)) == ALLOWED:
+            return
+        found = json.loads(answer.body or b"{}")
+        if found.pop("Tags", None) is not None:
+            found["TagsError"] = {"ErrorCode": "AccessDeniedException", "Message": (
+                f"User: {user.arn} is not authorized to perform: lambda:ListTags")}
+            answer.body = json.dumps(found).encode()
