@@ -50,12 +50,18 @@ def reach(found: Mapping[str, Any]) -> str:
     return str(found["dcos_url"]).rstrip("/")
 
 
+def asked_fixed(endpoint: Mapping[str, Any]) -> bool:
+    """Whether the gate that gave this endpoint asked the env's fixed Marathon (the
+    sandbox's, marathon_url), not the cluster's own."""
+    url = str(endpoint["marathon_url"]).rstrip("/")
+    return url != marathon_url(str(endpoint.get("dcos_url", "")))
+
+
 def reachable(endpoint: Mapping[str, Any]) -> str:
     """The Marathon URL this process reaches an endpoint (a gate's outputs) at: a fixed
     Marathon (the sandbox's, marathon_url) as it is, the cluster's own as `reach` says."""
-    url = str(endpoint["marathon_url"]).rstrip("/")
-    if url != marathon_url(str(endpoint.get("dcos_url", ""))):
-        return url  # the gate asked a fixed Marathon, not the cluster
+    if asked_fixed(endpoint):
+        return str(endpoint["marathon_url"]).rstrip("/")
     return marathon_url(reach(endpoint))
 
 
@@ -106,8 +112,10 @@ class Marathons:
             return self._clients[url]
 
     def at(self, endpoint: Mapping[str, Any] | None) -> Marathon:
-        """The client for an endpoint (None: the env's fixed Marathon)."""
-        if endpoint is not None:
+        """The client for an endpoint (None: the env's fixed Marathon). An endpoint whose
+        gate asked the env's fixed Marathon is that Marathon where it is now: a sandbox
+        started again serves it at another port, and a moved marathon_url moves the apps."""
+        if endpoint is not None and not (self.fixed and asked_fixed(endpoint)):
             return self.client(reachable(endpoint))
         if self.fixed is None:
             raise MarathonError("the env's Marathon has no address yet",

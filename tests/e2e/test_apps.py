@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.homes import all_ids
+from tests.homes import Home, all_ids
 
 # Every app's id carries its env: /<env>/platform/<name> (the env here is "apps").
 APPS = {f"/apps/platform/{name}" for name in (
@@ -79,3 +79,25 @@ def test_apps_come_up_healthy_change_alone_and_go_first(home):
     order = [line.split(":")[0] for line in down.stderr.splitlines() if "deleted after" in line]
     assert order.index("jenkins.app") < order.index("dcos.ready") < order.index("network.vpc")
     assert all_ids(home.tagged(env)) == set()
+
+
+def test_up_after_the_sandbox_was_stopped_without_down_makes_the_env_again(tmp_path):
+    """`ngp sandbox stop` forgets everything the sandbox held, Marathon's apps too, and its
+    next start serves Marathon at another port: the env's recorded apps are read at the
+    env's Marathon as it is now (the gate asked that fixed Marathon, not the cluster), so
+    the next `up` makes the env again instead of stopping at the old port."""
+    project = Home(tmp_path)
+    try:
+        env = project.env("again", modules='["network", "dcos", "jenkins"]')
+        project.ngp("up", "--env", env, "--yes", check=True, timeout=300)
+        old = project.sandbox()["marathon_url"]
+        project.ngp("sandbox", "stop", check=True)
+        again = project.ngp("up", "--env", env, "--yes", timeout=300)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert project.sandbox()["marathon_url"] != old, "a new sandbox, another port"
+        assert project.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+        apps = [r for r in project.state(env)["resources"].values() if r["kind"] == "marathon.app"]
+        assert apps and all(r["spec"]["marathon"]["marathon_url"] ==
+                            project.sandbox()["marathon_url"] for r in apps)
+    finally:
+        project.stop()
