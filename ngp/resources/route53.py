@@ -72,6 +72,14 @@ class Zone(ReadOnlyKind):
         return found
 
 
+def _taken(address: str, spec: dict[str, Any]) -> NotOwnedError:
+    return NotOwnedError(
+        f"DNS record {fqdn(spec['name'])} ({spec['type']}) exists already, and a record "
+        "carries no tags to say whose it is: ngp will not overwrite it", where=address,
+        hint="Give this env a domain of its own (domain in its file), or delete the record if "
+        "nothing uses it.")
+
+
 @kind
 class Record(Kind):
     """A DNS record: plain values, or an alias to a load balancer.
@@ -84,7 +92,7 @@ class Record(Kind):
     """
 
     name = "route53.record"
-    not_imported = found_by("its zone, name and type")
+    not_imported = found_by("its zone, name and type (if it says what the spec says)")
     typical_seconds, typical_delete_seconds = 35.0, 35.0
     actions = ("route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets")
     service = "route53"
@@ -141,9 +149,17 @@ class Record(Kind):
         return found
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
+        # A record carries no tags: one of this name is this env's (an interrupted create's)
+        # only if it already says what the spec says. One that points elsewhere is another
+        # env's on the same domain, or someone's: adopted, the next up would overwrite it.
         id = self.key(spec["zone_id"], spec["name"], spec["type"])
         live = self.read(ctx, id)
-        return (id, live) if live else None
+        if live is None:
+            return None
+        want = self.canonical(spec)
+        if any(live.get(k) != want.get(k) for k in ("alias", "values")):
+            raise _taken(address, spec)
+        return id, live
 
     def _change(self, ctx: Context, action: str, spec: dict[str, Any]) -> None:
         rrset: dict[str, Any] = {"Name": fqdn(spec["name"]), "Type": spec["type"]}
@@ -168,11 +184,7 @@ class Record(Kind):
             self._change(ctx, "CREATE", spec)
         except ClientError as exc:
             if error_code(exc) == "InvalidChangeBatch" and "already exists" in str(exc):
-                raise NotOwnedError(
-                    f"DNS record {fqdn(spec['name'])} ({spec['type']}) exists already, and a "
-                    "record carries no tags to say whose it is: ngp will not overwrite it",
-                    where=address, hint="Give this env a domain of its own (domain in its "
-                    "file), or delete the record if nothing uses it.") from None
+                raise _taken(address, spec) from None
             raise
         id = self.key(spec["zone_id"], spec["name"], spec["type"])
         return id, {"id": id}

@@ -121,9 +121,9 @@ def test_an_untaggable_kind_and_a_key_secret_without_its_public_key_say_what_to_
         assert refused.returncode == 1
         assert one_error_line(refused.stderr) == (
             f"error: {record}: route53.record objects are not imported: it carries no tags: "
-            "`ngp plan` finds one made by hand by its zone, name and type, and `ngp up` "
-            "adopts it (and makes it match). Run `ngp plan` to see it adopted (README, "
-            "Import).")
+            "`ngp plan` finds one made by hand by its zone, name and type (if it says what "
+            "the spec says), and `ngp up` adopts it (and makes it match). Run `ngp plan` to "
+            "see it adopted (README, Import).")
         assert plan_changes(home, env)[record]["action"] == "adopt"
 
         key = next(a for a, r in resources.items() if r["kind"] == "secretsmanager.secret"

@@ -102,6 +102,12 @@ def test_a_dns_record_of_another_env_is_not_overwritten(ctx, other, zone_id):
     assert "domain of its own" in line
     live = kind.read(ctx, kind.key(zone_id, "dcos.example.com", "A"))
     assert live["values"] == ["198.51.100.1"]
+    # Nor adopted by find (a plan after that failed create): it points elsewhere, so it is
+    # not this env's interrupted create, and an adoption would have up overwrite it.
+    line = refusal(lambda: kind.find(ctx, "dcos.dns.dcos", {**spec, "values": ["198.51.100.2"]}))
+    assert "exists already" in line
+    assert kind.find(ctx, "dcos.dns.dcos", spec)[1]["values"] == ["198.51.100.1"], \
+        "one that says what the spec says is an interrupted create's: adopted"
 
 
 def test_route53_refuses_to_create_a_record_set_twice(aws, zone_id):
