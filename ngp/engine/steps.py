@@ -100,11 +100,13 @@ def _apply(run: Run, op: Op) -> None:
         rec = run.state.resources[address]
         before = {k: v for k, v in change.before.items() if k != NGP_TAGS}
         outputs = {}
-        if any(f.name != NGP_TAGS for f in change.fields):
-            outputs = kind.update(run.ctx, rec.id, before, spec)
         if any(f.name == NGP_TAGS for f in change.fields):  # an imported object's first up
+            # Tagged first: ngp's policy lets it change only what is tagged for its env
+            # (EC2's aws:ResourceTag/ngp:env condition, ngp/permissions.py).
             assert isinstance(kind, Importable)  # only importable kinds are imported
             kind.tag(run.ctx, rec.id, {**run.ctx.tags(address), **kind.spec_tags(spec)})
+        if any(f.name != NGP_TAGS for f in change.fields):
+            outputs = kind.update(run.ctx, rec.id, before, spec)
         with run.saving() as state:
             state.resources[address] = Recorded(change.kind, rec.id, spec,
                                                 {**rec.outputs, **outputs}, deps, module)

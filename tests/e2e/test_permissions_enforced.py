@@ -78,11 +78,36 @@ def test_up_change_and_down_of_every_module_under_ngps_policy(enforced):
 
 
 def test_what_the_policy_leaves_out_is_refused(enforced):
-    """The enforcement can fail a run: another env's roles are not this policy's."""
+    """The enforcement can fail a run: another env's roles are not this policy's, nor are
+    its EC2 objects (the policy changes only what is tagged ngp:env=<its env>)."""
     home, env = enforced
     other = home.env("other", modules='["network", "openvpn"]')
     refused = home.ngp("up", "--env", other, "--yes", timeout=300)
     assert refused.returncode != 0
-    assert (f"AccessDenied: User: arn:aws:iam::123456789012:user/ngp-{env} is not authorized "
-            "to perform: iam:CreatePolicy on resource: arn:aws:iam::123456789012:policy/ngp/"
-            "other/ngp-boundary-other") in refused.stdout + refused.stderr
+    said = refused.stdout + refused.stderr
+    user = f"User: arn:aws:iam::123456789012:user/ngp-{env} is not authorized to perform: "
+    assert f"AccessDenied: {user}iam:CreatePolicy on resource: " in said
+    # The VPC it made (a create, allowed) is tagged ngp:env=other: no change of it is.
+    assert f"UnauthorizedOperation: {user}ec2:ModifyVpcAttribute on resource: " in said
+
+
+def test_an_imported_ec2_object_is_tagged_before_it_is_changed(enforced):
+    """ngp's policy changes only EC2 objects tagged for its env: an imported one (made by
+    hand, untagged) gets ngp's tags first, then the changes its spec asks for."""
+    home, env = enforced
+    home.ngp("up", "--env", env, "--yes", "--target", "network", check=True, timeout=300)
+    ec2 = home.client("ec2")
+    state = home.state(env)["resources"]
+    address = next(a for a, r in state.items() if r["kind"] == "ec2.security_group"
+                   and any(f.get("from_port") for f in r["spec"].get("ingress", [])))
+    old = state[address]["id"]
+    home.ngp("state", "rm", "--env", env, "--force", address, check=True)
+    ec2.delete_tags(Resources=[old], Tags=[{"Key": k} for k in
+                                           ("ngp:env", "ngp:address", "ngp:lineage")])
+    rules = ec2.describe_security_groups(GroupIds=[old])["SecurityGroups"][0]["IpPermissions"]
+    ec2.revoke_security_group_ingress(GroupId=old, IpPermissions=rules)
+    home.ngp("import", address, old, "--env", env, check=True)
+    home.ngp("up", "--env", env, "--yes", "--target", "network", check=True, timeout=300)
+    assert ec2.describe_security_groups(GroupIds=[old])["SecurityGroups"][0]["IpPermissions"]
+    assert home.ngp("plan", "--env", env, "--target", "network",
+                    "--detailed-exitcode").returncode == 0

@@ -12,8 +12,11 @@ and has ngp sign with its key (ngp/sandbox/control.py).
 What is judged: the IAM action of every request (REST requests named from botocore's own
 request URIs); for IAM and S3 requests also the resource's ARN, and for IAM the condition keys
 ngp's policy relies on (iam:PermissionsBoundary as the role has it or the request sets it,
-iam:PolicyARN, iam:AWSServiceName). Other services' requests are judged by action: an Allow
-of the action on any resource counts (their ARNs and tag conditions are not modelled).
+iam:PolicyARN, iam:AWSServiceName). An EC2 request that is neither a read nor a create is
+judged on each resource it names, with that resource's tags (aws:ResourceTag/<key>), and
+CreateTags with the tags it sets (aws:RequestTag/<key>): ngp's policy lets it change only
+what is tagged for its env. Other services' requests are judged by action: an Allow of the
+action on any resource counts (their ARNs and tag conditions are not modelled).
 """
 
 from __future__ import annotations
@@ -121,15 +124,58 @@ def _iam_request(call: Call, action: str) -> Request:
     return Request(action, "*", context)
 
 
-def request_of(call: Call) -> Request:
+# The EC2 resources a request names, by parameter, and by id prefix (CreateTags' ResourceId.N):
+# each is authorized on its own ARN, with its tags as aws:ResourceTag/<key>, as AWS does
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html).
+EC2_PARAMS = {"VpcId": "vpc", "SubnetId": "subnet", "GroupId": "security-group",
+              "InstanceId": "instance", "RouteTableId": "route-table",
+              "InternetGatewayId": "internet-gateway", "NatGatewayId": "natgateway",
+              "AllocationId": "elastic-ip", "LaunchTemplateId": "launch-template"}
+EC2_PREFIXES = {"vpc": "vpc", "subnet": "subnet", "sg": "security-group", "i": "instance",
+                "rtb": "route-table", "igw": "internet-gateway", "nat": "natgateway",
+                "eipalloc": "elastic-ip", "lt": "launch-template", "key": "key-pair"}
+
+
+def _ec2_requests(call: Call, action: str) -> list[Request]:
+    """A create (ngp's policy allows them on any resource) and a read are judged by action;
+    CreateTags by the tags it sets (aws:RequestTag) and has; anything else on each EC2
+    resource it names, by that resource's tags."""
+    from ngp.permissions import EC2_CREATES
+
+    name = action.split(":", 1)[1]
+    if name.startswith("Describe") or name in EC2_CREATES:
+        return [Request(action, None)]
+    tags = backend("ec2", call).tags
+    prefix = f"arn:aws:ec2:{call.region}:{call.account}"
+
+    def on(kind: str, id: str, context: dict[str, Any] | None = None) -> Request:
+        return Request(action, f"{prefix}:{kind}/{id}", {
+            **(context or {}),
+            **{f"aws:ResourceTag/{k}": v for k, v in tags.get(id, {}).items()}})
+
+    if name == "CreateTags":
+        asked = {call.param(f"Tag.{i}.Key"): call.param(f"Tag.{i}.Value", "")
+                 for i in range(1, 51) if call.param(f"Tag.{i}.Key") is not None}
+        context = {f"aws:RequestTag/{k}": v for k, v in asked.items()}
+        return [on(EC2_PREFIXES.get(id.split("-")[0], "*"), id, context)
+                for id in call.listed("ResourceId")] or [Request(action, None)]
+    named = [(kind, id) for param, kind in EC2_PARAMS.items()
+             if (id := call.param(param) or call.param(f"{param}.1"))]
+    return [on(kind, id) for kind, id in named] or [Request(action, None)]
+
+
+def requests_of(call: Call) -> list[Request]:
+    """What IAM decides on for a call: one request per resource it names."""
     action = action_of(call)
     if call.service == "iam":
-        return _iam_request(call, action)
+        return [_iam_request(call, action)]
     if call.service == "s3":
         parts = [p for p in call.path.split("/") if p]
         arn = "arn:aws:s3:::" + "/".join(parts) if parts else "*"
-        return Request(action, arn)
-    return Request(action, None)
+        return [Request(action, arn)]
+    if call.service == "ec2":
+        return _ec2_requests(call, action)
+    return [Request(action, None)]
 
 
 def _document(value: Any) -> dict[str, Any]:
@@ -177,8 +223,9 @@ class IdentityPolicies(Rule):
         user = user_of(call)
         if user is None:
             return
-        request = request_of(call)
-        if decide(policies_of(user), request) == ALLOWED:
+        policies = policies_of(user)
+        request = next((r for r in requests_of(call) if decide(policies, r) != ALLOWED), None)
+        if request is None:
             return
         on = f" on resource: {request.resource}" if request.resource else ""
         message = (f"User: {user.arn} is not authorized to perform: {request.action}{on} "
