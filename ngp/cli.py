@@ -220,7 +220,8 @@ def plan(
                              refresh_only=refresh_only)
         if save_to is not None:
             plan_file.save(result, save_to, plan_file.settings_digest(run.settings.path))
-            err.print(f"Saved the plan to {save_to}: `ngp up {save_to}` applies exactly it.")
+            err.print(escape(f"Saved the plan to {save_to}: `ngp up {save_to}` applies exactly "
+                             "it."))
         if as_json:
             print(json.dumps(result.to_dict(), indent=2))
         else:

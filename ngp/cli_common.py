@@ -109,7 +109,7 @@ def pick_env(env: str | None) -> str:
 
 def say(message: str) -> None:
     """One line to stdout, as written: an address's brackets (subnet.public[a]) are no markup."""
-    out.print(escape(message))
+    out.print(escape(message), soft_wrap=True)  # a long ARN stays on its line
 
 
 def warn(message: str) -> None:

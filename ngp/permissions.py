@@ -184,8 +184,11 @@ def policy(settings: Settings, graph: Graph, *, holder_role: str | None = None,
     add("ReadEc2", ["ec2:Describe*"] if any(n.startswith("Describe") for n in ec2_name) else [],
         "*")
     add("CreateEc2", [a for a, n in zip(ec2, ec2_name, strict=True) if n in EC2_CREATES], "*")
+    # Tags for the env, on an object being made, made by hand (an import), or the env's own:
+    # never another env's, which retagged would then be this env's to change.
     add("TagEc2AtCreation", ["ec2:CreateTags"] if "ec2:CreateTags" in ec2 else [], "*",
-        {"StringEquals": {"aws:RequestTag/ngp:env": env}})
+        {"StringEquals": {"aws:RequestTag/ngp:env": env},
+         "StringEqualsIfExists": {"aws:ResourceTag/ngp:env": env}})
     add("ChangeOwnEc2", [a for a, n in zip(ec2, ec2_name, strict=True)
                          if not n.startswith("Describe") and n not in (*EC2_CREATES, "CreateTags")],
         f"arn:aws:ec2:{region}:{account}:*",

@@ -6,7 +6,7 @@ from botocore.exceptions import ClientError
 
 from ngp.aws import error_message
 from ngp.engine.run import Run
-from ngp.errors import ResourceError
+from ngp.errors import NotOwnedError, ResourceError
 from ngp.resources import get_kind
 from ngp.state import Recorded
 
@@ -17,7 +17,12 @@ def settle_pending(run: Run) -> None:
         kind = get_kind(pending.kind)
         try:
             if pending.op == "create":
-                found = kind.find(run.ctx, address, pending.spec)
+                try:
+                    found = kind.find(run.ctx, address, pending.spec)
+                except NotOwnedError:
+                    # The name is another env's (or nobody's): this create made nothing, and
+                    # the next create says so; `ngp down` is not held up by it.
+                    found = None
                 taken = {(rec.kind, rec.id): a for a, rec in run.state.resources.items()}
                 if found and (pending.kind, found[0]) in taken:
                     # Never record one object under two addresses: that is a kind's bug.

@@ -166,6 +166,9 @@ def _delete(run: Run, op: Op) -> None:
     with run.saving() as state:
         state.pending[address] = Pending("delete", rec.kind, now(), id=rec.id, deps=rec.deps,
                                          module=rec.module)
+    if NGP_TAGS in rec.spec and isinstance(kind, Importable):
+        # Imported and not yet tagged: ngp's policy deletes only what is tagged for its env.
+        kind.tag(run.ctx, rec.id, run.ctx.tags(address))
     kind.delete(run.ctx, rec.id)
     with run.saving() as state:
         del state.resources[address]

@@ -88,8 +88,14 @@ class RestApi(Importable, Kind):
         """Its routes, as a spec gives them: one GetResources with the methods embedded."""
         pages = ctx.aws.client("apigateway").get_paginator("get_resources").paginate(
             restApiId=id, embed=["methods"])
+        try:
+            resources = [r for page in pages for r in page["items"]]
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return []  # deleted since it was listed: its next read says it is gone
+            raise
         routes = []
-        for resource in (r for page in pages for r in page["items"]):
+        for resource in resources:
             for verb, method in (resource.get("resourceMethods") or {}).items():
                 uri = (method.get("methodIntegration") or {}).get("uri", "")
                 routes.append({"path": resource.get("pathPart", ""), "method": verb,

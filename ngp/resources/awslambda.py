@@ -136,10 +136,8 @@ class Function(Importable, Kind):
         return tags_dict(found.get("Tags")) if found else None
 
     def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
-        found = self._get(ctx, id)
-        if found:
-            ctx.aws.client("lambda").tag_resource(Resource=found["Configuration"]["FunctionArn"],
-                                                  Tags=tags)
+        arn = f"arn:aws:lambda:{ctx.aws.region}:{ctx.aws.account_id()}:function:{id}"
+        ctx.aws.client("lambda").tag_resource(Resource=arn, Tags=tags)
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         found = self._get(ctx, spec["name"])

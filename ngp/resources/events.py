@@ -70,10 +70,9 @@ class Rule(Importable, Kind):
         return self._tags(ctx, live["arn"]) if live else None
 
     def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
-        live = self.read(ctx, id)
-        if live:
-            ctx.aws.client("events").tag_resource(ResourceARN=live["arn"], Tags=[
-                {"Key": k, "Value": v} for k, v in tags.items()])
+        arn = f"arn:aws:events:{ctx.aws.region}:{ctx.aws.account_id()}:rule/{id}"
+        ctx.aws.client("events").tag_resource(ResourceARN=arn, Tags=[
+            {"Key": k, "Value": v} for k, v in tags.items()])
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         live = self.read(ctx, spec["name"])

@@ -56,9 +56,9 @@ class LogGroup(Importable, Kind):
         return self._tags(ctx, live["arn"]) if live else None
 
     def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
-        live = self.read(ctx, id)
-        if live:  # the ARN without its ":*" (TagResource, CloudWatch Logs API reference)
-            ctx.aws.client("logs").tag_resource(resourceArn=live["arn"], tags=tags)
+        # The ARN without its ":*" (TagResource, CloudWatch Logs API reference).
+        arn = f"arn:aws:logs:{ctx.aws.region}:{ctx.aws.account_id()}:log-group:{id}"
+        ctx.aws.client("logs").tag_resource(resourceArn=arn, tags=tags)
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         live = self.read(ctx, spec["name"])

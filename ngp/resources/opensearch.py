@@ -141,10 +141,9 @@ class Domain(Importable, Kind):
         return self._tags(ctx, live["arn"]) if live else None
 
     def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
-        live = self.read(ctx, id)
-        if live:
-            ctx.aws.client("opensearch").add_tags(ARN=live["arn"], TagList=[
-                {"Key": k, "Value": v} for k, v in tags.items()])
+        arn = f"arn:aws:es:{ctx.aws.region}:{ctx.aws.account_id()}:domain/{id}"
+        ctx.aws.client("opensearch").add_tags(ARN=arn, TagList=[
+            {"Key": k, "Value": v} for k, v in tags.items()])
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         live = self.read(ctx, spec["name"])

@@ -33,6 +33,13 @@ def fqdn(name: str) -> str:
     return name.rstrip(".").lower() + "."
 
 
+def alias_name(name: str) -> str:
+    """An alias target's name as compared: the console names a load balancer
+    `dualstack.<its DNS name>`, the same target (terraform-provider-aws's route53 record
+    normalizes alias names so too)."""
+    return fqdn(name).removeprefix("dualstack.")
+
+
 @kind
 class Zone(ReadOnlyKind):
     """The public hosted zone of a domain, which the user owns (ngp never makes or deletes it).
@@ -110,7 +117,7 @@ class Record(Kind):
         if isinstance(spec.get("name"), str):
             out["name"] = fqdn(spec["name"])
         if isinstance(spec.get("alias"), dict) and isinstance(spec["alias"].get("dns_name"), str):
-            out["alias"] = {**spec["alias"], "dns_name": fqdn(spec["alias"]["dns_name"])}
+            out["alias"] = {**spec["alias"], "dns_name": alias_name(spec["alias"]["dns_name"])}
         return out
 
     def _live(self, zone_id: str, rrset: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +126,7 @@ class Record(Kind):
                                 "type": rrset["Type"], "status": "available"}
         if "AliasTarget" in rrset:
             target = rrset["AliasTarget"]
-            live["alias"] = {"dns_name": fqdn(target["DNSName"]),
+            live["alias"] = {"dns_name": alias_name(target["DNSName"]),
                              "zone_id": target["HostedZoneId"]}
         else:
             live["ttl"] = rrset.get("TTL")

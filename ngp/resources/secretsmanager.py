@@ -158,7 +158,9 @@ class Secret(Importable, Owned, Kind):
                            "cannot give its public half to the key pair",
                            hint=f"Tag the secret {TAG_PUBLIC_KEY}=<its public key, "
                            "\"ssh-ed25519 AAAA...\">, then import it again.")
-        return {k: spec[k] for k in ("generate", "variable") if k in spec}
+        # An origin ngp tagged is read (a different one is a replacement, as import warns).
+        return {k: spec[k] for k in ("generate", "variable")
+                if k in spec and not (k == "generate" and TAG_GENERATE in tags)}
 
     def spec_tags(self, spec: dict[str, Any]) -> dict[str, str]:
         return {TAG_GENERATE: spec["generate"]}

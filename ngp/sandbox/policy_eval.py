@@ -10,7 +10,8 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-l
 - an explicit Deny in any policy wins; else an Allow in the identity's policies is needed, and
   (when the identity has a boundary) an Allow in the boundary too;
 - the values of one condition key are ORed, the keys and operators of a statement ANDed; a
-  key missing from the request makes a positive operator false and a negated one true:
+  key missing from the request makes a positive operator false and a negated one true, and
+  an ...IfExists one true:
   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
 """
 
@@ -35,8 +36,8 @@ def _wildcard(pattern: str, value: str, case: bool = True) -> bool:
 
 def _condition(operator: str, wanted: Any, value: Any) -> bool:
     negated = "Not" in operator
-    if value is None:  # the key is not in the request
-        return negated
+    if value is None:  # the key is not in the request: ...IfExists holds then
+        return negated or operator.endswith("IfExists")
     base = operator.replace("Not", "").replace("IfExists", "")
     values = [str(v) for v in _listed(value)]
     if base in ("StringEquals", "ArnEquals"):

@@ -94,6 +94,10 @@ def test_every_taggable_kind_is_imported_then_tagged_by_up(home):
                 planned[address]
         home.ngp("up", "--env", env, "--yes", check=True, timeout=600)
         assert home.ngp("plan", "--env", env, "--detailed-exitcode").returncode == 0
+        secret = next(id for kind, id, _ in picked.values() if kind == "secretsmanager.secret")
+        tags = {t["Key"]: t["Value"] for t in home.client("secretsmanager").describe_secret(
+            SecretId=secret)["Tags"]}
+        assert tags["ngp:generate"] == "password" and tags["ngp:env"] == env
 
         # Tagged by that up: with the lines removed again, find adopts each by its tags
         # alone (the secret's origin read back from ngp:generate, so nothing is replaced).

@@ -97,3 +97,45 @@ def test_another_envs_state_copied_in_is_refused_as_a_whole(home):
 
     (home.root / "state" / f"{mine}.json").unlink()
     home.ngp("down", "--env", other, "--yes", check=True, timeout=300)
+
+
+def test_an_interrupted_create_whose_name_another_env_holds_does_not_hold_up_down(home):
+    """A run killed inside a create leaves its intent; if the name is another env's (the
+    create was refused, or never sent), settling finds nothing of this env's and drops the
+    intent: `down` goes on, the next `up` refuses in one line, the other env's is untouched.
+    Before, find's refusal failed every run, `down` included."""
+    import time
+
+    env = home.env("setl")
+    home.ngp("up", "--env", env, "--yes", check=True)
+    path = home.root / "state" / f"{env}.json"
+    doc = json.loads(path.read_text())
+    address = next(a for a, r in doc["resources"].items() if r["kind"] == "secretsmanager.secret")
+    res = doc["resources"].pop(address)
+    doc["pending"][address] = {"op": "create", "kind": res["kind"], "spec": res["spec"],
+                               "since": "2026-01-01T00:00:00Z", "deps": res["deps"],
+                               "module": res["module"]}
+    write_state(home, env, doc)
+    secrets = home.client("secretsmanager")
+    secrets.delete_secret(SecretId=res["id"], ForceDeleteWithoutRecovery=True)
+    deadline = time.monotonic() + 30  # the name is held a moment after a delete
+    while True:
+        try:
+            theirs = secrets.create_secret(Name=res["spec"]["name"], SecretString="x", Tags=[
+                {"Key": "ngp:env", "Value": "other"}])["ARN"]
+            break
+        except secrets.exceptions.InvalidRequestException:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+    try:
+        up = home.ngp("up", "--env", env, "--yes")
+        assert up.returncode == 1
+        assert "error: network.ssh_key: secret 'ngp-ssh-key-setl' exists and belongs to " \
+            "env 'other'" in up.stderr
+        assert address not in home.state(env)["pending"], "the intent is settled"
+        home.ngp("down", "--env", env, "--yes", check=True)
+        assert home.state(env)["resources"] == {}
+        assert secrets.describe_secret(SecretId=theirs)["Tags"] == [
+            {"Key": "ngp:env", "Value": "other"}]
+    finally:
+        secrets.delete_secret(SecretId=theirs, ForceDeleteWithoutRecovery=True)

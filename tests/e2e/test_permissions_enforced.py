@@ -87,8 +87,34 @@ def test_what_the_policy_leaves_out_is_refused(enforced):
     said = refused.stdout + refused.stderr
     user = f"User: arn:aws:iam::123456789012:user/ngp-{env} is not authorized to perform: "
     assert f"AccessDenied: {user}iam:CreatePolicy on resource: " in said
-    # The VPC it made (a create, allowed) is tagged ngp:env=other: no change of it is.
-    assert f"UnauthorizedOperation: {user}ec2:ModifyVpcAttribute on resource: " in said
+    # Its VPC is tagged at creation ngp:env=other: CreateTags with another env's tag.
+    assert f"UnauthorizedOperation: {user}ec2:CreateTags on resource: " \
+        "arn:aws:ec2:us-east-1:123456789012:vpc/*" in said
+    assert not home.client("ec2").describe_vpcs(Filters=[
+        {"Name": "tag:ngp:env", "Values": [other]}])["Vpcs"], "nothing of it was made"
+
+
+def test_another_envs_ec2_object_cannot_be_retagged_as_this_envs(enforced):
+    """CreateTags under ngp's policy tags what is being made, made by hand (an import) or
+    the env's own: an object of another env, retagged, would be the env's to change."""
+    import boto3
+
+    home, env = enforced
+    root = home.client("ec2")
+    theirs = root.create_vpc(CidrBlock="10.9.0.0/16", TagSpecifications=[{
+        "ResourceType": "vpc", "Tags": [{"Key": "ngp:env", "Value": "other"}]}])["Vpc"]["VpcId"]
+    mine = root.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]  # made by hand
+    key = json.loads((home.root / "state" / "sandbox" / "runner.json").read_text())
+    as_ngp = boto3.client("ec2", endpoint_url=home.sandbox()["endpoint"],
+                          region_name="us-east-1", aws_access_key_id=key["aws_access_key_id"],
+                          aws_secret_access_key=key["aws_secret_access_key"])
+    ours = [{"Key": "ngp:env", "Value": env}]
+    with pytest.raises(as_ngp.exceptions.ClientError, match="UnauthorizedOperation"):
+        as_ngp.create_tags(Resources=[theirs], Tags=ours)
+    as_ngp.create_tags(Resources=[mine], Tags=ours)  # untagged: an import's first up
+    vpcs = {v["VpcId"]: {t["Key"]: t["Value"] for t in v.get("Tags", [])}
+            for v in root.describe_vpcs(VpcIds=[theirs, mine])["Vpcs"]}
+    assert vpcs == {theirs: {"ngp:env": "other"}, mine: {"ngp:env": env}}
 
 
 def test_an_imported_ec2_object_is_tagged_before_it_is_changed(enforced):
@@ -111,3 +137,11 @@ def test_an_imported_ec2_object_is_tagged_before_it_is_changed(enforced):
     assert ec2.describe_security_groups(GroupIds=[old])["SecurityGroups"][0]["IpPermissions"]
     assert home.ngp("plan", "--env", env, "--target", "network",
                     "--detailed-exitcode").returncode == 0
+    # Imported again, untagged, and taken down before any up: tagged, then deleted.
+    home.ngp("state", "rm", "--env", env, "--force", address, check=True)
+    ec2.delete_tags(Resources=[old], Tags=[{"Key": k} for k in
+                                           ("ngp:env", "ngp:address", "ngp:lineage")])
+    home.ngp("import", address, old, "--env", env, check=True)
+    home.ngp("down", "--env", env, "--yes", "--target", address, check=True, timeout=300)
+    assert not ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [old]}])[
+        "SecurityGroups"]

@@ -55,8 +55,13 @@ def measure_saves(home, name: str, **env_options) -> tuple[int, int]:
     return up, home.state(env)["serial"] - up
 
 
-def moment(rng: random.Random, saves: int) -> int:
-    return rng.randint(min(5, saves // 2), max(5, saves * 4 // 5))
+def moment(rng: random.Random, saves: int, within: float = 0.8) -> int:
+    return rng.randint(min(5, saves // 2), max(5, int(saves * within)))
+
+
+# A down's deletes are quick and finish together, so on a loaded machine its saves group
+# more than in the measured down (CI saw 3 of 8 downs end before a kill drawn within 80%).
+DOWN_WITHIN = 0.6
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +101,7 @@ def test_up_killed_at_a_random_moment_resumes_with_no_duplicate_or_orphan(slow_h
 
     # Now kill the down, and down again: nothing of the env is left.
     proc = home.popen("down", "--env", env, "--yes")
-    at = state["serial"] + moment(rng, down_saves)
+    at = state["serial"] + moment(rng, down_saves, DOWN_WITHIN)
     wait_for_serial(home, env, at, proc)
     kill(proc, at)
     home.ngp("down", "--env", env, "--yes", check=True)
@@ -152,7 +157,7 @@ def test_whole_platform_killed_at_a_random_moment_resumes_cleanly(kill_home, tri
     REPORT["kills survived"] += 1
 
     proc = home.popen("down", "--env", env, "--yes")
-    at = state["serial"] + moment(rng, down_saves)
+    at = state["serial"] + moment(rng, down_saves, DOWN_WITHIN)
     wait_for_serial(home, env, at, proc)
     kill(proc, at)
     home.ngp("down", "--env", env, "--yes", check=True)

@@ -108,6 +108,10 @@ def test_a_dns_record_of_another_env_is_not_overwritten(ctx, other, zone_id):
     assert "exists already" in line
     assert kind.find(ctx, "dcos.dns.dcos", spec)[1]["values"] == ["198.51.100.1"], \
         "one that says what the spec says is an interrupted create's: adopted"
+    # An alias named as the console names it is the same target.
+    alias = {"dns_name": "dualstack.NGP-masters-1.us-east-1.elb.amazonaws.com", "zone_id": "Z"}
+    assert kind.canonical({"alias": alias})["alias"]["dns_name"] == \
+        "ngp-masters-1.us-east-1.elb.amazonaws.com."
 
 
 def test_route53_refuses_to_create_a_record_set_twice(aws, zone_id):

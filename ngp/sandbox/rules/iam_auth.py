@@ -136,17 +136,38 @@ EC2_PREFIXES = {"vpc": "vpc", "subnet": "subnet", "sg": "security-group", "i": "
                 "eipalloc": "elastic-ip", "lt": "launch-template", "key": "key-pair"}
 
 
+def _tagged_at_creation(call: Call, prefix: str) -> list[Request]:
+    """Tags given at creation (TagSpecification.N), authorized as ec2:CreateTags on each new
+    resource with aws:RequestTag (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/
+    supported-iam-actions-tagging.html)."""
+    requests = []
+    for n in range(1, 11):
+        spec = f"TagSpecification.{n}"
+        if not call.param(f"{spec}.ResourceType"):
+            break
+        asked = {call.param(f"{spec}.Tag.{i}.Key"): call.param(f"{spec}.Tag.{i}.Value", "")
+                 for i in range(1, 51) if call.param(f"{spec}.Tag.{i}.Key") is not None}
+        requests.append(Request("ec2:CreateTags",
+                                f"{prefix}:{call.param(f'{spec}.ResourceType')}/*",
+                                {f"aws:RequestTag/{k}": v for k, v in asked.items()}))
+    return requests
+
+
 def _ec2_requests(call: Call, action: str) -> list[Request]:
-    """A create (ngp's policy allows them on any resource) and a read are judged by action;
-    CreateTags by the tags it sets (aws:RequestTag) and has; anything else on each EC2
+    """A read is judged by action, and a create too (ngp's policy allows them on any
+    resource), with the tags it sets at creation as ec2:CreateTags on each new resource
+    (aws:RequestTag); CreateTags by the tags it sets and has; anything else on each EC2
     resource it names, by that resource's tags."""
     from ngp.permissions import EC2_CREATES
 
     name = action.split(":", 1)[1]
-    if name.startswith("Describe") or name in EC2_CREATES:
-        return [Request(action, None)]
-    tags = backend("ec2", call).tags
     prefix = f"arn:aws:ec2:{call.region}:{call.account}"
+    if name.startswith("Describe"):
+        return [Request(action, None)]
+    created = _tagged_at_creation(call, prefix)
+    if name in EC2_CREATES or (name.startswith("Create") and created):
+        return [Request(action, None), *created]
+    tags = backend("ec2", call).tags
 
     def on(kind: str, id: str, context: dict[str, Any] | None = None) -> Request:
         return Request(action, f"{prefix}:{kind}/{id}", {
@@ -160,7 +181,7 @@ def _ec2_requests(call: Call, action: str) -> list[Request]:
         return [on(EC2_PREFIXES.get(id.split("-")[0], "*"), id, context)
                 for id in call.listed("ResourceId")] or [Request(action, None)]
     named = [(kind, id) for param, kind in EC2_PARAMS.items()
-             if (id := call.param(param) or call.param(f"{param}.1"))]
+             for id in ([call.param(param)] if call.param(param) else call.listed(param))]
     return [on(kind, id) for kind, id in named] or [Request(action, None)]
 
 
