@@ -72,9 +72,11 @@ class RestApi(Importable, Kind):
     def read_many(self, ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
-        return {api["id"]: self.canonical({**self._live(ctx, api),
-                                           "routes": self._routes(ctx, api["id"])})
-                for api in self._apis(ctx) if api["id"] in ids}
+        return {api["id"]: self._read(ctx, api) for api in self._apis(ctx) if api["id"] in ids}
+
+    def _read(self, ctx: Context, api: dict[str, Any]) -> dict[str, Any]:
+        """A read's answer for a listed or fetched API: its fields and its routes."""
+        return self.canonical({**self._live(ctx, api), "routes": self._routes(ctx, api["id"])})
 
     def _get(self, ctx: Context, id: str) -> dict[str, Any] | None:
         try:
@@ -106,8 +108,7 @@ class RestApi(Importable, Kind):
 
     def read(self, ctx: Context, id: str) -> dict[str, Any] | None:
         api = self._get(ctx, id)
-        return self.canonical({**self._live(ctx, api), "routes": self._routes(ctx, id)}) \
-            if api else None  # read_many's answer, for one API in two calls
+        return self._read(ctx, api) if api else None  # read_many's, for one API in two calls
 
     def tags(self, ctx: Context, id: str) -> dict[str, str] | None:
         api = self._get(ctx, id)

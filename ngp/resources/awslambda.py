@@ -136,8 +136,8 @@ class Function(Importable, Kind):
         return tags_dict(found.get("Tags")) if found else None
 
     def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
-        arn = f"arn:aws:lambda:{ctx.aws.region}:{ctx.aws.account_id()}:function:{id}"
-        ctx.aws.client("lambda").tag_resource(Resource=arn, Tags=tags)
+        ctx.aws.client("lambda").tag_resource(Resource=ctx.arn("lambda", f"function:{id}"),
+                                              Tags=tags)
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         found = self._get(ctx, spec["name"])

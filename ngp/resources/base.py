@@ -43,6 +43,11 @@ class Context:
     # deletes, which have only an id; None: the env's fixed Marathon.
     recorded_marathon: dict[str, Any] | None = None
 
+    def arn(self, service: str, resource: str) -> str:
+        """The ARN of a regional resource of the run's account, e.g. ("logs",
+        "log-group:/aws/lambda/x"): a tag call names it without reading it first."""
+        return f"arn:aws:{service}:{self.aws.region}:{self.aws.account_id()}:{resource}"
+
     def tags(self, address: str, name: str | None = None) -> dict[str, str]:
         tags = {TAG_ENV: self.env, TAG_ADDRESS: address, TAG_LINEAGE: self.lineage}
         if name:

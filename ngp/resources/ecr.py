@@ -79,8 +79,7 @@ class Repository(Importable, Kind):
         return self._tags(ctx, live["arn"]) if live else None
 
     def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
-        arn = f"arn:aws:ecr:{ctx.aws.region}:{ctx.aws.account_id()}:repository/{id}"
-        ctx.aws.client("ecr").tag_resource(resourceArn=arn, tags=[
+        ctx.aws.client("ecr").tag_resource(resourceArn=ctx.arn("ecr", f"repository/{id}"), tags=[
             {"Key": k, "Value": v} for k, v in tags.items()])
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:

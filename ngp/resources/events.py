@@ -70,8 +70,7 @@ class Rule(Importable, Kind):
         return self._tags(ctx, live["arn"]) if live else None
 
     def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
-        arn = f"arn:aws:events:{ctx.aws.region}:{ctx.aws.account_id()}:rule/{id}"
-        ctx.aws.client("events").tag_resource(ResourceARN=arn, Tags=[
+        ctx.aws.client("events").tag_resource(ResourceARN=ctx.arn("events", f"rule/{id}"), Tags=[
             {"Key": k, "Value": v} for k, v in tags.items()])
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:

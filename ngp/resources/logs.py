@@ -57,8 +57,8 @@ class LogGroup(Importable, Kind):
 
     def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
         # The ARN without its ":*" (TagResource, CloudWatch Logs API reference).
-        arn = f"arn:aws:logs:{ctx.aws.region}:{ctx.aws.account_id()}:log-group:{id}"
-        ctx.aws.client("logs").tag_resource(resourceArn=arn, tags=tags)
+        ctx.aws.client("logs").tag_resource(resourceArn=ctx.arn("logs", f"log-group:{id}"),
+                                            tags=tags)
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
         live = self.read(ctx, spec["name"])

@@ -141,8 +141,7 @@ class Domain(Importable, Kind):
         return self._tags(ctx, live["arn"]) if live else None
 
     def tag(self, ctx: Context, id: str, tags: dict[str, str]) -> None:
-        arn = f"arn:aws:es:{ctx.aws.region}:{ctx.aws.account_id()}:domain/{id}"
-        ctx.aws.client("opensearch").add_tags(ARN=arn, TagList=[
+        ctx.aws.client("opensearch").add_tags(ARN=ctx.arn("es", f"domain/{id}"), TagList=[
             {"Key": k, "Value": v} for k, v in tags.items()])
 
     def find(self, ctx: Context, address: str, spec: dict[str, Any]) -> tuple[str, dict] | None:
