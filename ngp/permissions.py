@@ -185,7 +185,9 @@ def policy(settings: Settings, graph: Graph, *, holder_role: str | None = None,
         "*")
     add("CreateEc2", [a for a, n in zip(ec2, ec2_name, strict=True) if n in EC2_CREATES], "*")
     # Tags for the env, on an object being made, made by hand (an import), or the env's own:
-    # never another env's, which retagged would then be this env's to change.
+    # never another env's, which retagged would then be this env's to change. IfExists holds
+    # where the key is absent (a new or untagged object): https://docs.aws.amazon.com/IAM/
+    # latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_IfExists
     add("TagEc2AtCreation", ["ec2:CreateTags"] if "ec2:CreateTags" in ec2 else [], "*",
         {"StringEquals": {"aws:RequestTag/ngp:env": env},
          "StringEqualsIfExists": {"aws:ResourceTag/ngp:env": env}})

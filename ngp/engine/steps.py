@@ -102,7 +102,8 @@ def _apply(run: Run, op: Op) -> None:
         outputs = {}
         if any(f.name == NGP_TAGS for f in change.fields):  # an imported object's first up
             # Tagged first: ngp's policy lets it change only what is tagged for its env
-            # (EC2's aws:ResourceTag/ngp:env condition, ngp/permissions.py).
+            # (EC2's aws:ResourceTag/ngp:env condition, ngp/permissions.py; how AWS judges
+            # it: https://docs.aws.amazon.com/IAM/latest/UserGuide/access_tags.html).
             assert isinstance(kind, Importable)  # only importable kinds are imported
             kind.tag(run.ctx, rec.id, {**run.ctx.tags(address), **kind.spec_tags(spec)})
         if any(f.name != NGP_TAGS for f in change.fields):
