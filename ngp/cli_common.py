@@ -114,7 +114,7 @@ def say(message: str) -> None:
 
 def warn(message: str) -> None:
     """A warning on stderr, in the one format every command uses."""
-    err.print(f"[yellow]warning:[/] {escape(message)}")
+    err.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
 
 

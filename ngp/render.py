@@ -181,8 +181,9 @@ class LineReporter:
         self.console.print(f"{escape(op.address)}: [green]{done}[/] after {seconds:.1f}s")
 
     def failed(self, op: Op, error: NgpError) -> None:
+        # One line whatever its length, as the final error line: a log is read by grep.
         self.console.print(f"[red]{escape(op.address)}: {op.verb} failed[/]: "
-                           f"{escape(error.summary)}")
+                           f"{escape(error.summary)}", soft_wrap=True)
 
     def still_running(self, ops: list[tuple[Op, float]]) -> None:
         for op, seconds in ops:
@@ -193,10 +194,10 @@ class LineReporter:
         self.console.print(f"[dim]{escape(message)}...[/]")
 
     def note(self, message: str) -> None:
-        self.console.print(f"[cyan]note:[/] {escape(message)}")
+        self.console.print(f"[cyan]note:[/] {escape(message)}", soft_wrap=True)
 
     def warn(self, message: str) -> None:
-        self.console.print(f"[yellow]warning:[/] {escape(message)}")
+        self.console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
 
 def print_summary(console: Console, summary: Summary, verb: str) -> None:

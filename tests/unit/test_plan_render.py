@@ -147,3 +147,19 @@ def test_json_output_keeps_its_shape():
     shown = plan.to_dict()
     assert set(shown) == {"env", "destroy", "refresh_only", "has_changes", "counts", "changes"}
     assert shown["changes"][0]["fields"][0]["new"] == policy(["a"])
+
+
+def test_a_failed_step_a_note_and_a_warning_are_one_line_whatever_their_length():
+    # A log of a run is read by grep: an AccessDenied naming a long ARN must not wrap.
+    from ngp.engine.schedule import Op
+    from ngp.errors import ResourceError
+
+    console = Console(record=True, width=80, force_terminal=False)
+    reporter = render.LineReporter(console)
+    op = Op("apply", Change(address="network.vpc", kind="ec2.vpc", action=Action.CREATE), "ec2")
+    why = "UnauthorizedOperation: ... ec2:CreateTags on resource: arn:aws:ec2:" + "x" * 120
+    reporter.failed(op, ResourceError(why))
+    reporter.note("n" * 150)
+    reporter.warn("w" * 150)
+    lines = console.export_text().splitlines()
+    assert len(lines) == 3 and lines[0].endswith("x" * 120), lines
